@@ -1,0 +1,32 @@
+import type { Outcome, ViewEvent } from '../schemas/view-event.ts';
+import type { BotVerdict } from './bot-scorer.ts';
+
+/** One Kafka message on its way through the operators; `outcome` is set exactly once, by classify. */
+export interface ViewRecord {
+  offset: number;
+  /** Kafka record timestamp (ms): the arrival clock that bounds future event times. */
+  kafkaTs: number;
+  value: Buffer | null;
+  event: ViewEvent | null;
+  /** Why decoding or validation failed; set together with outcome `invalid`. */
+  error: string | null;
+  viewerKey: string;
+  outcome: Outcome | null;
+  bot: BotVerdict | null;
+  /** Whether the event's minute window had already fired when it arrived (a correction). */
+  late: boolean;
+}
+
+/** One Kafka fetch batch of one partition: the unit every operator works on. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: ViewRecord[];
+  /** Offset after the last record: where consumption resumes. */
+  nextOffset: number;
+}
+
+/** A fresh record for a raw Kafka message, before decoding. */
+export function rawRecord(offset: number, kafkaTs: number, value: Buffer | null): ViewRecord {
+  return { offset, kafkaTs, value, event: null, error: null, viewerKey: '', outcome: null, bot: null, late: false };
+}

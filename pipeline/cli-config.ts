@@ -1,0 +1,47 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultJobConfig, type JobConfig } from './config.ts';
+
+/** The connection flags every command shares. */
+export interface ConnectionFlags {
+  brokers?: string;
+  topic?: string;
+  group?: string;
+  clickhouse?: string;
+  redis?: string;
+  partitions?: string;
+}
+
+/** Where `viewtally infra up` wrote the addresses of the local services. */
+export function infraFile(): string {
+  return join(process.env.VT_INFRA_DIR ?? join(process.cwd(), '.viewtally'), 'infra.json');
+}
+
+/**
+ * The job's configuration: flags win over `VT_*` environment variables, which win over the
+ * addresses of the local infra (`.viewtally/infra.json`), which win over the defaults.
+ */
+export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
+  const config = defaultJobConfig();
+  const file = infraFile();
+  if (existsSync(file)) {
+    const infra = JSON.parse(readFileSync(file, 'utf8')) as { kafka: { brokers: string[] }; redis: { url: string }; clickhouse: { url: string } };
+    config.brokers = infra.kafka.brokers;
+    config.redis = infra.redis.url;
+    config.clickhouse = infra.clickhouse.url;
+  }
+  const brokers = flags.brokers ?? env.VT_BROKERS;
+  if (brokers) config.brokers = brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  config.topic = flags.topic ?? env.VT_TOPIC ?? config.topic;
+  config.group = flags.group ?? env.VT_GROUP ?? config.group;
+  config.clickhouse = flags.clickhouse ?? env.VT_CLICKHOUSE ?? config.clickhouse;
+  config.redis = flags.redis ?? env.VT_REDIS ?? config.redis;
+  config.botRulesPath = env.VT_BOT_RULES ?? config.botRulesPath;
+  const partitions = flags.partitions ?? env.VT_PARTITIONS;
+  if (partitions !== undefined) {
+    const n = Number(partitions);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`--partitions must be an integer in 1..1024, got ${JSON.stringify(partitions)}`);
+    config.partitions = n;
+  }
+  return config;
+}

@@ -1,0 +1,133 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Command, Option } from 'commander';
+import { Kafka, logLevel } from 'kafkajs';
+import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
+import { runJob } from './job.ts';
+import { produceEvents, type ProduceInput } from './produce.ts';
+import { ensureTopic } from './topic.ts';
+import { createLogger } from './logger.ts';
+import { printRows } from './print-rows.ts';
+import { parseJsonEvent } from '../schemas/json-event.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { infraDown, infraStatus, infraUp } from '../infra/services.ts';
+import { migrate } from '../clickhouse/migrations.ts';
+
+const program = new Command('viewtally').description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters');
+
+/** Adds the connection flags every job command takes. */
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--brokers <list>', 'Kafka brokers, comma separated (env VT_BROKERS)')
+    .option('--topic <name>', 'topic of view events (env VT_TOPIC)', undefined)
+    .option('--group <id>', 'consumer group (env VT_GROUP)')
+    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
+    .option('--redis <url>', 'Redis URL (env VT_REDIS)');
+}
+
+const infra = program.command('infra').description('local Kafka, Redis and ClickHouse as processes (no Docker)');
+infra.command('up').description('start what is missing and wait until every service answers').action(async () => {
+  const addresses = await infraUp();
+  console.log(JSON.stringify(addresses, null, 2));
+});
+infra.command('down').description('stop every local service').action(async () => {
+  await infraDown();
+});
+infra
+  .command('status')
+  .description('show which services run and where')
+  .option('--json', 'print the addresses as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const status = await infraStatus();
+    if (opts.json) console.log(JSON.stringify(status, null, 2));
+    else printRows(status as unknown as Record<string, unknown>[]);
+  });
+
+withConnection(program.command('migrate').description('apply the ClickHouse migrations')).action(async (flags: ConnectionFlags) => {
+  const config = resolveJobConfig(flags);
+  const client = createClickHouseClient(config.clickhouse);
+  const applied = await migrate(client);
+  await client.close();
+  console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
+});
+
+withConnection(program.command('produce').description('send JSONL view events (file or stdin) to the topic as Avro'))
+  .option('--file <path>', 'JSONL file (default: stdin)')
+  .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
+  .action(async (flags: ConnectionFlags & { file?: string }) => {
+    const config = resolveJobConfig(flags);
+    const kafka = new Kafka({ clientId: 'viewtally-produce', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopic(admin, config.topic, config.partitions);
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const lines = createInterface({ input: flags.file ? createReadStream(flags.file) : process.stdin, crlfDelay: Infinity });
+    async function* inputs(): AsyncGenerator<ProduceInput> {
+      let line = 0;
+      for await (const text of lines) {
+        line++;
+        if (text.trim() === '') continue;
+        try {
+          yield { line, event: parseJsonEvent(text) };
+        } catch (err) {
+          yield { line, error: (err as Error).message };
+        }
+      }
+    }
+    let last = 0;
+    const summary = await produceEvents(producer, config.topic, inputs(), {
+      onProgress: (s) => {
+        if (Date.now() - last < 1000) return;
+        last = Date.now();
+        process.stderr.write(`\rsent ${s.sent}, rejected ${s.rejected.length}`);
+      },
+    });
+    await producer.disconnect();
+    process.stderr.write('\n');
+    for (const r of summary.rejected.slice(0, 20)) console.error(`line ${r.line}: ${r.error}`);
+    if (summary.rejected.length > 20) console.error(`… and ${summary.rejected.length - 20} more rejected lines`);
+    console.log(JSON.stringify({ sent: summary.sent, rejected: summary.rejected.length }));
+  });
+
+withConnection(program.command('run').description('run the job: one consumer-group member'))
+  .option('--until-idle', 'exit once every partition is drained and everything is written')
+  .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
+  .action(async (flags: ConnectionFlags & { untilIdle?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const log = createLogger('viewtally-run');
+    const stop = new AbortController();
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'stopping: flush, checkpoint, leave the group');
+        stop.abort();
+        setTimeout(() => process.exit(1), 20_000).unref();
+      });
+    }
+    const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal });
+    const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
+    console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
+  });
+
+withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'))
+  .argument('<query>', 'the SQL query')
+  .option('--json', 'one JSON object per row')
+  .action(async (query: string, flags: ConnectionFlags & { json?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const client = createClickHouseClient(config.clickhouse);
+    try {
+      const rows = await (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+      if (flags.json) for (const r of rows) console.log(JSON.stringify(r));
+      else printRows(rows);
+    } finally {
+      await client.close();
+    }
+  });
+
+program.addOption(new Option('--quiet', 'less output').hideHelp());
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`viewtally: ${err.message}`);
+  process.exit(1);
+});

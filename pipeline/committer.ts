@@ -1,0 +1,91 @@
+import type { Consumer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { FencedError } from './errors.ts';
+import { retrying } from './retry.ts';
+import type { PartitionTask } from './partition-task.ts';
+import type { RedisSink } from '../sinks/redis-sink.ts';
+import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
+import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
+
+/** Counters an operator reads to see what the committer has done. */
+export interface CommitStats {
+  liveFlushes: number;
+  checkpoints: number;
+  sinkRetries: number;
+  windowsFired: number;
+}
+
+/**
+ * Moves a partition's outputs to the sinks in the order that makes them exactly-once:
+ * live increments with their position (one Redis script), then at checkpoints the state and the
+ * ClickHouse block together in Redis, the block into ClickHouse under its token, and only then
+ * the Kafka offset. Sink failures are retried with backoff; the prepared commit is kept, so
+ * nothing is lost or doubled, while consumption waits on the pending-events bound.
+ */
+export class Committer {
+  readonly stats: CommitStats = { liveFlushes: 0, checkpoints: 0, sinkRetries: 0, windowsFired: 0 };
+  private readonly deps: { redis: RedisSink; clickhouse: ClickHouseSink; consumer: Consumer; group: string; log: Logger; signal?: AbortSignal };
+
+  constructor(deps: Committer['deps']) {
+    this.deps = deps;
+  }
+
+  /** Flushes the live counters of a task up to its current position. */
+  async flushLive(task: PartitionTask): Promise<void> {
+    const to = task.nextOffset;
+    if (to < 0 || (task.liveEvents === 0 && to <= task.liveSkipBelow)) return;
+    const live = task.takeLive();
+    await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live));
+    if (to > task.liveSkipBelow) task.liveSkipBelow = to;
+    this.stats.liveFlushes++;
+  }
+
+  /** Fires due windows and checkpoints a task: Redis (live + state + block), ClickHouse, Kafka offset. */
+  async checkpoint(task: PartitionTask, watermark: number): Promise<void> {
+    const to = task.nextOffset;
+    if (to < 0) return;
+    const openBefore = task.windows.openWindows;
+    const block = task.takeBlock(watermark, this.deps.group);
+    if (to === task.checkpointOffset && isEmptyBlock(block) && task.liveEvents === 0) return;
+    this.stats.windowsFired += openBefore - task.windows.openWindows;
+    const live = task.takeLive();
+    const state = task.snapshot();
+    const { redis, clickhouse, consumer } = this.deps;
+    await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
+    if (to > task.liveSkipBelow) task.liveSkipBelow = to;
+    if (!isEmptyBlock(block)) {
+      await this.retry('clickhouse insert', task.partition, () => clickhouse.write(block));
+      await this.retry('redis clear pending', task.partition, () => redis.clearPending(task.progressKey, task.epoch, block.token));
+    }
+    task.checkpointOffset = to;
+    // The Kafka offset only tells lag and where a fresh group starts; a new owner seeks to the checkpoint.
+    await consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]).catch((err: Error) => {
+      this.deps.log.warn({ partition: task.partition, offset: to, err: err.message }, 'kafka offset commit failed; the checkpoint in Redis stands');
+    });
+    this.stats.checkpoints++;
+  }
+
+  /** Claims a partition, retrying while Redis is unavailable. */
+  claim<T>(fn: () => Promise<T>, partition: number): Promise<T> {
+    return this.retry('redis claim', partition, fn);
+  }
+
+  /** Re-inserts the block a previous owner recorded but may not have written; its token makes this a no-op if it did. */
+  async replayPending(block: ClickHouseBlock, key: string, epoch: number, partition: number): Promise<void> {
+    await this.retry('clickhouse replay', partition, () => this.deps.clickhouse.write(block));
+    await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));
+  }
+
+  private retry<T>(what: string, partition: number, fn: () => Promise<T>): Promise<T> {
+    return retrying(fn, {
+      signal: this.deps.signal,
+      onRetry: (err, attempt, delayMs) => {
+        this.stats.sinkRetries++;
+        this.deps.log.warn({ partition, attempt, delayMs, err: (err as Error).message }, `${what} failed; retrying`);
+      },
+    }).catch((err) => {
+      if (err instanceof FencedError) this.deps.log.warn({ partition }, err.message);
+      throw err;
+    });
+  }
+}

@@ -1,0 +1,78 @@
+/** The rules that decide whether an event is a view and whether it repeats one. */
+export interface ViewRules {
+  /** A view needs at least this much watch time… */
+  minWatchMs: number;
+  /** …or at least this fraction of a shorter video's duration. */
+  minWatchFraction: number;
+  /** One counted view per (viewer key, video) within this event-time window. */
+  sessionWindowMs: number;
+  /** How long a seen event_id is remembered (event time). */
+  eventIdHorizonMs: number;
+  /** Size cap of each dedup store, per partition. */
+  maxDedupKeys: number;
+}
+
+/** Event-time semantics: watermarks, lateness, clock skew. */
+export interface TimeRules {
+  /** Watermark = max event time seen − this bound. */
+  outOfOrdernessMs: number;
+  /** A partition with no events for this long stops holding the job's watermark back. */
+  idlenessMs: number;
+  /** Events older than the partition watermark by more than this are `too_late`. */
+  maxLatenessMs: number;
+  /** Events stamped later than their Kafka arrival by more than this are `invalid`. */
+  maxFutureSkewMs: number;
+}
+
+/** Everything the job needs to run; defaults come from {@link defaultJobConfig}. */
+export interface JobConfig {
+  brokers: string[];
+  topic: string;
+  group: string;
+  /** `http://host:port` or `embedded:<dir>`. */
+  clickhouse: string;
+  redis: string;
+  /** Path of the bot rules file the job reloads on change. */
+  botRulesPath: string;
+  /** Live counters are written at least this often. */
+  flushIntervalMs: number;
+  /** Fired windows go to ClickHouse, and state is checkpointed, this often. */
+  checkpointIntervalMs: number;
+  /** Consumption pauses while this many events wait for a flush. */
+  maxPendingEvents: number;
+  /** Partition count used when the job creates the topic. */
+  partitions: number;
+  view: ViewRules;
+  time: TimeRules;
+}
+
+const MINUTE = 60_000;
+
+/** The job's defaults, pointing at the local infra. */
+export function defaultJobConfig(): JobConfig {
+  return {
+    brokers: ['127.0.0.1:19092'],
+    topic: 'view-events',
+    group: 'viewtally',
+    clickhouse: 'http://127.0.0.1:18123',
+    redis: 'redis://127.0.0.1:16379',
+    botRulesPath: new URL('./bot-rules.default.json', import.meta.url).pathname,
+    flushIntervalMs: 500,
+    checkpointIntervalMs: 5_000,
+    maxPendingEvents: 200_000,
+    partitions: 4,
+    view: {
+      minWatchMs: 30_000,
+      minWatchFraction: 0.5,
+      sessionWindowMs: 30 * MINUTE,
+      eventIdHorizonMs: 24 * 60 * MINUTE,
+      maxDedupKeys: 2_000_000,
+    },
+    time: {
+      outOfOrdernessMs: 5_000,
+      idlenessMs: 10_000,
+      maxLatenessMs: 7 * 24 * 60 * MINUTE,
+      maxFutureSkewMs: 5 * MINUTE,
+    },
+  };
+}

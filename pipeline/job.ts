@@ -1,0 +1,228 @@
+import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from 'rxjs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { JobConfig } from './config.ts';
+import { PartitionTask, type PartitionSnapshot } from './partition-task.ts';
+import { Committer } from './committer.ts';
+import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
+import { ensureTopic } from './topic.ts';
+import { IpHasher } from './ip-privacy.ts';
+import { FencedError } from './errors.ts';
+import { decode } from '../operators/decode.ts';
+import { classify } from '../operators/classify.ts';
+import { tumblingWindow } from '../operators/tumbling-window.ts';
+import { JobWatermark } from '../operators/watermark.ts';
+import { watchBotRules } from '../operators/bot-rules-source.ts';
+import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
+import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { migrate } from '../clickhouse/migrations.ts';
+
+/** A batch with the task that owns its partition. */
+interface JobBatch extends SourcedBatch {
+  task: PartitionTask;
+}
+
+/** What a finished run reports. */
+export interface JobSummary {
+  events: number;
+  byOutcome: Record<string, number>;
+  elapsedMs: number;
+  checkpoints: number;
+  windowsFired: number;
+  lateEvents: number;
+}
+
+/** Options of {@link runJob}. */
+export interface RunOptions {
+  /** Exit once every partition is drained, every window has fired and everything is written. */
+  untilIdle?: boolean;
+  log: Logger;
+  /** Aborting stops the job gracefully: flush, checkpoint, leave the group. */
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+const MINUTE = 60_000;
+
+/** A watermark that fires every window a partition has seen, and no later one. */
+function endOfLastMinute(task: PartitionTask): number {
+  const max = task.watermark.maxEventTs;
+  return Number.isFinite(max) ? Math.floor(max / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
+}
+
+/** Runs the job: one consumer-group member reading the topic and writing ClickHouse and Redis exactly once. */
+export async function runJob(config: JobConfig, options: RunOptions): Promise<JobSummary> {
+  const { log } = options;
+  const now = options.now ?? Date.now;
+  const started = now();
+  const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
+  redis.on('error', () => {}); // failures surface on commands, where they are retried
+  const clickhouseClient = createClickHouseClient(config.clickhouse);
+  await migrate(clickhouseClient);
+  const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
+  const botRules = watchBotRules(config.botRulesPath, {
+    onReload: () => log.info({ path: config.botRulesPath }, 'bot rules reloaded'),
+    onError: (err: Error) => log.error({ path: config.botRulesPath, err: err.message }, 'bot rules file invalid; keeping the previous rules'),
+  });
+  const consumer: Consumer = kafka.consumer({ groupId: config.group, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 4 << 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+
+  const redisSink = new RedisSink(redis);
+  const stop = new AbortController();
+  options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  const committer = new Committer({ redis: redisSink, clickhouse: new ClickHouseSink(clickhouseClient), consumer, group: config.group, log, signal: stop.signal });
+  const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
+  const tasks = new Map<number, PartitionTask>();
+  const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
+  let assigned: number[] = [];
+  let assignmentGeneration = 0;
+  const byOutcome: Record<string, number> = {};
+  let events = 0;
+  let lateEvents = 0;
+
+  const dropTask = (partition: number) => {
+    const t = tasks.get(partition);
+    if (t) lateEvents += t.windows.lateEvents;
+    tasks.delete(partition);
+    watermark.untrack(partition);
+  };
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    // Every rejoin re-claims its partitions under a new epoch: whatever happened in between, state comes from the checkpoint.
+    assigned = e.payload.memberAssignment[config.topic] ?? [];
+    assignmentGeneration++;
+    for (const p of [...tasks.keys()]) dropTask(p);
+    log.info({ partitions: assigned }, 'partitions assigned');
+  });
+
+  /** Claims a partition: fences the previous owner, re-inserts its pending block, restores its state. */
+  const claim = async (batch: SourcedBatch): Promise<PartitionTask | null> => {
+    const generation = assignmentGeneration;
+    const key = progressKey(config.group, batch.topic, batch.partition);
+    const progress = await committer.claim(() => redisSink.claim(key), batch.partition);
+    if (progress.checkpoint?.pending) await committer.replayPending(progress.checkpoint.pending, key, progress.epoch, batch.partition);
+    if (generation !== assignmentGeneration) return null;
+    const task = new PartitionTask({
+      topic: batch.topic,
+      partition: batch.partition,
+      progressKey: key,
+      epoch: progress.epoch,
+      config,
+      partitionCount,
+      botRules: () => botRules.current(),
+      livePosition: progress.livePosition,
+      checkpointOffset: progress.checkpoint?.offset ?? -1,
+    });
+    if (progress.checkpoint) task.restore(progress.checkpoint.state as PartitionSnapshot);
+    tasks.set(batch.partition, task);
+    watermark.track(batch.partition, task.watermark);
+    log.info({ partition: batch.partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null, livePosition: progress.livePosition }, 'partition claimed');
+    if (task.nextOffset >= 0 && batch.records[0].offset > task.nextOffset) {
+      consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.nextOffset) });
+    }
+    return task;
+  };
+
+  const pendingEvents = () => {
+    let n = 0;
+    for (const t of tasks.values()) n += t.liveEvents + t.rejected.length;
+    return n;
+  };
+
+  const closed = new Subject<void>();
+  const processing = lastValueFrom(
+    kafkaBatches(consumer).pipe(
+      takeUntil(closed),
+      concatMap(async (batch) => {
+        let task = tasks.get(batch.partition) ?? (await claim(batch));
+        while (task && pendingEvents() > config.maxPendingEvents && !stop.signal.aborted) {
+          await sleep(config.flushIntervalMs / 4); // the committer drains; consumption waits
+          task = tasks.get(batch.partition) ?? null;
+        }
+        if (task && task.nextOffset >= 0 && batch.records[0].offset > task.nextOffset) task = null; // a seek is under way
+        if (task) task.trim(batch);
+        return { ...batch, task } as JobBatch;
+      }),
+      filter((batch) => {
+        const keep = batch.task !== null && batch.records.length > 0 && tasks.get(batch.partition) === batch.task;
+        if (!keep) batch.done();
+        return keep;
+      }),
+      decode<JobBatch>(),
+      classify<JobBatch>({ state: (b) => b.task, view: config.view, time: config.time }),
+      tumblingWindow<JobBatch>({ windows: (b) => b.task.windows }),
+      tap((batch) => {
+        batch.task.collect(batch, hasher);
+        watermark.touch(batch.partition);
+        for (const r of batch.records) byOutcome[r.outcome!] = (byOutcome[r.outcome!] ?? 0) + 1;
+        events += batch.records.length;
+        batch.done();
+      }),
+      map(() => undefined),
+    ),
+    { defaultValue: undefined },
+  );
+  processing.catch((err) => {
+    log.error({ err: (err as Error).message }, 'consumer failed');
+    stop.abort();
+  });
+
+  const flushAll = async (checkpoint: boolean, fireAll = false) => {
+    for (const task of [...tasks.values()]) {
+      try {
+        if (checkpoint) await committer.checkpoint(task, fireAll ? endOfLastMinute(task) : watermark.current);
+        else await committer.flushLive(task);
+      } catch (err) {
+        if (!(err instanceof FencedError)) throw err;
+        if (tasks.get(task.partition) === task) dropTask(task.partition);
+        consumer.pause([{ topic: task.topic, partitions: [task.partition] }]);
+      }
+    }
+  };
+
+  const drained = async (): Promise<boolean> => {
+    if (assigned.length === 0) return false;
+    const high = await admin.fetchTopicOffsets(config.topic);
+    const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
+    for (const p of assigned) {
+      const h = Number(high.find((o) => o.partition === p)?.high ?? 0);
+      const t = tasks.get(p);
+      const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === p)?.offset ?? -1);
+      if (h > 0 && position < h) return false;
+    }
+    return true;
+  };
+
+  let lastCheckpoint = now();
+  try {
+    while (!stop.signal.aborted) {
+      await sleep(config.flushIntervalMs, undefined, { signal: stop.signal }).catch(() => {});
+      if (stop.signal.aborted) break;
+      const due = now() - lastCheckpoint >= config.checkpointIntervalMs;
+      await flushAll(due);
+      if (due) lastCheckpoint = now();
+      if (options.untilIdle && (await drained())) {
+        await flushAll(true, true);
+        if (await drained()) break;
+      }
+    }
+    if (!options.untilIdle || stop.signal.aborted) await flushAll(true);
+  } finally {
+    closed.next();
+    await consumer.disconnect().catch(() => {});
+    await admin.disconnect().catch(() => {});
+    botRules.close();
+    await clickhouseClient.close().catch(() => {});
+    redis.disconnect();
+    await processing.catch(() => {});
+  }
+  for (const t of tasks.values()) lateEvents += t.windows.lateEvents;
+  return { events, byOutcome, elapsedMs: now() - started, checkpoints: committer.stats.checkpoints, windowsFired: committer.stats.windowsFired, lateEvents };
+}

@@ -1,0 +1,49 @@
+import type { Producer } from 'kafkajs';
+import { encodeViewEvent } from '../schemas/avro-codec.ts';
+import { kafkaKey } from '../schemas/viewer-key.ts';
+import type { ViewEvent } from '../schemas/view-event.ts';
+
+/** One input to produce: an event, or the reason its line could not become one. */
+export type ProduceInput = { line: number; event: ViewEvent } | { line: number; error: string };
+
+/** What a produce run did. */
+export interface ProduceSummary {
+  sent: number;
+  rejected: { line: number; error: string }[];
+}
+
+/**
+ * Sends events to the topic as Avro, keyed by (viewer key, video_id) so every dedup decision
+ * stays in one partition; inputs that fail validation are reported with their line numbers.
+ */
+export async function produceEvents(
+  producer: Producer,
+  topic: string,
+  inputs: Iterable<ProduceInput> | AsyncIterable<ProduceInput>,
+  options: { batchSize?: number; onProgress?: (s: ProduceSummary) => void } = {},
+): Promise<ProduceSummary> {
+  const batchSize = options.batchSize ?? 5_000;
+  const summary: ProduceSummary = { sent: 0, rejected: [] };
+  let messages: { key: string; value: Buffer }[] = [];
+  const send = async () => {
+    if (messages.length === 0) return;
+    await producer.send({ topic, messages });
+    summary.sent += messages.length;
+    messages = [];
+    options.onProgress?.(summary);
+  };
+  for await (const input of inputs) {
+    if ('error' in input) {
+      summary.rejected.push(input);
+      continue;
+    }
+    try {
+      messages.push({ key: kafkaKey(input.event), value: encodeViewEvent(input.event) });
+    } catch (err) {
+      summary.rejected.push({ line: input.line, error: (err as Error).message });
+    }
+    if (messages.length >= batchSize) await send();
+  }
+  await send();
+  return summary;
+}

@@ -1,0 +1,24 @@
+-- Applies one partition's live increments and, optionally, its checkpoint, atomically.
+-- ARGV: key, epoch, to, live (JSON: [video, views, [viewer keys], ...]), ckpt_offset ('' = none), state, pending
+-- Returns -1 when fenced (another worker owns the partition), else 1 if increments applied, 0 if already there.
+local key = ARGV[1]
+if tonumber(redis.call('HGET', key, 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
+local to = tonumber(ARGV[3])
+local applied = 0
+if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
+  local live = cjson.decode(ARGV[4])
+  for i = 1, #live, 3 do
+    local video = live[i]
+    redis.call('INCRBY', 'vt:views:' .. video, live[i + 1])
+    local viewers = live[i + 2]
+    for j = 1, #viewers, 1000 do
+      redis.call('PFADD', 'vt:uniq:' .. video, unpack(viewers, j, math.min(j + 999, #viewers)))
+    end
+  end
+  redis.call('HSET', key, 'pos', to)
+  applied = 1
+end
+if ARGV[5] ~= '' and tonumber(redis.call('HGET', key, 'ckpt') or '-1') < tonumber(ARGV[5]) then
+  redis.call('HSET', key, 'ckpt', ARGV[5], 'state', ARGV[6], 'pending', ARGV[7])
+end
+return applied

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import type { Redis } from 'ioredis';
+import { FencedError, SinkUnavailableError } from '../pipeline/errors.ts';
+import type { LiveCounts } from '../operators/live-counts.ts';
+import type { ClickHouseBlock } from './clickhouse-block.ts';
+
+const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
+
+// Clears the pending block only for the owner and only if it is still the same block.
+const CLEAR_PENDING = `
+if tonumber(redis.call('HGET', ARGV[1], 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
+local p = redis.call('HGET', ARGV[1], 'pending')
+if p and string.find(p, ARGV[3], 1, true) then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
+return 0`;
+
+/** A partition's checkpoint: operator state after everything before `offset`, and the ClickHouse block not yet known written. */
+export interface StoredCheckpoint {
+  offset: number;
+  state: unknown;
+  pending: ClickHouseBlock | null;
+}
+
+/** What a worker finds when it takes a partition over. */
+export interface PartitionClaim {
+  /** The assignment epoch this worker now writes under. */
+  epoch: number;
+  /** Live counters already hold every event before this offset (-1: none). */
+  livePosition: number;
+  checkpoint: StoredCheckpoint | null;
+}
+
+/** The checkpoint to store with a commit. */
+export interface CheckpointWrite {
+  offset: number;
+  state: unknown;
+  pending: ClickHouseBlock;
+}
+
+/** Redis key holding a partition's progress: epoch, live position, checkpoint. */
+export function progressKey(group: string, topic: string, partition: number): string {
+  return `vt:ckpt:{${group}/${topic}/${partition}}`;
+}
+
+/**
+ * Live counters (`vt:views:*`, `vt:uniq:*`) and per-partition progress in Redis. One Lua script
+ * applies a flush's increments with the new position and refuses a position it already has, and
+ * checks the assignment epoch, so a replay or a fenced worker changes nothing.
+ */
+export class RedisSink {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
+
+  /** Takes a partition over: bumps its epoch (fencing the previous owner) and reads its progress. */
+  async claim(key: string): Promise<PartitionClaim> {
+    return this.guard('claim', async () => {
+      const epoch = await this.redis.hincrby(key, 'epoch', 1);
+      const [pos, ckpt, state, pending] = await this.redis.hmgetBuffer(key, 'pos', 'ckpt', 'state', 'pending');
+      const checkpoint =
+        ckpt === null
+          ? null
+          : {
+              offset: Number(ckpt.toString()),
+              state: JSON.parse(gunzipSync(state!).toString('utf8')),
+              pending: pending !== null && pending.length > 0 ? (JSON.parse(pending.toString('utf8')) as ClickHouseBlock) : null,
+            };
+      return { epoch, livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
+    });
+  }
+
+  /** Applies live increments up to offset `to` and, when given, stores a checkpoint; false when already applied. */
+  async commit(key: string, epoch: number, to: number, live: LiveCounts, checkpoint?: CheckpointWrite): Promise<boolean> {
+    const flat: unknown[] = [];
+    for (const [video, c] of live.videos) flat.push(video, c.views, c.viewers);
+    const args: (string | Buffer)[] = [key, String(epoch), String(to), flat.length === 0 ? '[]' : JSON.stringify(flat)];
+    if (checkpoint) {
+      args.push(String(checkpoint.offset), gzipSync(JSON.stringify(checkpoint.state), { level: 1 }), JSON.stringify(checkpoint.pending));
+    } else {
+      args.push('', '', '');
+    }
+    const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number>);
+    if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
+    return result === 1;
+  }
+
+  /** Forgets the pending block once ClickHouse has it. */
+  async clearPending(key: string, epoch: number, token: string): Promise<void> {
+    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), JSON.stringify(token)) as Promise<number>);
+    if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
+  }
+
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof FencedError) throw err;
+      throw new SinkUnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
+    }
+  }
+}
