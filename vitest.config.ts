@@ -1,12 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+// Unit tests run on their own; integration tests (`*.int.test.ts`, `test/`) get the real local
+// services started once by the global setup and run one file at a time, since they share them.
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.viewtally/**'],
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
-    globalSetup: ['test/global-setup.ts'],
-    fileParallelism: false,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{schemas,operators,sinks,pipeline,clickhouse,api,bench,infra}/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', 'node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
+          exclude: ['node_modules/**', '.viewtally/**'],
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
   },
 });

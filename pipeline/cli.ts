@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
@@ -124,8 +124,6 @@ withConnection(program.command('sql').description('run a query against the confi
       await client.close();
     }
   });
-
-program.addOption(new Option('--quiet', 'less output').hideHelp());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`viewtally: ${err.message}`);
