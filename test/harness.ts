@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { produceEvents } from '../pipeline/produce.ts';
+import { ensureTopic } from '../pipeline/topic.ts';
+import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { migrate } from '../clickhouse/migrations.ts';
+import type { ViewEvent } from '../schemas/view-event.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/** A name no earlier run used: tests share the long-lived local services. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The local services as the CLI finds them. */
+export function localConfig() {
+  return resolveJobConfig({});
+}
+
+/** Creates `topic` with `partitions` partitions and produces `events` to it, keyed as the job expects. */
+export async function produceToTopic(topic: string, partitions: number, events: Iterable<ViewEvent>): Promise<number> {
+  const config = localConfig();
+  const kafka = new Kafka({ clientId: 'test', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopic(admin, topic, partitions);
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const summary = await produceEvents(producer, topic, (function* () {
+    let line = 0;
+    for (const event of events) yield { line: ++line, event };
+  })());
+  await producer.disconnect();
+  if (summary.rejected.length > 0) throw new Error(`test events rejected: ${JSON.stringify(summary.rejected.slice(0, 3))}`);
+  return summary.sent;
+}
+
+/** Runs `viewtally <args>` as a separate process, as an operator would; resolves with its stdout, rejects on a non-zero exit. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/viewtally.mjs', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`viewtally ${args.join(' ')} exited ${code}\n${stderr.slice(-4000)}`))));
+  });
+}
+
+/** The last JSON line a command printed. */
+export function lastJson<T>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+/** A ClickHouse client on the local server, with the schema migrated. */
+export async function clickhouse(): Promise<ClickHouseClient> {
+  const client = createClickHouseClient(localConfig().clickhouse);
+  await migrate(client);
+  return client;
+}
+
+/** Rows of a parameterised query. */
+export async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  return (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+}
+
+/** A Redis client on the local server. */
+export function redis(): Redis {
+  return new Redis(localConfig().redis);
+}
