@@ -1,0 +1,98 @@
+/**
+ * The one place a ClickHouse client is made. Every module gets its client here,
+ * so the local chDB-over-HTTP server, a real ClickHouse server and the embedded
+ * engine are configured the same way.
+ *
+ *   createClickHouseClient('http://127.0.0.1:18123')   // `viewtally infra up` / a server
+ *   createClickHouseClient('embedded:/path/to/dir')    // chDB in this process
+ *
+ * Both answer with the same conventions: UInt64/Int64 in JSON formats are
+ * strings (the ClickHouse server default), and DateTime input accepts ISO-8601.
+ */
+import { ClickHouseError, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const EMBEDDED_PREFIX = 'embedded:';
+
+/** Settings every client sends; kept small since the HTTP server applies them per request. */
+export const DEFAULT_CLICKHOUSE_SETTINGS: ClickHouseSettings = {
+  date_time_input_format: 'best_effort',
+  output_format_json_quote_64bit_integers: 1,
+};
+
+export interface ClickHouseClientOptions {
+  /** Extra settings sent with every request. */
+  settings?: ClickHouseSettings;
+  /** Per-request timeout (HTTP only), default 60 s. */
+  requestTimeoutMs?: number;
+  /** Max sockets to the server (HTTP only), default 16. */
+  maxOpenConnections?: number;
+}
+
+/**
+ * chdb/connection raises errors of @clickhouse/client-common's ClickHouseError
+ * class, a different class from the one @clickhouse/client exports; re-raise them
+ * as the latter so `instanceof ClickHouseError` holds for both targets.
+ */
+function withClientErrors<T extends object>(conn: T): T {
+  const wrapped = new Set(['query', 'exec', 'command', 'insert']);
+  return new Proxy(conn, {
+    get(target, prop) {
+      // The target uses private fields: getters and methods must see the target as `this`.
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      if (typeof prop !== 'string' || !wrapped.has(prop)) return v.bind(target);
+      return async (...args: unknown[]) => {
+        try {
+          return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (e) {
+          const err = e as { code?: unknown; type?: unknown; message?: string; constructor?: { name?: string } };
+          if (!(e instanceof ClickHouseError) && err?.constructor?.name === 'ClickHouseError' && typeof err.code === 'string') {
+            throw Object.assign(new ClickHouseError({ message: err.message ?? '', code: err.code, type: typeof err.type === 'string' ? err.type : undefined }), { cause: e });
+          }
+          throw e;
+        }
+      };
+    },
+  });
+}
+
+export function isEmbeddedTarget(target: string): boolean {
+  return target.startsWith(EMBEDDED_PREFIX);
+}
+
+/**
+ * `http(s)://…` → an HTTP client (compression off: the local server is on
+ * loopback; it would also accept gzip bodies). `embedded:<dir>` → the client's
+ * Connection replaced by chDB in this process (one data directory per process).
+ */
+export function createClickHouseClient(target: string, opts: ClickHouseClientOptions = {}): ClickHouseClient {
+  if (isEmbeddedTarget(target)) {
+    const dir = resolve(target.slice(EMBEDDED_PREFIX.length) || '.viewtally/data/embedded');
+    mkdirSync(dir, { recursive: true });
+    return createClient({
+      // chdb/connection types Connection against its own copy of client-common.
+      connection: withClientErrors(createChdbConnection({ path: dir })) as never,
+      clickhouse_settings: {
+        ...DEFAULT_CLICKHOUSE_SETTINGS,
+        // chdb/connection applies settings with `SET` on a long-lived connection, so a
+        // token would stay in force for the next insert; sending an empty default with
+        // every request resets it unless the call sets its own.
+        insert_deduplication_token: '',
+        ...opts.settings,
+      },
+    });
+  }
+  if (!/^https?:\/\//.test(target)) {
+    throw new Error(`ClickHouse target must be an http(s):// URL or ${EMBEDDED_PREFIX}<dir>, got ${JSON.stringify(target)}`);
+  }
+  return createClient({
+    url: target,
+    compression: { request: false, response: false },
+    request_timeout: opts.requestTimeoutMs ?? 60_000,
+    max_open_connections: opts.maxOpenConnections ?? 16,
+    clickhouse_settings: { ...DEFAULT_CLICKHOUSE_SETTINGS, ...opts.settings },
+  });
+}
