@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // services started once by the global setup and run one file at a time, since they share them.
 export default defineConfig({
   test: {
+    // integration files share the local services; unit files are fast enough in sequence too
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -18,7 +20,6 @@ export default defineConfig({
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
           exclude: ['node_modules/**', '.viewtally/**'],
           globalSetup: ['test/global-setup.ts'],
-          fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
