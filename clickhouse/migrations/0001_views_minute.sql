@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS views_minute (
   unique_viewers AggregateFunction(uniqCombined(15), String)
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMMDD(minute)
-ORDER BY (channel_id, video_id, minute, country, device, traffic_source)
+ORDER BY (channel_id, video_id, minute, country, device, traffic_source, category)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 -- The sink writes here: viewer keys travel as an array and become a state in the view below,

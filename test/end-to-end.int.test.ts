@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
+import { Rng } from '../bench/labelled-stream-random.ts';
+import { dimsKey, outcomeKey } from '../bench/labelled-stream-truth.ts';
+import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { shuffleWithinMinutes } from './shuffle.ts';
+
+const HOUR = 3_600_000;
+
+// The foundation's promise: events spread over 4 partitions and shuffled within each minute come
+// out of `run --until-idle` with ClickHouse and Redis equal to the truth, exactly. The stream
+// holds only rules that are exact by construction (no bots: their scoring has its own tests).
+describe('end to end: Kafka → job → ClickHouse + Redis', () => {
+  const prefix = uniqueName('e2e');
+  const topic = prefix;
+  let events: LabelledEvent[];
+  let truth: StreamTruth;
+  let ch: ClickHouseClient;
+  let rd: Redis;
+  let summary: { events: number; eventsPerSecond: number; byOutcome: Record<string, number> };
+
+  beforeAll(async () => {
+    const stream = generateLabelledStream({
+      seed: 20261123,
+      events: 120_000,
+      videos: 3_000,
+      minutes: 40,
+      startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR,
+      mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
+    });
+    const rng = new Rng(7);
+    events = shuffleWithinMinutes(
+      stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${prefix}-${l.event.video_id}` } })),
+      () => rng.float(),
+    );
+    truth = truthOf(events);
+    ch = await clickhouse();
+    rd = redis();
+    await produceToTopic(topic, 4, events.map((l) => l.event));
+    const { stdout } = await runCli(['run', '--until-idle', '--topic', topic, '--group', prefix]);
+    summary = lastJson(stdout);
+    console.log(`end-to-end: ${summary.events} events in one run, ${summary.eventsPerSecond} events/s`);
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  it('processes every produced event once, with the expected outcomes', () => {
+    expect(events.length).toBeGreaterThanOrEqual(100_000);
+    expect(summary.events).toBe(events.length);
+    const expected = Object.fromEntries(Object.entries(truth.outcomes).filter(([, n]) => n > 0));
+    expect(summary.byOutcome).toEqual(expected);
+    expect(truth.outcomes.counted).toBeGreaterThan(30_000); // the stream is mostly heartbeats, refreshes and short watches besides
+  });
+
+  it('stores counted views per (minute, video, country, device, traffic source) exactly', async () => {
+    const got = await rows<{ minute: string; video_id: string; country: string; device: string; traffic_source: string; views: string }>(
+      ch,
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute, video_id, country, device, traffic_source, sum(views) AS views
+       FROM views_minute WHERE startsWith(video_id, {prefix:String})
+       GROUP BY minute, video_id, country, device, traffic_source`,
+      { prefix },
+    );
+    const actual = new Map(got.map((r) => [dimsKey(Number(r.minute), r as never), Number(r.views)]));
+    expect(actual.size).toBe(truth.countedByMinuteDims.size);
+    expect(actual).toEqual(truth.countedByMinuteDims);
+  });
+
+  it('accounts for every event in the outcome table', async () => {
+    const got = await rows<{ minute: string; video_id: string; outcome: string; events: string }>(
+      ch,
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute, video_id, outcome, sum(events) AS events
+       FROM view_outcomes_minute WHERE startsWith(video_id, {prefix:String})
+       GROUP BY minute, video_id, outcome`,
+      { prefix },
+    );
+    const actual = new Map(got.map((r) => [outcomeKey(Number(r.minute), r.video_id, r.outcome as never), Number(r.events)]));
+    expect([...actual.values()].reduce((a, b) => a + b, 0)).toBe(events.length);
+    expect(actual).toEqual(truth.outcomesByMinute);
+  });
+
+  it('holds every video’s total in Redis exactly, and nothing for videos without counted views', async () => {
+    const ids = [...new Set(events.map((l) => l.event.video_id))];
+    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
+    const actual = new Map<string, number>();
+    ids.forEach((id, i) => {
+      if (values[i] !== null) actual.set(id, Number(values[i]));
+    });
+    expect(actual).toEqual(truth.countedByVideo);
+  });
+});
