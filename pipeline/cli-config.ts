@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultJobConfig, type JobConfig } from './config.ts';
+import { infraRoot, readInfraAddresses } from '../infra/services.ts';
 
 /** The connection flags every command shares. */
 export interface ConnectionFlags {
@@ -12,20 +13,14 @@ export interface ConnectionFlags {
   partitions?: string;
 }
 
-/** Where `viewtally infra up` wrote the addresses of the local services. */
-export function infraFile(): string {
-  return join(process.env.VT_INFRA_DIR ?? join(process.cwd(), '.viewtally'), 'infra.json');
-}
-
 /**
  * The job's configuration: flags win over `VT_*` environment variables, which win over the
  * addresses of the local infra (`.viewtally/infra.json`), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
   const config = defaultJobConfig();
-  const file = infraFile();
-  if (existsSync(file)) {
-    const infra = JSON.parse(readFileSync(file, 'utf8')) as { kafka: { brokers: string[] }; redis: { url: string }; clickhouse: { url: string } };
+  if (existsSync(join(infraRoot(), 'infra.json'))) {
+    const infra = readInfraAddresses();
     config.brokers = infra.kafka.brokers;
     config.redis = infra.redis.url;
     config.clickhouse = infra.clickhouse.url;

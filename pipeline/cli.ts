@@ -4,13 +4,14 @@ import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
+import { runDemo } from './demo.ts';
 import { produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { infraDown, infraStatus, infraUp } from '../infra/services.ts';
+import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
 const program = new Command('viewtally').description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters');
@@ -39,7 +40,7 @@ infra
   .option('--json', 'print the addresses as JSON')
   .action(async (opts: { json?: boolean }) => {
     const status = await infraStatus();
-    if (opts.json) console.log(JSON.stringify(status, null, 2));
+    if (opts.json) console.log(JSON.stringify({ addresses: status.every((s) => s.ok) ? readInfraAddresses() : null, services: status }, null, 2));
     else printRows(status as unknown as Record<string, unknown>[]);
   });
 
@@ -123,6 +124,15 @@ withConnection(program.command('sql').description('run a query against the confi
     } finally {
       await client.close();
     }
+  });
+
+withConnection(program.command('demo').description('local infra, a synthetic stream in real time, the job, and live counts (npm start)'))
+  .option('--rate <n>', 'events per second to produce', '300')
+  .action(async (flags: ConnectionFlags & { rate: string }) => {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stop.signal });
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

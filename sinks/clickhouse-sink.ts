@@ -28,7 +28,7 @@ export class ClickHouseSink {
       await this.insert('view_outcomes_minute', `${block.token}/outcomes`, block.outcomes.map((o) => ({ ...o, minute: seconds(o.minute) })));
     }
     if (block.rejected.length > 0) {
-      await this.insert('rejected_views', `${block.token}/rejected`, block.rejected.map((r) => ({ ...r, ts: r.ts / 1000 })));
+      await this.insert('rejected_views', `${block.token}/rejected`, block.rejected.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() })));
     }
   }
 
