@@ -4,7 +4,8 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
-import { PartitionTask, type PartitionSnapshot } from './partition-task.ts';
+import type { PartitionTask } from './partition-task.ts';
+import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureTopic } from './topic.ts';
@@ -15,7 +16,7 @@ import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
-import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
+import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -79,56 +80,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const committer = new Committer({ redis: redisSink, clickhouse: new ClickHouseSink(clickhouseClient), consumer, group: config.group, log, signal: stop.signal });
   const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
-  const tasks = new Map<number, PartitionTask>();
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
-  let assigned: number[] = [];
-  let assignmentGeneration = 0;
+  const assignment = new Assignment({ config, partitionCount, redis: redisSink, committer, botRules: () => botRules.current(), watermark, log });
+  const tasks = assignment.tasks;
   const byOutcome: Record<string, number> = {};
   let events = 0;
-  let lateEvents = 0;
-
-  const dropTask = (partition: number) => {
-    const t = tasks.get(partition);
-    if (t) lateEvents += t.windows.lateEvents;
-    tasks.delete(partition);
-    watermark.untrack(partition);
-  };
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    // Every rejoin re-claims its partitions under a new epoch: whatever happened in between, state comes from the checkpoint.
-    assigned = e.payload.memberAssignment[config.topic] ?? [];
-    assignmentGeneration++;
-    for (const p of [...tasks.keys()]) dropTask(p);
-    log.info({ partitions: assigned }, 'partitions assigned');
+    const partitions = e.payload.memberAssignment[config.topic] ?? [];
+    assignment.reassign(partitions);
+    consumer.resume([{ topic: config.topic, partitions }]); // undo pauses of fenced partitions now ours again
   });
-
-  /** Claims a partition: fences the previous owner, re-inserts its pending block, restores its state. */
-  const claim = async (batch: SourcedBatch): Promise<PartitionTask | null> => {
-    const generation = assignmentGeneration;
-    const key = progressKey(config.group, batch.topic, batch.partition);
-    const progress = await committer.claim(() => redisSink.claim(key), batch.partition);
-    if (progress.checkpoint?.pending) await committer.replayPending(progress.checkpoint.pending, key, progress.epoch, batch.partition);
-    if (generation !== assignmentGeneration) return null;
-    const task = new PartitionTask({
-      topic: batch.topic,
-      partition: batch.partition,
-      progressKey: key,
-      epoch: progress.epoch,
-      config,
-      partitionCount,
-      botRules: () => botRules.current(),
-      livePosition: progress.livePosition,
-      checkpointOffset: progress.checkpoint?.offset ?? -1,
-    });
-    if (progress.checkpoint) task.restore(progress.checkpoint.state as PartitionSnapshot);
-    tasks.set(batch.partition, task);
-    watermark.track(batch.partition, task.watermark);
-    log.info({ partition: batch.partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null, livePosition: progress.livePosition }, 'partition claimed');
-    if (task.nextOffset >= 0 && batch.records[0].offset > task.nextOffset) {
-      consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.nextOffset) });
-    }
-    return task;
-  };
 
   const pendingEvents = () => {
     let n = 0;
@@ -141,12 +103,16 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     kafkaBatches(consumer).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
-        let task = tasks.get(batch.partition) ?? (await claim(batch));
+        let task = await assignment.task(batch.partition);
         while (task && pendingEvents() > config.maxPendingEvents && !stop.signal.aborted) {
           await sleep(config.flushIntervalMs / 4); // the committer drains; consumption waits
           task = tasks.get(batch.partition) ?? null;
         }
-        if (task && task.nextOffset >= 0 && batch.records[0].offset > task.nextOffset) task = null; // a seek is under way
+        if (task && task.nextOffset >= 0 && batch.records[0].offset > task.nextOffset) {
+          // Kafka is past the checkpoint (its offset commit ran ahead): go back to where the state is.
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.nextOffset) });
+          task = null;
+        }
         if (task) task.trim(batch);
         return { ...batch, task } as JobBatch;
       }),
@@ -181,13 +147,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         else await committer.flushLive(task);
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
-        if (tasks.get(task.partition) === task) dropTask(task.partition);
-        consumer.pause([{ topic: task.topic, partitions: [task.partition] }]);
+        // Another worker owns it now; the coordinator's next assignment will say so.
+        if (tasks.get(task.partition) === task) {
+          assignment.drop(task.partition, task);
+          consumer.pause([{ topic: task.topic, partitions: [task.partition] }]);
+        }
       }
     }
   };
 
   const drained = async (): Promise<boolean> => {
+    const assigned = assignment.assigned;
     if (assigned.length === 0) return false;
     const high = await admin.fetchTopicOffsets(config.topic);
     const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
@@ -205,6 +175,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     while (!stop.signal.aborted) {
       await sleep(config.flushIntervalMs, undefined, { signal: stop.signal }).catch(() => {});
       if (stop.signal.aborted) break;
+      await assignment.claimAll();
       const due = now() - lastCheckpoint >= config.checkpointIntervalMs;
       await flushAll(due);
       if (due) lastCheckpoint = now();
@@ -223,6 +194,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     redis.disconnect();
     await processing.catch(() => {});
   }
+  let lateEvents = assignment.droppedLateEvents;
   for (const t of tasks.values()) lateEvents += t.windows.lateEvents;
   return { events, byOutcome, elapsedMs: now() - started, checkpoints: committer.stats.checkpoints, windowsFired: committer.stats.windowsFired, lateEvents };
 }

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import type { JobConfig } from './config.ts';
+import type { Committer } from './committer.ts';
+import { PartitionTask, type PartitionSnapshot } from './partition-task.ts';
+import type { JobWatermark } from '../operators/watermark.ts';
+import type { BotRules } from '../operators/bot-rules.ts';
+import { progressKey, type RedisSink } from '../sinks/redis-sink.ts';
+
+/**
+ * The partitions this worker owns and their tasks. Every assignment (each group join) drops the
+ * old tasks and claims each assigned partition afresh under a new epoch: the previous owner is
+ * fenced, its pending ClickHouse block is re-inserted, and the state comes from the checkpoint —
+ * whatever happened in between. Claims are eager, so a partition with no new events still has its
+ * restored windows fire.
+ */
+export class Assignment {
+  readonly tasks = new Map<number, PartitionTask>();
+  private readonly claims = new Map<number, Promise<PartitionTask | null>>();
+  private generation = 0;
+  assigned: number[] = [];
+  /** Late events seen by tasks that are gone, for the run's summary. */
+  droppedLateEvents = 0;
+
+  constructor(
+    private readonly deps: {
+      config: JobConfig;
+      partitionCount: number;
+      redis: RedisSink;
+      committer: Committer;
+      botRules: () => BotRules;
+      watermark: JobWatermark;
+      log: Logger;
+    },
+  ) {}
+
+  /** A new assignment from the group coordinator. */
+  reassign(partitions: number[]): void {
+    this.assigned = partitions;
+    this.generation++;
+    for (const p of [...this.tasks.keys()]) this.drop(p);
+    this.claims.clear();
+    this.deps.log.info({ partitions }, 'partitions assigned');
+  }
+
+  /** The task of a partition, claiming it first if needed; null if the partition is no longer ours. */
+  async task(partition: number): Promise<PartitionTask | null> {
+    const task = this.tasks.get(partition);
+    if (task) return task;
+    if (!this.assigned.includes(partition)) return null;
+    let claim = this.claims.get(partition);
+    if (!claim) {
+      claim = this.claim(partition).finally(() => this.claims.delete(partition));
+      this.claims.set(partition, claim);
+    }
+    return claim;
+  }
+
+  /** Claims every assigned partition that has no task yet. */
+  async claimAll(): Promise<void> {
+    await Promise.all(this.assigned.map((p) => this.task(p)));
+  }
+
+  /** Forgets a partition's task (lost, fenced, or reassigned). */
+  drop(partition: number, only?: PartitionTask): void {
+    const task = this.tasks.get(partition);
+    if (!task || (only && task !== only)) return;
+    this.droppedLateEvents += task.windows.lateEvents;
+    this.tasks.delete(partition);
+    this.deps.watermark.untrack(partition);
+  }
+
+  private async claim(partition: number): Promise<PartitionTask | null> {
+    const { config, committer, redis, log } = this.deps;
+    const generation = this.generation;
+    const key = progressKey(config.group, config.topic, partition);
+    const progress = await committer.claim(() => redis.claim(key), partition);
+    if (progress.checkpoint?.pending) await committer.replayPending(progress.checkpoint.pending, key, progress.epoch, partition);
+    if (generation !== this.generation) return null;
+    const task = new PartitionTask({
+      topic: config.topic,
+      partition,
+      progressKey: key,
+      epoch: progress.epoch,
+      config,
+      partitionCount: this.deps.partitionCount,
+      botRules: this.deps.botRules,
+      livePosition: progress.livePosition,
+      checkpointOffset: progress.checkpoint?.offset ?? -1,
+    });
+    if (progress.checkpoint) task.restore(progress.checkpoint.state as PartitionSnapshot);
+    this.tasks.set(partition, task);
+    this.deps.watermark.track(partition, task.watermark);
+    log.info({ partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null, livePosition: progress.livePosition }, 'partition claimed');
+    return task;
+  }
+}
