@@ -4,7 +4,10 @@ import type { Committer } from './committer.ts';
 import { PartitionTask, type PartitionSnapshot } from './partition-task.ts';
 import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
-import { progressKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { decodePayload } from '../sinks/checkpoint-codec.ts';
+import type { CheckpointCopyRecord } from '../sinks/checkpoint-copies.ts';
+import { ViewtallyError } from './errors.ts';
 
 /**
  * The partitions this worker owns and their tasks. Every assignment (each group join) drops the
@@ -28,6 +31,8 @@ export class Assignment {
       redis: RedisSink;
       committer: Committer;
       botRules: () => BotRules;
+      /** The latest checkpoint copy ClickHouse holds for a partition. */
+      checkpointCopy: (partition: number) => Promise<CheckpointCopyRecord | null>;
       watermark: JobWatermark;
       log: Logger;
     },
@@ -73,8 +78,21 @@ export class Assignment {
     const { config, committer, redis, log } = this.deps;
     const generation = this.generation;
     const key = progressKey(config.group, config.topic, partition);
-    const progress = await committer.claim(() => redis.claim(key), partition);
-    if (progress.checkpoint?.pending) await committer.replayPending(progress.checkpoint.pending, key, progress.epoch, partition);
+    const progress = await committer.claim(async () => {
+      const claimed = await redis.claim(key, reconcileLockKey(config.group, config.topic));
+      const copy = await this.deps.checkpointCopy(partition);
+      const offset = claimed.checkpoint?.offset;
+      if (copy && (offset === undefined || offset < copy.offset)) {
+        // Redis lost progress ClickHouse already has: continuing would count it again, so wait for reconcile.
+        throw new ViewtallyError(
+          `partition ${partition}: Redis has ${offset === undefined ? 'no checkpoint' : `checkpoint ${offset}`} but ClickHouse has one at ${copy.offset}; Redis was wiped or restored — run \`viewtally reconcile --fix\``,
+          { retriable: true },
+        );
+      }
+      return claimed;
+    }, partition);
+    const checkpoint = progress.checkpoint;
+    if (checkpoint?.pending) await committer.writeBlock(config.topic, partition, key, progress.epoch, { ...checkpoint, pending: checkpoint.pending });
     if (generation !== this.generation) return null;
     const task = new PartitionTask({
       topic: config.topic,
@@ -87,7 +105,7 @@ export class Assignment {
       livePosition: progress.livePosition,
       checkpointOffset: progress.checkpoint?.offset ?? -1,
     });
-    if (progress.checkpoint) task.restore(progress.checkpoint.state as PartitionSnapshot);
+    if (checkpoint) task.restore(decodePayload<PartitionSnapshot>(checkpoint.state));
     this.tasks.set(partition, task);
     this.deps.watermark.track(partition, task.watermark);
     log.info({ partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null, livePosition: progress.livePosition }, 'partition claimed');

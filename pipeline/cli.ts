@@ -5,6 +5,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
 import { runDemo } from './demo.ts';
+import { reconcile } from './reconcile.ts';
+import { Redis } from 'ioredis';
 import { produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
 import { createLogger } from './logger.ts';
@@ -122,6 +124,33 @@ withConnection(program.command('sql').description('run a query against the confi
       if (flags.json) for (const r of rows) console.log(JSON.stringify(r));
       else printRows(rows);
     } finally {
+      await client.close();
+    }
+  });
+
+withConnection(program.command('reconcile').description('compare Redis live counts with ClickHouse per video; --fix restores Redis'))
+  .option('--fix', 'restore Redis from ClickHouse and the checkpoints, then let the owners replay')
+  .option('--json', 'print the full report as JSON')
+  .action(async (flags: ConnectionFlags & { fix?: boolean; json?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const kafka = new Kafka({ clientId: 'viewtally-reconcile', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
+    await admin.disconnect();
+    const redis = new Redis(config.redis);
+    const client = createClickHouseClient(config.clickhouse);
+    try {
+      const partitions = meta.topics[0].partitions.map((p) => p.partitionId);
+      const report = await reconcile({ config, redis, clickhouse: client, partitions, log: createLogger('viewtally-reconcile') }, { fix: Boolean(flags.fix) });
+      if (flags.json) console.log(JSON.stringify(report));
+      else {
+        printRows(report.partitions);
+        console.log(`${report.videos} videos; ${report.missing.length} below ClickHouse (lost increments), ${report.ahead.length} above (in flight)${report.fixed ? '; Redis restored' : ''}`);
+        if (report.missing.length > 0) printRows(report.missing.slice(0, 20) as never);
+      }
+    } finally {
+      redis.disconnect();
       await client.close();
     }
   });

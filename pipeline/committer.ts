@@ -5,7 +5,10 @@ import { retrying } from './retry.ts';
 import type { PartitionTask } from './partition-task.ts';
 import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
+import { isEmptyBlock, type CheckpointCopy } from '../sinks/clickhouse-block.ts';
+import type { CheckpointWrite } from '../sinks/redis-sink.ts';
+import { encodePayload } from '../sinks/checkpoint-codec.ts';
+import { crashPoint } from './crash-points.ts';
 
 /** Counters an operator reads to see what the committer has done. */
 export interface CommitStats {
@@ -35,6 +38,8 @@ export class Committer {
     const to = task.nextOffset;
     if (to < 0 || (task.liveEvents === 0 && to <= task.liveSkipBelow)) return;
     const live = task.takeLive();
+    crashPoint('before-live-flush');
+    crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
     this.stats.liveFlushes++;
@@ -49,13 +54,14 @@ export class Committer {
     if (to === task.checkpointOffset && isEmptyBlock(block) && task.liveEvents === 0) return;
     this.stats.windowsFired += openBefore - task.windows.openWindows;
     const live = task.takeLive();
-    const state = task.snapshot();
-    const { redis, clickhouse, consumer } = this.deps;
+    const state = encodePayload(task.snapshot());
+    const { redis, consumer } = this.deps;
+    crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
     if (!isEmptyBlock(block)) {
-      await this.retry('clickhouse insert', task.partition, () => clickhouse.write(block));
-      await this.retry('redis clear pending', task.partition, () => redis.clearPending(task.progressKey, task.epoch, block.token));
+      crashPoint('after-redis-checkpoint');
+      await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block });
     }
     task.checkpointOffset = to;
     // The Kafka offset only tells lag and where a fresh group starts; a new owner seeks to the checkpoint.
@@ -70,9 +76,24 @@ export class Committer {
     return this.retry('redis claim', partition, fn);
   }
 
-  /** Re-inserts the block a previous owner recorded but may not have written; its token makes this a no-op if it did. */
-  async replayPending(block: ClickHouseBlock, key: string, epoch: number, partition: number): Promise<void> {
-    await this.retry('clickhouse replay', partition, () => this.deps.clickhouse.write(block));
+  /**
+   * Writes a checkpoint's block to ClickHouse (with the checkpoint's copy) and forgets it in Redis.
+   * Also re-inserts the block a previous owner recorded but may not have written: its token makes
+   * that a no-op if it did.
+   */
+  async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite): Promise<void> {
+    const block = checkpoint.pending;
+    const copy: CheckpointCopy = {
+      group_id: this.deps.group,
+      topic,
+      partition,
+      offset: checkpoint.offset,
+      token: block.token,
+      state: checkpoint.state.toString('base64'),
+      block: encodePayload(block).toString('base64'),
+    };
+    await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
+    crashPoint('after-clickhouse-insert');
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));
   }
 

@@ -11,6 +11,7 @@ import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from './errors.ts';
+import { crashPoint } from './crash-points.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
@@ -18,6 +19,7 @@ import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
+import { latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
@@ -81,7 +83,16 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const committer = new Committer({ redis: redisSink, clickhouse: new ClickHouseSink(clickhouseClient), consumer, group: config.group, log, signal: stop.signal });
   const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
-  const assignment = new Assignment({ config, partitionCount, redis: redisSink, committer, botRules: () => botRules.current(), watermark, log });
+  const assignment = new Assignment({
+    config,
+    partitionCount,
+    redis: redisSink,
+    committer,
+    botRules: () => botRules.current(),
+    checkpointCopy: (p) => latestCheckpointCopy(clickhouseClient, config.group, config.topic, p),
+    watermark,
+    log,
+  });
   const tasks = assignment.tasks;
   const byOutcome: Record<string, number> = {};
   let events = 0;
@@ -126,6 +137,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       tumblingWindow<JobBatch>({ windows: (b) => b.task.windows }),
       tap((batch) => {
         batch.task.collect(batch, hasher);
+        crashPoint('mid-batch');
         watermark.touch(batch.partition);
         for (const r of batch.records) byOutcome[r.outcome!] = (byOutcome[r.outcome!] ?? 0) + 1;
         events += batch.records.length;
@@ -147,11 +159,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         else await committer.flushLive(task);
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
-        // Another worker owns it now; the coordinator's next assignment will say so.
-        if (tasks.get(task.partition) === task) {
-          assignment.drop(task.partition, task);
-          consumer.pause([{ topic: task.topic, partitions: [task.partition] }]);
-        }
+        // Another worker, or reconcile, took the partition over: forget this task. While the group
+        // still assigns the partition here, the next tick claims it again from the checkpoint.
+        assignment.drop(task.partition, task);
       }
     }
   };

@@ -32,3 +32,14 @@ export function blockToken(group: string, topic: string, partition: number, from
 export function isEmptyBlock(b: ClickHouseBlock): boolean {
   return b.views.length === 0 && b.outcomes.length === 0 && b.rejected.length === 0;
 }
+
+/** A checkpoint as ClickHouse keeps a copy of it: gzipped state and block, base64. */
+export interface CheckpointCopy {
+  group_id: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  token: string;
+  state: string;
+  block: string;
+}

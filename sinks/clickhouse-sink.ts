@@ -1,6 +1,6 @@
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
 import { SinkUnavailableError, ViewtallyError } from '../pipeline/errors.ts';
-import type { ClickHouseBlock } from './clickhouse-block.ts';
+import type { CheckpointCopy, ClickHouseBlock } from './clickhouse-block.ts';
 
 // ClickHouse errors that no retry can fix: the statement or the schema is wrong.
 const PERMANENT_CODES = new Set(['16', '27', '47', '60', '62', '117']);
@@ -19,8 +19,12 @@ export class ClickHouseSink {
     this.client = client;
   }
 
-  /** Inserts a block; throws SinkUnavailableError when a retry may succeed. */
-  async write(block: ClickHouseBlock): Promise<void> {
+  /**
+   * Inserts a block, preceded by the copy of the checkpoint it belongs to (so no block is ever
+   * newer than the latest copy); throws SinkUnavailableError when a retry may succeed.
+   */
+  async write(block: ClickHouseBlock, copy: CheckpointCopy): Promise<void> {
+    await this.insert('job_checkpoints', `${block.token}/checkpoint`, [copy]);
     if (block.views.length > 0) {
       await this.insert('views_minute_in', `${block.token}/views`, block.views.map((v) => ({ ...v, minute: seconds(v.minute) })));
     }

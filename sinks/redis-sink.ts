@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { gzipSync, gunzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from '../pipeline/errors.ts';
 import type { LiveCounts } from '../operators/live-counts.ts';
@@ -14,10 +13,10 @@ local p = redis.call('HGET', ARGV[1], 'pending')
 if p and string.find(p, ARGV[3], 1, true) then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
 return 0`;
 
-/** A partition's checkpoint: operator state after everything before `offset`, and the ClickHouse block not yet known written. */
+/** A partition's checkpoint: operator state (gzipped JSON) after everything before `offset`, and the ClickHouse block not yet known written. */
 export interface StoredCheckpoint {
   offset: number;
-  state: unknown;
+  state: Buffer;
   pending: ClickHouseBlock | null;
 }
 
@@ -31,15 +30,16 @@ export interface PartitionClaim {
 }
 
 /** The checkpoint to store with a commit. */
-export interface CheckpointWrite {
-  offset: number;
-  state: unknown;
-  pending: ClickHouseBlock;
-}
+export type CheckpointWrite = Omit<StoredCheckpoint, 'pending'> & { pending: ClickHouseBlock };
 
 /** Redis key holding a partition's progress: epoch, live position, checkpoint. */
 export function progressKey(group: string, topic: string, partition: number): string {
   return `vt:ckpt:{${group}/${topic}/${partition}}`;
+}
+
+/** Redis key that, while it exists, holds every claim of the group's partitions back (reconcile --fix). */
+export function reconcileLockKey(group: string, topic: string): string {
+  return `vt:reconcile:{${group}/${topic}}`;
 }
 
 /**
@@ -55,19 +55,36 @@ export class RedisSink {
   }
 
   /** Takes a partition over: bumps its epoch (fencing the previous owner) and reads its progress. */
-  async claim(key: string): Promise<PartitionClaim> {
-    return this.guard('claim', async () => {
-      const epoch = await this.redis.hincrby(key, 'epoch', 1);
-      const [pos, ckpt, state, pending] = await this.redis.hmgetBuffer(key, 'pos', 'ckpt', 'state', 'pending');
+  async claim(key: string, lockKey: string): Promise<PartitionClaim> {
+    const locked = await this.guard('claim', () => this.redis.exists(lockKey));
+    if (locked) throw new SinkUnavailableError(`reconcile --fix is restoring Redis (${lockKey}); claims wait`);
+    await this.guard('claim', () => this.redis.hincrby(key, 'epoch', 1));
+    return this.inspect(key);
+  }
+
+  /** Reads a partition's progress without taking it over. */
+  async inspect(key: string): Promise<PartitionClaim> {
+    return this.guard('inspect', async () => {
+      const [epoch, pos, ckpt, state, pending] = await this.redis.hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending');
       const checkpoint =
         ckpt === null
           ? null
           : {
               offset: Number(ckpt.toString()),
-              state: JSON.parse(gunzipSync(state!).toString('utf8')),
+              state: state!,
               pending: pending !== null && pending.length > 0 ? (JSON.parse(pending.toString('utf8')) as ClickHouseBlock) : null,
             };
-      return { epoch, livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
+      return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
+    });
+  }
+
+  /**
+   * Puts a partition back on `checkpoint` with its live position at the checkpoint, under a new
+   * epoch: the owner is fenced, claims again and replays from there, re-adding live increments.
+   */
+  async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
+    await this.guard('reset', async () => {
+      await this.redis.multi().hincrby(key, 'epoch', 1).hset(key, 'ckpt', String(checkpoint.offset), 'state', checkpoint.state, 'pending', '', 'pos', String(checkpoint.offset)).exec();
     });
   }
 
@@ -77,7 +94,7 @@ export class RedisSink {
     for (const [video, c] of live.videos) flat.push(video, c.views, c.viewers);
     const args: (string | Buffer)[] = [key, String(epoch), String(to), flat.length === 0 ? '[]' : JSON.stringify(flat)];
     if (checkpoint) {
-      args.push(String(checkpoint.offset), gzipSync(JSON.stringify(checkpoint.state), { level: 1 }), JSON.stringify(checkpoint.pending));
+      args.push(String(checkpoint.offset), checkpoint.state, JSON.stringify(checkpoint.pending));
     } else {
       args.push('', '', '');
     }

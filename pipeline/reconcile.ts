@@ -1,0 +1,124 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { JobConfig } from './config.ts';
+import type { PartitionSnapshot } from './partition-task.ts';
+import { RedisSink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
+import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
+import { decodePayload, encodePayload } from '../sinks/checkpoint-codec.ts';
+import { latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
+
+/** One video whose live count does not match ClickHouse plus the checkpointed open windows. */
+export interface CountDifference {
+  video_id: string;
+  redis: number;
+  /** ClickHouse totals plus the counted views in checkpointed, not yet fired windows. */
+  expected: number;
+}
+
+/** What reconcile found and did. */
+export interface ReconcileReport {
+  videos: number;
+  /** Live counts below what ClickHouse already has: lost increments (a wiped or restored Redis). */
+  missing: CountDifference[];
+  /** Live counts above: views still in flight (counted live, their windows not yet in ClickHouse), or doubled. */
+  ahead: CountDifference[];
+  fixed: boolean;
+  partitions: { partition: number; checkpoint: number | null; source: 'redis' | 'clickhouse' | 'none' }[];
+}
+
+const SCAN_COUNT = 1000;
+
+/** Counted views of every video across ClickHouse (all time, from views_day) and the checkpoints' open windows. */
+async function expectedCounts(clickhouse: ClickHouseClient, snapshots: PartitionSnapshot[]): Promise<Map<string, number>> {
+  const rows = await (
+    await clickhouse.query({ query: 'SELECT video_id, sum(views) AS views FROM views_day GROUP BY video_id', format: 'JSONEachRow' })
+  ).json<{ video_id: string; views: string }>();
+  const expected = new Map(rows.map((r) => [r.video_id, Number(r.views)]));
+  for (const s of snapshots) {
+    for (const pane of s.windows.panes) {
+      for (const v of pane.views) expected.set(v.video_id, (expected.get(v.video_id) ?? 0) + v.views);
+    }
+  }
+  return expected;
+}
+
+async function liveCounts(redis: Redis): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'vt:views:*', 'COUNT', SCAN_COUNT);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const values = await redis.mget(keys);
+    keys.forEach((k, i) => counts.set(k.slice('vt:views:'.length), Number(values[i] ?? 0)));
+  } while (cursor !== '0');
+  return counts;
+}
+
+/**
+ * Compares Redis live counts with ClickHouse per video. With `fix`, restores Redis without double
+ * counting what is in flight: claims are held back, every partition is put back on its latest
+ * checkpoint (from Redis, or from ClickHouse's copy when Redis lost it), each count is set to
+ * ClickHouse's total plus the checkpoint's open windows, and the live position goes back to the
+ * checkpoint — so the owners, fenced, claim again and replay the rest exactly once.
+ */
+export async function reconcile(
+  deps: { config: JobConfig; redis: Redis; clickhouse: ClickHouseClient; partitions: number[]; log: Logger },
+  options: { fix: boolean },
+): Promise<ReconcileReport> {
+  const { config, redis, clickhouse, log } = deps;
+  const sink = new RedisSink(redis);
+  const lock = reconcileLockKey(config.group, config.topic);
+  if (options.fix) {
+    if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
+  }
+  try {
+    const snapshots: PartitionSnapshot[] = [];
+    const partitions: ReconcileReport['partitions'] = [];
+    for (const partition of deps.partitions) {
+      const key = progressKey(config.group, config.topic, partition);
+      const progress: PartitionClaim = await sink.inspect(key);
+      const copy = await latestCheckpointCopy(clickhouse, config.group, config.topic, partition);
+      const useCopy = copy !== null && (progress.checkpoint === null || progress.checkpoint.offset < copy.offset);
+      const checkpoint = useCopy ? { offset: copy.offset, state: copy.state, pending: copy.block } : progress.checkpoint;
+      partitions.push({ partition, checkpoint: checkpoint?.offset ?? null, source: checkpoint === null ? 'none' : useCopy ? 'clickhouse' : 'redis' });
+      if (checkpoint === null) continue;
+      if (options.fix) {
+        if (checkpoint.pending) {
+          // Re-inserting under the block's token is a no-op if ClickHouse has it already.
+          await new ClickHouseSink(clickhouse).write(checkpoint.pending, {
+            group_id: config.group,
+            topic: config.topic,
+            partition,
+            offset: checkpoint.offset,
+            token: checkpoint.pending.token,
+            state: checkpoint.state.toString('base64'),
+            block: encodePayload(checkpoint.pending).toString('base64'),
+          });
+        }
+        await sink.reset(key, checkpoint);
+      }
+      snapshots.push(decodePayload<PartitionSnapshot>(checkpoint.state));
+    }
+    const expected = await expectedCounts(clickhouse, snapshots);
+    const live = await liveCounts(redis);
+    const missing: CountDifference[] = [];
+    const ahead: CountDifference[] = [];
+    for (const id of new Set([...expected.keys(), ...live.keys()])) {
+      const d = { video_id: id, redis: live.get(id) ?? 0, expected: expected.get(id) ?? 0 };
+      if (d.redis < d.expected) missing.push(d);
+      else if (d.redis > d.expected) ahead.push(d);
+    }
+    if (options.fix) {
+      const write = redis.pipeline();
+      for (const [id, n] of expected) write.set(`vt:views:${id}`, n);
+      for (const id of live.keys()) if (!expected.has(id)) write.del(`vt:views:${id}`);
+      await write.exec();
+      log.info({ videos: expected.size, missing: missing.length, ahead: ahead.length }, 'live counts restored; owners replay from their checkpoints');
+    }
+    return { videos: expected.size, missing, ahead, fixed: options.fix, partitions };
+  } finally {
+    if (options.fix) await redis.del(lock);
+  }
+}
