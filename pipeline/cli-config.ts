@@ -32,6 +32,9 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
   config.clickhouse = flags.clickhouse ?? env.VT_CLICKHOUSE ?? config.clickhouse;
   config.redis = flags.redis ?? env.VT_REDIS ?? config.redis;
   config.botRulesPath = env.VT_BOT_RULES ?? config.botRulesPath;
+  config.flushIntervalMs = positiveInt('VT_FLUSH_INTERVAL_MS', env.VT_FLUSH_INTERVAL_MS) ?? config.flushIntervalMs;
+  config.checkpointIntervalMs = positiveInt('VT_CHECKPOINT_INTERVAL_MS', env.VT_CHECKPOINT_INTERVAL_MS) ?? config.checkpointIntervalMs;
+  config.sessionTimeoutMs = positiveInt('VT_SESSION_TIMEOUT_MS', env.VT_SESSION_TIMEOUT_MS) ?? config.sessionTimeoutMs;
   const partitions = flags.partitions ?? env.VT_PARTITIONS;
   if (partitions !== undefined) {
     const n = Number(partitions);
@@ -39,4 +42,11 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
     config.partitions = n;
   }
   return config;
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (ms), got ${JSON.stringify(value)}`);
+  return n;
 }

@@ -40,6 +40,8 @@ export interface JobConfig {
   checkpointIntervalMs: number;
   /** Consumption pauses while this many events wait for a flush. */
   maxPendingEvents: number;
+  /** A worker that stops heartbeating for this long loses its partitions to the others. */
+  sessionTimeoutMs: number;
   /** Partition count used when the job creates the topic. */
   partitions: number;
   view: ViewRules;
@@ -60,6 +62,7 @@ export function defaultJobConfig(): JobConfig {
     flushIntervalMs: 500,
     checkpointIntervalMs: 5_000,
     maxPendingEvents: 200_000,
+    sessionTimeoutMs: 30_000,
     partitions: 4,
     view: {
       minWatchMs: 30_000,

@@ -73,7 +73,13 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     onReload: () => log.info({ path: config.botRulesPath }, 'bot rules reloaded'),
     onError: (err: Error) => log.error({ path: config.botRulesPath, err: err.message }, 'bot rules file invalid; keeping the previous rules'),
   });
-  const consumer: Consumer = kafka.consumer({ groupId: config.group, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 4 << 20 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.group,
+    sessionTimeout: config.sessionTimeoutMs,
+    rebalanceTimeout: 2 * config.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+    maxBytesPerPartition: 4 << 20,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
 
@@ -166,16 +172,15 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     }
   };
 
+  /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
   const drained = async (): Promise<boolean> => {
-    const assigned = assignment.assigned;
-    if (assigned.length === 0) return false;
+    if (assignment.assigned.length === 0) return false;
     const high = await admin.fetchTopicOffsets(config.topic);
     const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
-    for (const p of assigned) {
-      const h = Number(high.find((o) => o.partition === p)?.high ?? 0);
-      const t = tasks.get(p);
-      const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === p)?.offset ?? -1);
-      if (h > 0 && position < h) return false;
+    for (const { partition, high: h } of high) {
+      const t = tasks.get(partition);
+      const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === partition)?.offset ?? -1);
+      if (Number(h) > 0 && position < Number(h)) return false;
     }
     return true;
   };

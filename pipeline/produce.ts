@@ -4,7 +4,7 @@ import { kafkaKey } from '../schemas/viewer-key.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 
 /** One input to produce: an event, or the reason its line could not become one. */
-export type ProduceInput = { line: number; event: ViewEvent } | { line: number; error: string };
+export type ProduceInput = { line: number; event: ViewEvent; key?: string } | { line: number; error: string };
 
 /** What a produce run did. */
 export interface ProduceSummary {
@@ -38,7 +38,7 @@ export async function produceEvents(
       continue;
     }
     try {
-      messages.push({ key: kafkaKey(input.event), value: encodeViewEvent(input.event) });
+      messages.push({ key: input.key ?? kafkaKey(input.event), value: encodeViewEvent(input.event) });
     } catch (err) {
       summary.rejected.push({ line: input.line, error: (err as Error).message });
     }

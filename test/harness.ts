@@ -23,7 +23,7 @@ export function localConfig() {
 }
 
 /** Creates `topic` with `partitions` partitions and produces `events` to it, keyed as the job expects. */
-export async function produceToTopic(topic: string, partitions: number, events: Iterable<ViewEvent>): Promise<number> {
+export async function produceToTopic(topic: string, partitions: number, events: Iterable<ViewEvent>, keyOf?: (e: ViewEvent) => string): Promise<number> {
   const config = localConfig();
   const kafka = new Kafka({ clientId: 'test', brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -34,7 +34,7 @@ export async function produceToTopic(topic: string, partitions: number, events: 
   await producer.connect();
   const summary = await produceEvents(producer, topic, (function* () {
     let line = 0;
-    for (const event of events) yield { line: ++line, event };
+    for (const event of events) yield { line: ++line, event, key: keyOf?.(event) };
   })());
   await producer.disconnect();
   if (summary.rejected.length > 0) throw new Error(`test events rejected: ${JSON.stringify(summary.rejected.slice(0, 3))}`);

@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { LabelledEvent } from '../bench/labelled-stream.ts';
+import type { Rng } from '../bench/labelled-stream-random.ts';
+import { rows } from './harness.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A `viewtally run` worker process the tests can kill. */
+export function startWorker(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['bin/viewtally.mjs', 'run', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, VT_LOG_LEVEL: 'warn', VT_SESSION_TIMEOUT_MS: '6000', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+/** Resolves when the process has exited. */
+export function exited(p: ChildProcess): Promise<void> {
+  return p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', () => r()));
+}
+
+/**
+ * Appends events that arrive late: fresh human views hours behind the stream (counted, as
+ * corrections of windows that already fired) and views more than 7 days behind (`too_late`).
+ */
+export function withLateEvents(events: LabelledEvent[], rng: Rng, count: number): LabelledEvent[] {
+  const end = events[events.length - 1].event.ts;
+  const humans = events.filter((l) => l.expected === 'counted' && l.population === 'human_signed_in');
+  const late: LabelledEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = humans[rng.int(humans.length)].event;
+    const tooLate = i % 4 === 0;
+    late.push({
+      population: 'human_signed_in',
+      expected: tooLate ? 'too_late' : 'counted',
+      event: {
+        ...base,
+        event_id: `late-${i}-${base.event_id}`,
+        viewer_id: `late-viewer-${i}`,
+        ts: end - (tooLate ? 8 * DAY : HOUR + rng.int(2 * HOUR)),
+      },
+    });
+  }
+  return events.concat(late);
+}
+
+/** Everything the sinks hold for videos under `prefix`, with the prefix stripped, to compare two runs. */
+export async function sinkContents(ch: ClickHouseClient, redis: Redis, prefix: string, videos: string[]) {
+  const q = (sql: string) => rows<Record<string, string>>(ch, sql, { prefix });
+  const strip = (r: Record<string, string>) => JSON.stringify({ ...r, video_id: r.video_id.slice(prefix.length) });
+  const sorted = async (sql: string) => (await q(sql)).map(strip).sort();
+  const counts = videos.length === 0 ? [] : await redis.mget(videos.map((v) => `vt:views:${prefix}${v}`));
+  return {
+    minute: await sorted(`SELECT toString(minute) AS t, video_id, country, device, traffic_source, toString(sum(views)) AS views FROM views_minute
+      WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id, country, device, traffic_source`),
+    hour: await sorted(`SELECT toString(hour) AS t, video_id, toString(sum(views)) AS views FROM views_hour WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id`),
+    day: await sorted(`SELECT toString(day) AS t, video_id, toString(sum(views)) AS views FROM views_day WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id`),
+    outcomes: await sorted(`SELECT toString(minute) AS t, video_id, outcome, toString(sum(events)) AS events FROM view_outcomes_minute
+      WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id, outcome`),
+    redis: Object.fromEntries(videos.map((v, i) => [v, Number(counts[i] ?? 0)]).filter(([, n]) => n !== 0)),
+  };
+}

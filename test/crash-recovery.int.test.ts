@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
+import { Rng } from '../bench/labelled-stream-random.ts';
+import { kafkaKey } from '../schemas/viewer-key.ts';
+import type { ViewEvent } from '../schemas/view-event.ts';
+import { clickhouse, lastJson, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
+import { exited, sinkContents, startWorker, withLateEvents } from './chaos.ts';
+
+// Size is configurable: the default keeps `npm test` short; a release check runs e.g.
+// VT_CRASH_EVENTS=400000 VT_CRASH_KILLS=100 VT_CRASH_WORKERS=3 npx vitest run test/crash-recovery
+const SEED = Number(process.env.VT_CRASH_SEED ?? 424242);
+const EVENTS = Number(process.env.VT_CRASH_EVENTS ?? 60_000);
+const KILLS = Number(process.env.VT_CRASH_KILLS ?? 20);
+const WORKERS = Number(process.env.VT_CRASH_WORKERS ?? 3);
+const HOUR = 3_600_000;
+
+// The promise: whatever moment workers die (kill -9, many times, also between a ClickHouse
+// insert and its checkpoint and inside a Redis flush) and however partitions move, the sinks end
+// exactly where an undisturbed run ends. Both runs read the same events in the same partitions;
+// only the video ids differ by prefix.
+describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORKERS} workers)`, () => {
+  const name = uniqueName('crash');
+  const reference = `${name}-ref-`;
+  const chaos = `${name}-kill-`;
+  let stream: LabelledEvent[];
+  let ch: ClickHouseClient;
+  let rd: Redis;
+  let kills = 0;
+  let crashes = 0;
+
+  const rename = (prefix: string) => stream.map((l) => ({ ...l.event, video_id: prefix + l.event.video_id }));
+  const originalKey = new Map<string, string>();
+  const keyOf = (prefix: string) => (e: ViewEvent) => originalKey.get(e.event_id + '|' + e.video_id.slice(prefix.length))!;
+
+  beforeAll(async () => {
+    const rng = new Rng(SEED);
+    const generated = generateLabelledStream({ seed: SEED, events: EVENTS, videos: 2_000, minutes: 30, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR }).toArray();
+    stream = withLateEvents(generated, rng, Math.ceil(EVENTS / 100));
+    for (const l of stream) originalKey.set(l.event.event_id + '|' + l.event.video_id, kafkaKey(l.event));
+    ch = await clickhouse();
+    rd = redis();
+
+    await produceToTopic(reference, 4, rename(reference), keyOf(reference));
+    await runCli(['run', '--until-idle', '--topic', reference, '--group', reference]);
+
+    // The chaos run: events arrive while workers are killed at random moments and restarted.
+    const events = rename(chaos);
+    await produceToTopic(chaos, 4, events.slice(0, 1), keyOf(chaos));
+    const feeding = (async () => {
+      const chunk = Math.ceil(events.length / 40);
+      for (let i = 1; i < events.length; i += chunk) {
+        await produceToTopic(chaos, 4, events.slice(i, i + chunk), keyOf(chaos));
+        await sleep(500);
+      }
+    })();
+    const workers: (ChildProcess | null)[] = [];
+    let spawned = 0;
+    const spawnWorker = (slot: number) => {
+      const w = startWorker(['--topic', chaos, '--group', chaos], {
+        VT_CHECKPOINT_INTERVAL_MS: '1000',
+        VT_CRASH_POINTS: 'after-redis-checkpoint:0.08,after-clickhouse-insert:0.08,during-redis-commit:0.02,mid-batch:0.003',
+        VT_CRASH_SEED: String(SEED * 1000 + ++spawned),
+      });
+      w.once('exit', (code, signal) => {
+        if (workers[slot] !== w) return;
+        if (signal === 'SIGKILL' && !killedByTest.has(w)) crashes++;
+        workers[slot] = null;
+      });
+      workers[slot] = w;
+    };
+    const killedByTest = new Set<ChildProcess>();
+    for (let s = 0; s < WORKERS; s++) spawnWorker(s);
+    while (kills < KILLS) {
+      await sleep(1500 + rng.int(2500));
+      const slot = rng.int(WORKERS);
+      const w = workers[slot];
+      if (w) {
+        killedByTest.add(w);
+        w.kill('SIGKILL');
+        await exited(w);
+        kills++;
+      }
+      for (let s = 0; s < WORKERS; s++) if (!workers[s]) spawnWorker(s); // crash points kill too: restart those
+    }
+    await feeding;
+    for (const w of workers) {
+      if (w) {
+        killedByTest.add(w);
+        w.kill('SIGKILL');
+        await exited(w);
+      }
+    }
+    // After the storm, one clean worker finishes the topic.
+    const { stdout } = await runCli(['run', '--until-idle', '--topic', chaos, '--group', chaos], { VT_SESSION_TIMEOUT_MS: '6000' });
+    console.log(`crash recovery: ${kills} kills by the test, ${crashes} by crash points; final run ${JSON.stringify(lastJson<object>(stdout))}`);
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  it('killed workers at least as often as asked', () => {
+    expect(kills).toBeGreaterThanOrEqual(KILLS);
+  });
+
+  it('ends with ClickHouse minute, hour and day totals, the outcome table and Redis exactly as the undisturbed run', async () => {
+    const videos = [...new Set(stream.map((l) => l.event.video_id))];
+    const expected = await sinkContents(ch, rd, reference, videos);
+    const actual = await sinkContents(ch, rd, chaos, videos);
+    expect(expected.minute.length).toBeGreaterThan(1000);
+    const outcomeEvents = expected.outcomes.reduce((n, r) => n + Number(JSON.parse(r).events), 0);
+    expect(outcomeEvents).toBe(stream.length);
+    expect(actual.minute).toEqual(expected.minute);
+    expect(actual.hour).toEqual(expected.hour);
+    expect(actual.day).toEqual(expected.day);
+    expect(actual.outcomes).toEqual(expected.outcomes);
+    expect(actual.redis).toEqual(expected.redis);
+  });
+
+  it('counted the late events as corrections and left the too-late ones out', async () => {
+    const late = stream.filter((l) => l.event.event_id.startsWith('late-'));
+    const tooLate = late.filter((l) => l.expected === 'too_late').length;
+    const expected = await sinkContents(ch, rd, reference, []);
+    const tooLateRows = expected.outcomes.map((r) => JSON.parse(r)).filter((r) => r.outcome === 'too_late');
+    expect(tooLateRows.reduce((n, r) => n + Number(r.events), 0)).toBe(tooLate);
+  });
+});
