@@ -33,6 +33,8 @@ export class Assignment {
       botRules: () => BotRules;
       /** The latest checkpoint copy ClickHouse holds for a partition. */
       checkpointCopy: (partition: number) => Promise<CheckpointCopyRecord | null>;
+      /** Where a partition without any checkpoint starts: the group's committed offset, else the log start. */
+      startOffset: (partition: number) => Promise<number>;
       watermark: JobWatermark;
       log: Logger;
     },
@@ -103,7 +105,7 @@ export class Assignment {
       partitionCount: this.deps.partitionCount,
       botRules: this.deps.botRules,
       livePosition: progress.livePosition,
-      checkpointOffset: progress.checkpoint?.offset ?? -1,
+      checkpointOffset: checkpoint?.offset ?? (await committer.claim(() => this.deps.startOffset(partition), partition)),
     });
     if (checkpoint) task.restore(decodePayload<PartitionSnapshot>(checkpoint.state));
     this.tasks.set(partition, task);

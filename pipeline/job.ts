@@ -96,6 +96,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     committer,
     botRules: () => botRules.current(),
     checkpointCopy: (p) => latestCheckpointCopy(clickhouseClient, config.group, config.topic, p),
+    startOffset: async (p) => {
+      const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions.find((c) => c.partition === p);
+      if (committed && Number(committed.offset) >= 0) return Number(committed.offset);
+      return Number((await admin.fetchTopicOffsets(config.topic)).find((o) => o.partition === p)?.low ?? 0);
+    },
     watermark,
     log,
   });
@@ -103,6 +108,13 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const byOutcome: Record<string, number> = {};
   let events = 0;
 
+  consumer.on(consumer.events.CRASH, (e) => {
+    // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
+    if (!e.payload.restart) {
+      log.error({ err: e.payload.error.message }, 'kafka consumer crashed');
+      stop.abort();
+    }
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
     assignment.reassign(partitions);
