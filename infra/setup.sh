@@ -58,3 +58,9 @@ if ! ls "$KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then
   fi
   rm -f "$mvn_log"
 fi
+
+# 4. Chromium for the dashboard's browser test (driven by playwright-core; Debian's build, no download)
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: apt-get install chromium"
+  apt_install chromium
+fi

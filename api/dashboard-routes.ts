@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+
+const DASHBOARD_DIR = new URL('./dashboard/', import.meta.url).pathname;
+
+/** Chart.js's self-contained browser build, straight from node_modules (its exports map does not list it). */
+function chartJsPath(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+}
+
+/**
+ * The creator dashboard: a static page and script, no build step. Files are read once at
+ * start-up; the page talks to the API's own routes.
+ */
+export function registerDashboardRoutes(app: FastifyInstance): void {
+  const files: [string, string, string, string][] = [
+    ['/', join(DASHBOARD_DIR, 'index.html'), 'text/html; charset=utf-8', 'no-cache'],
+    ['/dashboard/app.js', join(DASHBOARD_DIR, 'app.js'), 'text/javascript; charset=utf-8', 'no-cache'],
+    ['/dashboard/style.css', join(DASHBOARD_DIR, 'style.css'), 'text/css; charset=utf-8', 'no-cache'],
+    ['/vendor/chart.umd.min.js', chartJsPath(), 'text/javascript; charset=utf-8', 'public, max-age=86400'],
+  ];
+  for (const [url, path, type, cache] of files) {
+    const body = readFileSync(path);
+    app.get(url, { schema: { hide: true } }, async (_request, reply) =>
+      reply.header('content-type', type).header('cache-control', cache).header('x-content-type-options', 'nosniff').send(body),
+    );
+  }
+}

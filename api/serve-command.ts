@@ -1,0 +1,92 @@
+import { Command } from 'commander';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
+import { createLogger } from '../pipeline/logger.ts';
+import { ensureTopic } from '../pipeline/topic.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { loadAdminToken } from './admin-token.ts';
+import { createReadRedis, redisReady } from './read-redis.ts';
+import { createApiServer } from './server.ts';
+
+interface ServeFlags extends ConnectionFlags {
+  port?: string;
+  host?: string;
+  corsOrigins?: string;
+  beaconRate?: string;
+  trustProxy?: boolean;
+  collector: boolean;
+}
+
+function integerIn(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** `viewtally serve`: the read API, the beacon collector and the dashboard on one port. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('HTTP API: live counts, creator analytics, admin routes, beacon collector, dashboard (admin token: env VT_ADMIN_TOKEN or VT_ADMIN_TOKEN_FILE)')
+    .option('--port <n>', 'port to listen on (env VT_PORT)', process.env.VT_PORT ?? '8080')
+    .option('--host <addr>', 'address to listen on (env VT_HOST)', process.env.VT_HOST ?? '127.0.0.1')
+    .option('--brokers <list>', 'Kafka brokers, comma separated (env VT_BROKERS)')
+    .option('--topic <name>', 'topic the collector produces to (env VT_TOPIC)')
+    .option('--group <id>', 'consumer group (env VT_GROUP; unused by serve, accepted for symmetry)')
+    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
+    .option('--redis <url>', 'Redis URL (env VT_REDIS)')
+    .option('--cors-origins <list>', 'player origins allowed to call the API from a browser, comma separated, or * (env VT_CORS_ORIGINS)', process.env.VT_CORS_ORIGINS)
+    .option('--beacon-rate <n>', 'beacon requests per client IP and minute (env VT_BEACON_RATE)', process.env.VT_BEACON_RATE ?? '120')
+    .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a load balancer; env VT_TRUST_PROXY=1)', process.env.VT_TRUST_PROXY === '1')
+    .option('--no-collector', 'serve without the beacon collector (no Kafka connection)')
+    .action(async (flags: ServeFlags) => {
+      const port = integerIn('--port', flags.port ?? '8080', 0, 65535);
+      const beaconRate = integerIn('--beacon-rate', flags.beaconRate ?? '120', 1, 1_000_000);
+      const config = resolveJobConfig(flags);
+      const log = createLogger('viewtally-serve');
+      const adminToken = loadAdminToken();
+      const redis = createReadRedis(config.redis);
+      const clickhouse = createClickHouseClient(config.clickhouse, { requestTimeoutMs: 10_000 });
+
+      let producer: Producer | undefined;
+      if (flags.collector) {
+        const kafka = new Kafka({ clientId: 'viewtally-collector', brokers: config.brokers, logLevel: logLevel.NOTHING });
+        const admin = kafka.admin();
+        await admin.connect();
+        await ensureTopic(admin, config.topic, config.partitions);
+        await admin.disconnect();
+        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        await producer.connect();
+      }
+      if (!(await redisReady(redis))) log.warn({ redis: config.redis }, 'redis not ready; live counts come from ClickHouse until it is');
+
+      const app = await createApiServer({
+        redis,
+        clickhouse,
+        topic: config.topic,
+        log,
+        corsOrigins: (flags.corsOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+        rateLimit: { ratePerWindow: beaconRate, windowMs: 60_000 },
+        ...(producer === undefined ? {} : { kafkaProducer: producer }),
+        ...(adminToken === undefined ? {} : { adminToken }),
+        ...(flags.trustProxy ? { trustProxy: true } : {}),
+      });
+      const address = await app.listen({ port, host: flags.host ?? '127.0.0.1' });
+      log.info({ address, topic: config.topic, collector: producer !== undefined, admin: adminToken !== undefined }, 'serving');
+      console.log(`listening on ${address}`);
+
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping: finish requests in flight, close clients');
+        setTimeout(() => process.exit(1), 10_000).unref();
+        await app.close();
+        await producer?.disconnect();
+        redis.disconnect();
+        await clickhouse.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}
