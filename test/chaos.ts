@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import type { LabelledEvent } from '../bench/labelled-stream.ts';
 import type { Rng } from '../bench/labelled-stream-random.ts';
 import { rows } from './harness.ts';
+import type { ViewEvent } from '../schemas/view-event.ts';
+import { kafkaKey } from '../schemas/viewer-key.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const HOUR = 3_600_000;
@@ -62,5 +64,36 @@ export async function sinkContents(ch: ClickHouseClient, redis: Redis, prefix: s
     outcomes: await sorted(`SELECT toString(minute) AS t, video_id, outcome, toString(sum(events)) AS events FROM view_outcomes_minute
       WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id, outcome`),
     redis: Object.fromEntries(videos.map((v, i) => [v, Number(counts[i] ?? 0)]).filter(([, n]) => n !== 0)),
+  };
+}
+
+/** Two runs of one labelled stream: an undisturbed reference and a disturbed one, same partitions, video ids prefixed apart. */
+export interface PairedRuns {
+  reference: string;
+  disturbed: string;
+  events: LabelledEvent[];
+  /** Produces the stream for `prefix`'s topic: all at once, or in `chunks` every `everyMs`. */
+  produce(prefix: string, options?: { chunks?: number; everyMs?: number }): Promise<void>;
+}
+
+/** Prepares paired runs: the reference reads topic `<name>-ref-`, the disturbed one `<name>-<label>-`. */
+export function pairedRuns(name: string, label: string, events: LabelledEvent[], produceToTopic: (topic: string, events: ViewEvent[], keyOf: (e: ViewEvent) => string) => Promise<unknown>): PairedRuns {
+  const originalKey = new Map<string, string>();
+  for (const l of events) originalKey.set(l.event.event_id + '|' + l.event.video_id, kafkaKey(l.event));
+  return {
+    reference: `${name}-ref-`,
+    disturbed: `${name}-${label}-`,
+    events,
+    async produce(prefix, options = {}) {
+      const renamed = events.map((l) => ({ ...l.event, video_id: prefix + l.event.video_id }));
+      // Keys of the original events: both topics put every event in the same partition.
+      const keyOf = (e: ViewEvent) => originalKey.get(e.event_id + '|' + e.video_id.slice(prefix.length))!;
+      const chunks = options.chunks ?? 1;
+      const size = Math.ceil(renamed.length / chunks);
+      for (let i = 0; i < renamed.length; i += size) {
+        await produceToTopic(prefix, renamed.slice(i, i + size), keyOf);
+        if (options.everyMs && i + size < renamed.length) await new Promise((r) => setTimeout(r, options.everyMs));
+      }
+    },
   };
 }

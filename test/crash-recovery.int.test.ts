@@ -5,10 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
-import { kafkaKey } from '../schemas/viewer-key.ts';
-import type { ViewEvent } from '../schemas/view-event.ts';
 import { clickhouse, lastJson, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
-import { exited, sinkContents, startWorker, withLateEvents } from './chaos.ts';
+import { exited, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
 
 // Size is configurable: the default keeps `npm test` short; a release check runs e.g.
 // VT_CRASH_EVENTS=400000 VT_CRASH_KILLS=100 VT_CRASH_WORKERS=3 npx vitest run test/crash-recovery
@@ -23,40 +21,28 @@ const HOUR = 3_600_000;
 // exactly where an undisturbed run ends. Both runs read the same events in the same partitions;
 // only the video ids differ by prefix.
 describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORKERS} workers)`, () => {
-  const name = uniqueName('crash');
-  const reference = `${name}-ref-`;
-  const chaos = `${name}-kill-`;
   let stream: LabelledEvent[];
+  let runs: PairedRuns;
   let ch: ClickHouseClient;
   let rd: Redis;
   let kills = 0;
   let crashes = 0;
 
-  const rename = (prefix: string) => stream.map((l) => ({ ...l.event, video_id: prefix + l.event.video_id }));
-  const originalKey = new Map<string, string>();
-  const keyOf = (prefix: string) => (e: ViewEvent) => originalKey.get(e.event_id + '|' + e.video_id.slice(prefix.length))!;
 
   beforeAll(async () => {
     const rng = new Rng(SEED);
     const generated = generateLabelledStream({ seed: SEED, events: EVENTS, videos: 2_000, minutes: 30, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR }).toArray();
     stream = withLateEvents(generated, rng, Math.ceil(EVENTS / 100));
-    for (const l of stream) originalKey.set(l.event.event_id + '|' + l.event.video_id, kafkaKey(l.event));
+    runs = pairedRuns(uniqueName('crash'), 'kill', stream, (topic, events, keyOf) => produceToTopic(topic, 4, events, keyOf));
+    const { reference, disturbed: chaos } = runs;
     ch = await clickhouse();
     rd = redis();
 
-    await produceToTopic(reference, 4, rename(reference), keyOf(reference));
+    await runs.produce(reference);
     await runCli(['run', '--until-idle', '--topic', reference, '--group', reference]);
 
     // The chaos run: events arrive while workers are killed at random moments and restarted.
-    const events = rename(chaos);
-    await produceToTopic(chaos, 4, events.slice(0, 1), keyOf(chaos));
-    const feeding = (async () => {
-      const chunk = Math.ceil(events.length / 40);
-      for (let i = 1; i < events.length; i += chunk) {
-        await produceToTopic(chaos, 4, events.slice(i, i + chunk), keyOf(chaos));
-        await sleep(500);
-      }
-    })();
+    const feeding = runs.produce(chaos, { chunks: 40, everyMs: 500 });
     const workers: (ChildProcess | null)[] = [];
     let spawned = 0;
     const spawnWorker = (slot: number) => {
@@ -110,8 +96,8 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
 
   it('ends with ClickHouse minute, hour and day totals, the outcome table and Redis exactly as the undisturbed run', async () => {
     const videos = [...new Set(stream.map((l) => l.event.video_id))];
-    const expected = await sinkContents(ch, rd, reference, videos);
-    const actual = await sinkContents(ch, rd, chaos, videos);
+    const expected = await sinkContents(ch, rd, runs.reference, videos);
+    const actual = await sinkContents(ch, rd, runs.disturbed, videos);
     expect(expected.minute.length).toBeGreaterThan(1000);
     const outcomeEvents = expected.outcomes.reduce((n, r) => n + Number(JSON.parse(r).events), 0);
     expect(outcomeEvents).toBe(stream.length);
@@ -125,7 +111,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
   it('counted the late events as corrections and left the too-late ones out', async () => {
     const late = stream.filter((l) => l.event.event_id.startsWith('late-'));
     const tooLate = late.filter((l) => l.expected === 'too_late').length;
-    const expected = await sinkContents(ch, rd, reference, []);
+    const expected = await sinkContents(ch, rd, runs.reference, []);
     const tooLateRows = expected.outcomes.map((r) => JSON.parse(r)).filter((r) => r.outcome === 'too_late');
     expect(tooLateRows.reduce((n, r) => n + Number(r.events), 0)).toBe(tooLate);
   });

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
+import { Rng } from '../bench/labelled-stream-random.ts';
+import { infraDown, infraUp } from '../infra/services.ts';
+import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
+import { exited, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
+
+const HOUR = 3_600_000;
+const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000' };
+// A Redis database of its own for the run whose Redis gets wiped.
+const WIPED_DB = 7;
+
+/** Stops a worker with SIGTERM; resolves with its exit code and how long the graceful stop took. */
+async function stopGracefully(w: ChildProcess): Promise<{ code: number | null; ms: number }> {
+  const started = Date.now();
+  w.kill('SIGTERM');
+  await exited(w);
+  return { code: w.exitCode, ms: Date.now() - started };
+}
+
+// Workers joining and leaving, service outages and a wiped Redis: after each, the sinks hold
+// exactly what an undisturbed run of the same events holds.
+describe('disturbances', () => {
+  let stream: LabelledEvent[];
+  let ch: ClickHouseClient;
+  let rd: Redis;
+  const name = uniqueName('disturb');
+  const pair = (label: string): PairedRuns => pairedRuns(name, label, stream, (topic, events, keyOf) => produceToTopic(topic, 4, events, keyOf));
+  let videos: string[];
+
+  beforeAll(async () => {
+    const generated = generateLabelledStream({ seed: 99, events: 24_000, videos: 1_000, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR }).toArray();
+    stream = withLateEvents(generated, new Rng(99), 200);
+    videos = [...new Set(stream.map((l) => l.event.video_id))];
+    ch = await clickhouse();
+    rd = redis();
+    const runs = pair('unused');
+    await runs.produce(runs.reference);
+    await runCli(['run', '--until-idle', '--topic', runs.reference, '--group', runs.reference]);
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  const expectSameAsReference = async (runs: PairedRuns, disturbedRedis: Redis = rd) => {
+    const expected = await sinkContents(ch, rd, runs.reference, videos);
+    const actual = await sinkContents(ch, disturbedRedis, runs.disturbed, videos);
+    expect(expected.minute.length).toBeGreaterThan(500);
+    expect(actual.minute).toEqual(expected.minute);
+    expect(actual.hour).toEqual(expected.hour);
+    expect(actual.day).toEqual(expected.day);
+    expect(actual.outcomes).toEqual(expected.outcomes);
+    expect(actual.redis).toEqual(expected.redis);
+  };
+
+  it('keeps exact totals while workers join and leave mid-stream, and each leaves gracefully within bounds', async () => {
+    const runs = pair('rebalance');
+    const topic = runs.disturbed;
+    const feeding = runs.produce(topic, { chunks: 20, everyMs: 600 });
+    const args = ['--topic', topic, '--group', topic];
+    const w1 = startWorker(args, SESSION);
+    await sleep(3_000);
+    const w2 = startWorker(args, SESSION);
+    await sleep(3_000);
+    const w3 = startWorker(args, SESSION);
+    await sleep(3_000);
+    const stops = [await stopGracefully(w1)];
+    await sleep(2_000);
+    stops.push(await stopGracefully(w2));
+    await feeding;
+    stops.push(await stopGracefully(w3));
+    for (const s of stops) {
+      expect(s.code).toBe(0);
+      expect(s.ms).toBeLessThan(20_000);
+    }
+    await runCli(['run', '--until-idle', ...args], SESSION);
+    await expectSameAsReference(runs);
+  });
+
+  it('pauses through a Redis outage, a ClickHouse outage and a Kafka broker restart, and loses or doubles nothing', async () => {
+    const runs = pair('outage');
+    const topic = runs.disturbed;
+    const feeding = runs.produce(topic, { chunks: 10, everyMs: 500 });
+    const worker = startWorker(['--topic', topic, '--group', topic], SESSION);
+    await sleep(4_000);
+    await infraDown({ services: ['redis'] });
+    await sleep(10_000);
+    await infraUp({ services: ['redis'] });
+    await sleep(3_000);
+    await infraDown({ services: ['clickhouse'] });
+    await sleep(10_000);
+    await infraUp({ services: ['clickhouse'] });
+    await sleep(3_000);
+    await infraDown({ services: ['kafka'] });
+    await infraUp({ services: ['kafka'] });
+    await feeding;
+    await sleep(3_000);
+    const stop = await stopGracefully(worker);
+    expect(stop.code).toBe(0);
+    await runCli(['run', '--until-idle', '--topic', topic, '--group', topic], SESSION);
+    await expectSameAsReference(runs);
+  });
+
+  it('restores exact counts with reconcile --fix after Redis is flushed mid-run', async () => {
+    const runs = pair('wiped');
+    const topic = runs.disturbed;
+    const wiped = new Redis(`${localConfig().redis}/${WIPED_DB}`);
+    const redisFlag = ['--redis', `${localConfig().redis}/${WIPED_DB}`];
+    try {
+      await wiped.flushdb();
+      const feeding = runs.produce(topic, { chunks: 12, everyMs: 500 });
+      const worker = startWorker(['--topic', topic, '--group', topic, ...redisFlag], SESSION);
+      await sleep(5_000);
+      await wiped.flushdb();
+      await sleep(2_000);
+      await runCli(['reconcile', '--fix', '--topic', topic, '--group', topic, ...redisFlag]);
+      await feeding;
+      await sleep(2_000);
+      expect((await stopGracefully(worker)).code).toBe(0);
+      await runCli(['run', '--until-idle', '--topic', topic, '--group', topic, ...redisFlag], SESSION);
+      await expectSameAsReference(runs, wiped);
+    } finally {
+      wiped.disconnect();
+    }
+  });
+});
