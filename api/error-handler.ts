@@ -62,6 +62,8 @@ export function createErrorHandler(log: Logger) {
     if (status === 413) return reply.code(413).send({ error: 'payload_too_large', message: err.message });
     if (status === 429) return reply.code(429).send({ error: 'rate_limited', message: err.message });
     if (status >= 400 && status < 500) return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
+    // A 503 the code raised on purpose (e.g. fallbacks busy) is expected under load: answered, not logged.
+    if (status === 503) return reply.code(503).send({ error: 'unavailable', message: err.message });
     const unavailable = isUnavailable(err);
     log.error({ err, method: request.method, route: request.routeOptions.url }, unavailable ? 'store unavailable' : 'request failed');
     return reply

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { totals } from '../clickhouse/dashboard-queries.ts';
 import { MAX_RANGE_DAYS } from '../clickhouse/query-params.ts';
+import { ViewtallyError } from '../pipeline/errors.ts';
 
 /** The contract's answer for one video's live count. */
 export interface LiveViews {
@@ -21,6 +22,8 @@ export interface LiveViewReaderDeps {
   fallbackTtlMs?: number;
   /** Most videos whose ClickHouse answer is kept; default 10 000. */
   fallbackEntries?: number;
+  /** Most ClickHouse fallback queries in flight; past it a request gets 503 instead of queueing. Default 64 (a full batch fits). */
+  maxFallbacksInFlight?: number;
   now?: () => number;
 }
 
@@ -29,6 +32,14 @@ const DAY_MS = 86_400_000;
 const FUTURE_MARGIN_MS = 15 * 60_000;
 
 type Count = { views: number; unique_viewers: number };
+
+/** Too many ClickHouse fallbacks in flight: the request is answered 503 and may be retried. */
+export class FallbackBusyError extends ViewtallyError {
+  readonly statusCode = 503;
+  constructor() {
+    super('live counts: too many ClickHouse fallback queries in flight; retry shortly', { retriable: true });
+  }
+}
 
 /**
  * Live counts: `GET vt:views:{id}` and `PFCOUNT vt:uniq:{id}` in one pipeline; when Redis is
@@ -42,7 +53,9 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
   const ttl = deps.fallbackTtlMs ?? 1_000;
   const maxEntries = deps.fallbackEntries ?? 10_000;
   const now = deps.now ?? Date.now;
+  const maxInFlight = deps.maxFallbacksInFlight ?? 64;
   const cache = new Map<string, { expires: number; count: Promise<Count> }>();
+  let inFlight = 0;
   let lastRedisWarning = 0;
 
   function fromClickHouse(videoId: string): Promise<Count> {
@@ -50,10 +63,16 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
     const hit = cache.get(videoId);
     if (hit !== undefined && hit.expires > t) return hit.count;
     if (hit !== undefined) cache.delete(videoId);
+    // Ids nobody has counted miss Redis every time; a flood of them must not become a flood of queries.
+    if (inFlight >= maxInFlight) return Promise.reject(new FallbackBusyError());
+    inFlight++;
     const count = totals(clickhouse, { videoId, from: t - (MAX_RANGE_DAYS - 1) * DAY_MS, to: t + FUTURE_MARGIN_MS }).then(
       (r) => ({ views: r.views, unique_viewers: r.unique_viewers }),
     );
-    count.catch(() => cache.delete(videoId));
+    count.then(() => inFlight--, () => {
+      inFlight--;
+      cache.delete(videoId);
+    });
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
     cache.set(videoId, { expires: t + ttl, count });
     return count;

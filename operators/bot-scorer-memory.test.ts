@@ -1,0 +1,64 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import type { ViewEvent } from '../schemas/view-event.ts';
+import { loadBotRules } from './bot-rules-source.ts';
+import { createBotScorer } from './bot-scorer.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const T0 = Date.UTC(2025, 0, 6);
+const base: ViewEvent = {
+  event_id: 'e',
+  event_type: 'view',
+  video_id: 'v',
+  channel_id: 'c',
+  category: 'music',
+  viewer_id: null,
+  owner_id: 'o',
+  session_id: 's',
+  ts: T0,
+  watch_ms: 120_000,
+  video_duration_ms: 600_000,
+  country: 'US',
+  device: 'mobile',
+  traffic_source: 'search',
+  ip: '',
+  user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+  ja3: null,
+};
+
+/** Heap bytes per key held, and snapshot bytes per key, after `viewers` viewers with `views` views each (one IP per viewer). */
+function measure(viewers: number, views: number): { heapBytesPerKey: number; snapshotBytesPerKey: number; keys: number } {
+  const rules = loadBotRules();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const scorer = createBotScorer({ partitionCount: 4, rules: () => rules, maxViewerKeys: 1_000_000, maxIpKeys: 1_000_000 });
+  for (let i = 0; i < viewers; i++) {
+    const ip = `73.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+    for (let j = 0; j < views; j++) {
+      scorer.score({ ...base, ts: T0 + i * 10 + j * 60_000, ip, video_id: `v${(i * 7 + j) % 5000}` }, `s:${i.toString(36)}-viewer-session`);
+    }
+  }
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  const keys = scorer.size();
+  const snapshotBytes = JSON.stringify(scorer.snapshot()).length;
+  expect(keys).toBe(2 * viewers);
+  return { heapBytesPerKey: Math.round((after - before) / keys), snapshotBytesPerKey: Math.round(snapshotBytes / keys), keys };
+}
+
+describe('bot scorer memory', () => {
+  it('is measured per key and stays bounded', () => {
+    const light = measure(100_000, 1);
+    const busy = measure(20_000, 8);
+    console.log(
+      `bot scorer memory: ${light.heapBytesPerKey} B/key with 1 observation (${light.snapshotBytesPerKey} B/key in a snapshot), ` +
+        `${busy.heapBytesPerKey} B/key with 8 observations (${busy.snapshotBytesPerKey} B/key in a snapshot); keys = IPs + viewer keys`,
+    );
+    // Generous bounds that still catch a regression to unbounded or boxed-object storage.
+    expect(light.heapBytesPerKey).toBeLessThan(400);
+    expect(busy.heapBytesPerKey).toBeLessThan(800);
+  });
+});
