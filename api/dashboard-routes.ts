@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
 const DASHBOARD_DIR = new URL('./dashboard/', import.meta.url).pathname;
+// The page loads only its own files and talks only to this API; nothing may frame it.
+const CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** Chart.js's self-contained browser build, straight from node_modules (its exports map does not list it). */
 function chartJsPath(): string {
@@ -24,7 +26,12 @@ export function registerDashboardRoutes(app: FastifyInstance): void {
   for (const [url, path, type, cache] of files) {
     const body = readFileSync(path);
     app.get(url, { schema: { hide: true } }, async (_request, reply) =>
-      reply.header('content-type', type).header('cache-control', cache).header('x-content-type-options', 'nosniff').send(body),
+      reply
+        .header('content-type', type)
+        .header('cache-control', cache)
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', CSP)
+        .send(body),
     );
   }
 }
