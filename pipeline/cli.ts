@@ -6,6 +6,8 @@ import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
 import { runDemo } from './demo.ts';
 import { reconcile } from './reconcile.ts';
+import { exportCommand } from './export-command.ts';
+import { serveCommand } from '../api/serve-command.ts';
 import { Redis } from 'ioredis';
 import { produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
@@ -111,6 +113,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal });
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
+    process.exit(0); // flushed, checkpointed and out of the group: no client's timer may keep the process
   });
 
 withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'))
@@ -163,6 +166,9 @@ withConnection(program.command('demo').description('local infra, a synthetic str
     process.once('SIGTERM', () => stop.abort());
     await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stop.signal });
   });
+
+program.addCommand(serveCommand());
+program.addCommand(exportCommand());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`viewtally: ${err.message}`);

@@ -64,8 +64,9 @@ export class Committer {
       await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block });
     }
     task.checkpointOffset = to;
-    // The Kafka offset only tells lag and where a fresh group starts; a new owner seeks to the checkpoint.
-    await consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]).catch((err: Error) => {
+    // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
+    // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
+    void commitWithin(consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]), 5_000).catch((err: Error) => {
       this.deps.log.warn({ partition: task.partition, offset: to, err: err.message }, 'kafka offset commit failed; the checkpoint in Redis stands');
     });
     this.stats.checkpoints++;
@@ -109,4 +110,11 @@ export class Committer {
       throw err;
     });
   }
+}
+
+/** An offset commit that gives up after `ms`: Kafka may be restarting, and the checkpoint in Redis stands anyway. */
+function commitWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -56,6 +56,13 @@ function endOfLastMinute(task: PartitionTask): number {
   return Number.isFinite(max) ? Math.floor(max / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
 }
 
+/** Waits for `p` at most `ms`; failures and time-outs alike end the wait. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Runs the job: one consumer-group member reading the topic and writing ClickHouse and Redis exactly once. */
 export async function runJob(config: JobConfig, options: RunOptions): Promise<JobSummary> {
   const { log } = options;
@@ -73,19 +80,21 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     onReload: () => log.info({ path: config.botRulesPath }, 'bot rules reloaded'),
     onError: (err: Error) => log.error({ path: config.botRulesPath, err: err.message }, 'bot rules file invalid; keeping the previous rules'),
   });
+  const stop = new AbortController();
+  options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const consumer: Consumer = kafka.consumer({
     groupId: config.group,
     sessionTimeout: config.sessionTimeoutMs,
     rebalanceTimeout: 2 * config.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
     maxBytesPerPartition: 4 << 20,
+    // kafkajs restarts a crashed consumer later; once the job is stopping, a restart would rejoin the group.
+    retry: { restartOnFailure: async () => !stop.signal.aborted },
   });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
 
   const redisSink = new RedisSink(redis);
-  const stop = new AbortController();
-  options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const committer = new Committer({ redis: redisSink, clickhouse: new ClickHouseSink(clickhouseClient), consumer, group: config.group, log, signal: stop.signal });
   const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
@@ -202,7 +211,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     while (!stop.signal.aborted) {
       await sleep(config.flushIntervalMs, undefined, { signal: stop.signal }).catch(() => {});
       if (stop.signal.aborted) break;
-      await assignment.claimAll();
+      // Claims may wait on a restarting broker or a reconcile: they run beside the flushes, never in their way.
+      void assignment.claimAll().catch((err: Error) => log.error({ err: err.message }, 'claim failed'));
       const due = now() - lastCheckpoint >= config.checkpointIntervalMs;
       await flushAll(due);
       if (due) lastCheckpoint = now();
@@ -211,15 +221,20 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         if (await drained()) break;
       }
     }
-    if (!options.untilIdle || stop.signal.aborted) await flushAll(true);
+    if (!options.untilIdle || stop.signal.aborted) {
+      await flushAll(true);
+      log.info({ partitions: [...tasks.keys()] }, 'final checkpoint written');
+    }
   } finally {
     closed.next();
-    await consumer.disconnect().catch(() => {});
-    await admin.disconnect().catch(() => {});
+    // A broker that does not answer must not hold the exit: each step is bounded.
+    await bounded(consumer.disconnect(), 10_000);
+    await bounded(admin.disconnect(), 5_000);
     botRules.close();
-    await clickhouseClient.close().catch(() => {});
+    await bounded(clickhouseClient.close(), 5_000);
     redis.disconnect();
-    await processing.catch(() => {});
+    await bounded(processing, 5_000);
+    log.info('left the group');
   }
   let lateEvents = assignment.droppedLateEvents;
   for (const t of tasks.values()) lateEvents += t.windows.lateEvents;

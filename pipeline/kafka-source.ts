@@ -15,6 +15,8 @@ export interface SourcedBatch extends PartitionBatch {
  */
 export function kafkaBatches(consumer: Consumer, options: { partitionsConsumedConcurrently?: number } = {}): Observable<SourcedBatch> {
   return new Observable<SourcedBatch>((subscriber) => {
+    // Batches handed out and not yet done: released on teardown so the consumer can stop.
+    const inFlight = new Set<() => void>();
     consumer
       .run({
         autoCommit: false,
@@ -22,7 +24,12 @@ export function kafkaBatches(consumer: Consumer, options: { partitionsConsumedCo
         eachBatch: async ({ batch, isRunning, isStale }) => {
           if (!isRunning() || isStale() || batch.messages.length === 0) return;
           const records = batch.messages.map((m) => rawRecord(Number(m.offset), Number(m.timestamp), m.value));
-          await new Promise<void>((done) => {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              inFlight.delete(done);
+              resolve();
+            };
+            inFlight.add(done);
             subscriber.next({
               topic: batch.topic,
               partition: batch.partition,
@@ -36,6 +43,7 @@ export function kafkaBatches(consumer: Consumer, options: { partitionsConsumedCo
       })
       .catch((err) => subscriber.error(err));
     return () => {
+      for (const done of [...inFlight]) done();
       void consumer.stop();
     };
   });

@@ -11,13 +11,16 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** A `viewtally run` worker process the tests can kill. */
-export function startWorker(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['bin/viewtally.mjs', 'run', ...args], {
+/** A `viewtally run` worker process the tests can kill; `log()` is the tail of what it wrote to stderr. */
+export function startWorker(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { log(): string } {
+  const w = spawn(process.execPath, ['bin/viewtally.mjs', 'run', ...args], {
     cwd: ROOT,
     env: { ...process.env, VT_LOG_LEVEL: 'warn', VT_SESSION_TIMEOUT_MS: '6000', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let tail = '';
+  w.stderr!.on('data', (d) => (tail = (tail + d).slice(-200_000)));
+  return Object.assign(w, { log: () => tail });
 }
 
 /** Resolves when the process has exited. */

@@ -102,7 +102,7 @@ describe('disturbances', () => {
     await feeding;
     await sleep(3_000);
     const stop = await stopGracefully(worker);
-    expect(stop.code).toBe(0);
+    expect(stop.code, worker.log().slice(-1500)).toBe(0);
     await runCli(['run', '--until-idle', '--topic', topic, '--group', topic], SESSION);
     await expectSameAsReference(runs);
   });
