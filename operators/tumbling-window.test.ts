@@ -55,4 +55,15 @@ describe('MinuteWindows', () => {
     copy.add(counted(T0 + 2_000, 'v', 'b'));
     expect(copy.fire(T0 + 60_000).views[0].views).toBe(2);
   });
+
+  it('records invalid events under their arrival minute at the very next firing, whatever the watermark', () => {
+    const w = new MinuteWindows();
+    const bad = testRecord(testEvent({ ts: T0 }), 0, T0 + 5 * 60_000);
+    bad.event = null;
+    bad.outcome = 'invalid';
+    w.add(bad);
+    const fired = w.fire(Number.NEGATIVE_INFINITY);
+    expect(fired.outcomes).toEqual([{ minute: T0 + 5 * 60_000, video_id: '', outcome: 'invalid', events: 1 }]);
+    expect(w.fire(Number.NEGATIVE_INFINITY).outcomes).toEqual([]);
+  });
 });

@@ -15,13 +15,15 @@ export interface FiredWindows {
 export interface MinuteWindowsSnapshot {
   firedThrough: number;
   panes: ReturnType<MinutePane['snapshot']>[];
+  arrivals?: ReturnType<MinutePane['snapshot']>[];
 }
 
-/** The minute an outcome is recorded under: event time, or arrival time when there is none. */
-export function recordMinute(r: ViewRecord): number {
-  const t = r.event !== null && r.outcome !== 'invalid' ? r.event.ts : r.kafkaTs;
-  return Math.floor(t / MINUTE) * MINUTE;
+/** Whether a record has an event time to window by; invalid ones are recorded by arrival time. */
+function hasEventTime(r: ViewRecord): boolean {
+  return r.event !== null && r.outcome !== 'invalid';
 }
+
+const minuteOf = (t: number) => Math.floor(t / MINUTE) * MINUTE;
 
 /**
  * Tumbling event-time minute windows of one partition. A window fires when the watermark passes
@@ -33,27 +35,30 @@ export class MinuteWindows {
   private readonly panes = new Map<number, MinutePane>();
   /** Every window ending at or before this time has fired. */
   private firedThrough = Number.NEGATIVE_INFINITY;
+  /** Invalid events by arrival minute: no event time to wait for, so every firing emits them. */
+  private readonly arrivals = new Map<number, MinutePane>();
   // not checkpointed: metrics
   lateEvents = 0;
 
   /** Assigns a classified record to its minute window. */
   add(r: ViewRecord): void {
-    const minute = recordMinute(r);
+    if (!hasEventTime(r)) {
+      paneOf(this.arrivals, minuteOf(r.kafkaTs)).add(r);
+      return;
+    }
+    const minute = minuteOf(r.event!.ts);
     if (minute + MINUTE <= this.firedThrough) {
       r.late = true;
       this.lateEvents++;
     }
-    let pane = this.panes.get(minute);
-    if (!pane) {
-      pane = new MinutePane(minute);
-      this.panes.set(minute, pane);
-    }
-    pane.add(r);
+    paneOf(this.panes, minute).add(r);
   }
 
   /** Fires every window whose end is at or before `watermark`. */
   fire(watermark: number): FiredWindows {
     const fired: FiredWindows = { views: [], outcomes: [], windowsFired: 0 };
+    for (const pane of this.arrivals.values()) for (const o of pane.outcomes.values()) fired.outcomes.push(o);
+    this.arrivals.clear();
     for (const [minute, pane] of this.panes) {
       if (minute + MINUTE > watermark) continue;
       for (const v of pane.views.values()) fired.views.push(v);
@@ -71,14 +76,29 @@ export class MinuteWindows {
   }
 
   snapshot(): MinuteWindowsSnapshot {
-    return { firedThrough: this.firedThrough, panes: [...this.panes.values()].map((p) => p.snapshot()) };
+    return {
+      firedThrough: this.firedThrough,
+      panes: [...this.panes.values()].map((p) => p.snapshot()),
+      arrivals: [...this.arrivals.values()].map((p) => p.snapshot()),
+    };
   }
 
   restore(s: MinuteWindowsSnapshot): void {
     this.panes.clear();
     this.firedThrough = s.firedThrough ?? Number.NEGATIVE_INFINITY;
     for (const p of s.panes) this.panes.set(p.minute, MinutePane.restore(p));
+    this.arrivals.clear();
+    for (const p of s.arrivals ?? []) this.arrivals.set(p.minute, MinutePane.restore(p));
   }
+}
+
+function paneOf(panes: Map<number, MinutePane>, minute: number): MinutePane {
+  let pane = panes.get(minute);
+  if (!pane) {
+    pane = new MinutePane(minute);
+    panes.set(minute, pane);
+  }
+  return pane;
 }
 
 /** Assigns every record of a batch to its partition's minute windows. */

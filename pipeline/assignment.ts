@@ -6,6 +6,7 @@ import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import { decodePayload } from '../sinks/checkpoint-codec.ts';
+import { isEmptyBlock } from '../sinks/clickhouse-block.ts';
 import type { CheckpointCopyRecord } from '../sinks/checkpoint-copies.ts';
 import { ViewtallyError } from './errors.ts';
 
@@ -94,7 +95,7 @@ export class Assignment {
       return claimed;
     }, partition);
     const checkpoint = progress.checkpoint;
-    if (checkpoint?.pending) await committer.writeBlock(config.topic, partition, key, progress.epoch, { ...checkpoint, pending: checkpoint.pending });
+    if (checkpoint?.pending && !isEmptyBlock(checkpoint.pending)) await committer.writeBlock(config.topic, partition, key, progress.epoch, { ...checkpoint, pending: checkpoint.pending });
     if (generation !== this.generation) return null;
     const task = new PartitionTask({
       topic: config.topic,

@@ -98,8 +98,9 @@ withConnection(program.command('produce').description('send JSONL view events (f
 
 withConnection(program.command('run').description('run the job: one consumer-group member'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
+  .option('--metrics-port <n>', 'serve /metrics, /healthz and /readyz on 127.0.0.1:<n> (env VT_METRICS_PORT)')
   .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
-  .action(async (flags: ConnectionFlags & { untilIdle?: boolean }) => {
+  .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
     const stop = new AbortController();
@@ -110,7 +111,8 @@ withConnection(program.command('run').description('run the job: one consumer-gro
         setTimeout(() => process.exit(1), 20_000).unref();
       });
     }
-    const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal });
+    const metricsPort = Number(flags.metricsPort ?? process.env.VT_METRICS_PORT ?? 0) || undefined;
+    const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal, metricsPort });
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
     process.exit(0); // flushed, checkpointed and out of the group: no client's timer may keep the process

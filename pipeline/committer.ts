@@ -7,8 +7,10 @@ import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { isEmptyBlock, type CheckpointCopy } from '../sinks/clickhouse-block.ts';
 import type { CheckpointWrite } from '../sinks/redis-sink.ts';
+import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { encodePayload } from '../sinks/checkpoint-codec.ts';
 import { crashPoint } from './crash-points.ts';
+import type { JobMetrics } from './metrics.ts';
 
 /** Counters an operator reads to see what the committer has done. */
 export interface CommitStats {
@@ -27,7 +29,18 @@ export interface CommitStats {
  */
 export class Committer {
   readonly stats: CommitStats = { liveFlushes: 0, checkpoints: 0, sinkRetries: 0, windowsFired: 0 };
-  private readonly deps: { redis: RedisSink; clickhouse: ClickHouseSink; consumer: Consumer; group: string; log: Logger; signal?: AbortSignal };
+  /** When each partition last completed a checkpoint (wall clock), for the checkpoint-age metric. */
+  readonly lastCheckpointAt = new Map<number, number>();
+  private readonly deps: {
+    redis: RedisSink;
+    clickhouse: ClickHouseSink;
+    deadLetters: DeadLetterSink;
+    consumer: Consumer;
+    group: string;
+    log: Logger;
+    metrics: JobMetrics;
+    signal?: AbortSignal;
+  };
 
   constructor(deps: Committer['deps']) {
     this.deps = deps;
@@ -37,25 +50,35 @@ export class Committer {
   async flushLive(task: PartitionTask): Promise<void> {
     const to = task.nextOffset;
     if (to < 0 || (task.liveEvents === 0 && to <= task.liveSkipBelow)) return;
+    const started = performance.now();
     const live = task.takeLive();
     crashPoint('before-live-flush');
     crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
     this.stats.liveFlushes++;
+    this.deps.metrics.flushSeconds.observe((performance.now() - started) / 1000);
   }
 
   /** Fires due windows and checkpoints a task: Redis (live + state + block), ClickHouse, Kafka offset. */
   async checkpoint(task: PartitionTask, watermark: number): Promise<void> {
     const to = task.nextOffset;
     if (to < 0) return;
+    const started = performance.now();
     const openBefore = task.windows.openWindows;
     const block = task.takeBlock(watermark, this.deps.group);
-    if (to === task.checkpointOffset && isEmptyBlock(block) && task.liveEvents === 0) return;
-    this.stats.windowsFired += openBefore - task.windows.openWindows;
+    if (to === task.checkpointOffset && isEmptyBlock(block) && task.liveEvents === 0 && task.deadLetters.length === 0) return;
+    const fired = openBefore - task.windows.openWindows;
+    this.stats.windowsFired += fired;
+    this.deps.metrics.windowsFired.inc(Math.max(0, fired));
     const live = task.takeLive();
     const state = encodePayload(task.snapshot());
-    const { redis, consumer } = this.deps;
+    const { redis, consumer, deadLetters } = this.deps;
+    const letters = task.takeDeadLetters();
+    if (letters.length > 0) {
+      await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
+      this.deps.metrics.deadLetters.inc(letters.length);
+    }
     crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
@@ -70,6 +93,8 @@ export class Committer {
       this.deps.log.warn({ partition: task.partition, offset: to, err: err.message }, 'kafka offset commit failed; the checkpoint in Redis stands');
     });
     this.stats.checkpoints++;
+    this.lastCheckpointAt.set(task.partition, Date.now());
+    this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
   }
 
   /** Claims a partition, retrying while Redis is unavailable. */
@@ -103,6 +128,7 @@ export class Committer {
       signal: this.deps.signal,
       onRetry: (err, attempt, delayMs) => {
         this.stats.sinkRetries++;
+        this.deps.metrics.sinkRetries.inc({ what });
         this.deps.log.warn({ partition, attempt, delayMs, err: (err as Error).message }, `${what} failed; retrying`);
       },
     }).catch((err) => {

@@ -12,6 +12,7 @@ import { ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from './errors.ts';
 import { crashPoint } from './crash-points.ts';
+import { createJobMetrics, serveMetrics } from './metrics.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
@@ -20,6 +21,7 @@ import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
+import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
@@ -46,6 +48,8 @@ export interface RunOptions {
   /** Aborting stops the job gracefully: flush, checkpoint, leave the group. */
   signal?: AbortSignal;
   now?: () => number;
+  /** Serve /metrics, /healthz and /readyz on this port (127.0.0.1). */
+  metricsPort?: number;
 }
 
 const MINUTE = 60_000;
@@ -76,6 +80,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
+  await ensureTopic(admin, deadLetterTopic(config.topic), partitionCount);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {
     onReload: () => log.info({ path: config.botRulesPath }, 'bot rules reloaded'),
     onError: (err: Error) => log.error({ path: config.botRulesPath, err: err.message }, 'bot rules file invalid; keeping the previous rules'),
@@ -95,7 +102,24 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
 
   const redisSink = new RedisSink(redis);
-  const committer = new Committer({ redis: redisSink, clickhouse: new ClickHouseSink(clickhouseClient), consumer, group: config.group, log, signal: stop.signal });
+  const lags = new Map<number, number>();
+  const metrics = createJobMetrics({
+    lag: () => lags,
+    watermarkDelayMs: () => (Number.isFinite(watermark.current) ? Date.now() - watermark.current : 0),
+    checkpointAgeMs: () => new Map([...committer.lastCheckpointAt].map(([p, at]) => [p, Date.now() - at])),
+    dedupEntries: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.size + t.sessions.size, 0),
+    dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
+  });
+  const committer = new Committer({
+    metrics,
+    redis: redisSink,
+    clickhouse: new ClickHouseSink(clickhouseClient),
+    deadLetters: new DeadLetterSink(producer, config.topic),
+    consumer,
+    group: config.group,
+    log,
+    signal: stop.signal,
+  });
   const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
   const assignment = new Assignment({
@@ -166,7 +190,18 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         batch.task.collect(batch, hasher);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
-        for (const r of batch.records) byOutcome[r.outcome!] = (byOutcome[r.outcome!] ?? 0) + 1;
+        const counts: Record<string, number> = {};
+        let late = 0;
+        for (const r of batch.records) {
+          counts[r.outcome!] = (counts[r.outcome!] ?? 0) + 1;
+          if (r.late) late++;
+        }
+        for (const [outcome, n] of Object.entries(counts)) {
+          byOutcome[outcome] = (byOutcome[outcome] ?? 0) + n;
+          metrics.events.inc({ outcome }, n);
+        }
+        metrics.lateEvents.inc(late);
+        lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));
         events += batch.records.length;
         batch.done();
       }),
@@ -195,7 +230,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
 
   /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
   const drained = async (): Promise<boolean> => {
-    if (assignment.assigned.length === 0) return false;
+    // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
+    if (assignment.assigned.length === 0 || assignment.assigned.some((p) => !tasks.has(p))) return false;
     const high = await admin.fetchTopicOffsets(config.topic);
     const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
     for (const { partition, high: h } of high) {
@@ -206,6 +242,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return true;
   };
 
+  const metricsServer = options.metricsPort ? await serveMetrics(metrics, options.metricsPort, () => assignment.assigned.every((p) => tasks.has(p))) : null;
   let lastCheckpoint = now();
   try {
     while (!stop.signal.aborted) {
@@ -230,10 +267,12 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
     await bounded(admin.disconnect(), 5_000);
+    await bounded(producer.disconnect(), 5_000);
     botRules.close();
     await bounded(clickhouseClient.close(), 5_000);
     redis.disconnect();
     await bounded(processing, 5_000);
+    metricsServer?.close();
     log.info('left the group');
   }
   let lateEvents = assignment.droppedLateEvents;

@@ -6,6 +6,7 @@ import { createBotScorer, type BotScorer, type BotScorerState } from '../operato
 import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch } from '../operators/view-record.ts';
 import type { ClickHouseBlock, RejectedRow } from '../sinks/clickhouse-block.ts';
+import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
 import { blockToken } from '../sinks/clickhouse-block.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
@@ -42,6 +43,7 @@ export class PartitionTask {
   live = new LiveCounts();
   liveEvents = 0;
   rejected: RejectedRow[] = [];
+  deadLetters: DeadLetter[] = [];
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
   checkpointOffset: number;
 
@@ -77,10 +79,12 @@ export class PartitionTask {
     return batch;
   }
 
-  /** Takes a classified, windowed batch's outputs: live increments and rejected rows. */
+  /** Takes a classified, windowed batch's outputs: live increments, rejected rows, dead letters. */
   collect(batch: PartitionBatch, hasher: IpHasher): void {
     for (const r of batch.records) {
-      if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
+      if (r.outcome === 'invalid' && r.event === null) {
+        this.deadLetters.push({ partition: this.partition, offset: r.offset, value: r.value, reason: r.error ?? 'undecodable' });
+      } else if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
         this.live.add(r);
         this.liveEvents++;
       } else if (r.outcome === 'bot') {
@@ -98,6 +102,13 @@ export class PartitionTask {
       }
     }
     if (batch.nextOffset > this.nextOffset) this.nextOffset = batch.nextOffset;
+  }
+
+  /** Hands over the undecodable messages gathered since the last checkpoint. */
+  takeDeadLetters(): DeadLetter[] {
+    const letters = this.deadLetters;
+    this.deadLetters = [];
+    return letters;
   }
 
   /** Hands over the live increments gathered since the last flush. */

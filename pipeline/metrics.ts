@@ -1,0 +1,100 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The job's Prometheus metrics; gauges that describe current state are read at scrape time through `observe`. */
+export function createJobMetrics(observe: {
+  lag: () => Map<number, number>;
+  watermarkDelayMs: () => number;
+  checkpointAgeMs: () => Map<number, number>;
+  dedupEntries: () => number;
+  dedupEvictions: () => number;
+}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'viewtally_process_' });
+  const r = { registers: [registry] };
+  return {
+    registry,
+    events: new Counter({ name: 'viewtally_events_total', help: 'Events processed, by outcome', labelNames: ['outcome'] as const, ...r }),
+    lateEvents: new Counter({ name: 'viewtally_late_events_total', help: 'Events for windows that had already fired (counted as corrections)', ...r }),
+    windowsFired: new Counter({ name: 'viewtally_windows_fired_total', help: 'Minute windows fired (per partition)', ...r }),
+    sinkRetries: new Counter({ name: 'viewtally_sink_retries_total', help: 'Failed sink calls retried with backoff', labelNames: ['what'] as const, ...r }),
+    deadLetters: new Counter({ name: 'viewtally_dead_letters_total', help: 'Undecodable messages sent to the dead-letter topic', ...r }),
+    flushSeconds: new Histogram({ name: 'viewtally_live_flush_seconds', help: 'Live counter flush latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...r }),
+    checkpointSeconds: new Histogram({ name: 'viewtally_checkpoint_seconds', help: 'Checkpoint latency (Redis, ClickHouse)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...r }),
+    lag: new Gauge({
+      name: 'viewtally_consumer_lag',
+      help: 'Messages behind the partition end',
+      labelNames: ['partition'] as const,
+      ...r,
+      collect() {
+        this.reset();
+        for (const [p, lag] of observe.lag()) this.set({ partition: String(p) }, lag);
+      },
+    }),
+    watermarkDelay: new Gauge({
+      name: 'viewtally_watermark_delay_seconds',
+      help: 'Wall clock minus the job watermark',
+      ...r,
+      collect() {
+        this.set(observe.watermarkDelayMs() / 1000);
+      },
+    }),
+    checkpointAge: new Gauge({
+      name: 'viewtally_checkpoint_age_seconds',
+      help: 'Time since the last checkpoint, per partition',
+      labelNames: ['partition'] as const,
+      ...r,
+      collect() {
+        this.reset();
+        for (const [p, age] of observe.checkpointAgeMs()) this.set({ partition: String(p) }, age / 1000);
+      },
+    }),
+    dedupEntries: new Gauge({
+      name: 'viewtally_dedup_entries',
+      help: 'Keys held by the dedup stores (event ids and viewer-video pairs)',
+      ...r,
+      collect() {
+        this.set(observe.dedupEntries());
+      },
+    }),
+    dedupEvictions: new Gauge({
+      name: 'viewtally_dedup_evictions',
+      help: 'Dedup keys evicted by the size cap since the partitions were claimed',
+      ...r,
+      collect() {
+        this.set(observe.dedupEvictions());
+      },
+    }),
+  };
+}
+
+export type JobMetrics = ReturnType<typeof createJobMetrics>;
+
+/** Serves `/metrics`, `/healthz` (the process runs) and `/readyz` (`ready()` says it can work). */
+export function serveMetrics(metrics: JobMetrics, port: number, ready: () => boolean): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        })
+        .catch((err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        });
+    } else if (req.url === '/healthz') {
+      res.writeHead(200).end('ok\n');
+    } else if (req.url === '/readyz') {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}

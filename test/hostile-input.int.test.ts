@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import { generateLabelledStream, truthOf } from '../bench/labelled-stream.ts';
+import { Rng } from '../bench/labelled-stream-random.ts';
+import { encodeViewEvent } from '../schemas/avro-codec.ts';
+import { kafkaKey } from '../schemas/viewer-key.ts';
+import { ensureTopic } from '../pipeline/topic.ts';
+import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { clickhouse, localConfig, redis, runCli, uniqueName } from './harness.ts';
+import { exited, startWorker } from './chaos.ts';
+
+const HOUR = 3_600_000;
+const METRICS_PORT = 19464;
+
+/** Messages no decoder accepts: random bytes, cut or extended Avro, JSON text, empty, oversize. */
+function garbage(rng: Rng, valid: Buffer): Buffer | null {
+  switch (rng.int(7)) {
+    case 0:
+      return randomBytes(1 + rng.int(200));
+    case 1:
+      return valid.subarray(0, 1 + rng.int(valid.length - 2));
+    case 2:
+      return Buffer.concat([valid, Buffer.from([1, 2, 3])]);
+    case 3:
+      return Buffer.from('{"event_id":"x","event_type":"view"}');
+    case 4:
+      return null;
+    case 5:
+      return Buffer.alloc(40_000, 0x41);
+    default:
+      return Buffer.from([0, 0, 0, 0, 1, ...valid.subarray(0, 10)]); // a Confluent frame of a truncated body
+  }
+}
+
+async function scrape(): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+}
+
+function metric(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+// Bad input never crashes the job, never stalls a partition, never loses data: valid events
+// interleaved with garbage (and a partition of nothing but garbage) are counted exactly, every
+// bad message is `invalid` and has its dead-letter record, and the metrics move while it runs.
+describe('hostile input and metrics', () => {
+  const topic = uniqueName('hostile');
+  const prefix = `${topic}-`;
+  const kafka = new Kafka({ clientId: 'test', brokers: localConfig().brokers, logLevel: logLevel.NOTHING });
+  let ch: ClickHouseClient;
+  let rd: Redis;
+  let truth: ReturnType<typeof truthOf>;
+  const bad: (Buffer | null)[] = [];
+  const scrapes: string[] = [];
+
+  beforeAll(async () => {
+    const rng = new Rng(5);
+    const events = generateLabelledStream({
+      seed: 5,
+      events: 12_000,
+      videos: 300,
+      minutes: 10,
+      startMs: Math.floor(Date.now() / HOUR) * HOUR - HOUR,
+      mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
+    })
+      .toArray()
+      .map((l) => ({ ...l, event: { ...l.event, video_id: prefix + l.event.video_id } }));
+    truth = truthOf(events);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopic(admin, topic, 3);
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    const messages: { key: string; value: Buffer | null; partition: number }[] = [];
+    for (const { event } of events) {
+      const key = kafkaKey(event);
+      const value = encodeViewEvent(event);
+      // Keys stay on one of partitions 0 and 1, as the default partitioner would keep them on one.
+      const partition = [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 2;
+      messages.push({ key, value, partition });
+      if (rng.chance(0.05)) {
+        const g = garbage(rng, value);
+        bad.push(g);
+        messages.push({ key: rng.chance(0.5) ? '' : key, value: g, partition });
+      }
+    }
+    for (let i = 0; i < 400; i++) {
+      const g = garbage(rng, Buffer.from(encodeViewEvent(events[i].event)));
+      bad.push(g);
+      messages.push({ key: `g${i}`, value: g, partition: 2 });
+    }
+    for (let i = 0; i < messages.length; i += 20) await producer.send({ topic, messages: messages.slice(i, i + 20) });
+    await producer.disconnect();
+
+    const worker = startWorker(['--topic', topic, '--group', topic, '--metrics-port', String(METRICS_PORT)], { VT_CHECKPOINT_INTERVAL_MS: '1000' });
+    for (let i = 0; i < 40 && scrapes.length < 2; i++) {
+      await sleep(1000);
+      const text = await scrape().catch(() => '');
+      if (metric(text, 'viewtally_events_total') > 0) scrapes.push(text);
+    }
+    worker.kill('SIGTERM');
+    await exited(worker);
+    await runCli(['run', '--until-idle', '--topic', topic, '--group', topic]);
+    ch = await clickhouse();
+    rd = redis();
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  it('counts the valid events exactly despite the garbage between them', async () => {
+    const ids = [...truth.countedByVideo.keys()];
+    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
+    expect(new Map(ids.map((id, i) => [id, Number(values[i])]))).toEqual(truth.countedByVideo);
+    const rows = await (
+      await ch.query({ query: 'SELECT sum(views) AS v FROM views_minute WHERE startsWith(video_id, {p:String})', query_params: { p: prefix }, format: 'JSONEachRow' })
+    ).json<{ v: string }>();
+    expect(Number(rows[0].v)).toBe(truth.outcomes.counted);
+  });
+
+  it('gives every bad message the outcome invalid', async () => {
+    const rows = await (
+      await ch.query({
+        query: "SELECT sum(events) AS n FROM view_outcomes_minute WHERE outcome = 'invalid' AND video_id = '' AND minute >= now() - INTERVAL 1 DAY",
+        format: 'JSONEachRow',
+      })
+    ).json<{ n: string }>();
+    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(bad.length);
+  });
+
+  it('writes one dead-letter record per bad message, with its bytes and the reason', async () => {
+    const consumer = kafka.consumer({ groupId: uniqueName('dlq-reader') });
+    await consumer.connect();
+    await consumer.subscribe({ topic: deadLetterTopic(topic), fromBeginning: true });
+    const seen = new Map<string, { value: Buffer | null; reason: string }>();
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.set(message.key!.toString(), { value: message.value, reason: message.headers!.reason!.toString() });
+      },
+    });
+    for (let i = 0; i < 60 && seen.size < bad.length; i++) await sleep(500);
+    await consumer.disconnect();
+    expect(seen.size).toBe(bad.length);
+    const values = new Set(bad.map((b) => (b === null ? '' : b.toString('hex'))));
+    for (const { value, reason } of seen.values()) {
+      expect(values.has(value === null ? '' : value.toString('hex'))).toBe(true);
+      expect(reason.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('moves the main series while it runs', () => {
+    expect(scrapes.length).toBe(2);
+    const [first, second] = scrapes;
+    expect(metric(second, 'viewtally_events_total{outcome="invalid"}')).toBeGreaterThan(0);
+    expect(metric(second, 'viewtally_events_total')).toBeGreaterThan(metric(first, 'viewtally_events_total') - 1);
+    expect(metric(second, 'viewtally_live_flush_seconds_count')).toBeGreaterThan(0);
+    expect(second).toMatch(/viewtally_consumer_lag\{partition="\d"\}/);
+    expect(second).toMatch(/viewtally_checkpoint_age_seconds\{partition="\d"\}/);
+    expect(metric(second, 'viewtally_dedup_entries')).toBeGreaterThan(0);
+    expect(second).toMatch(/viewtally_watermark_delay_seconds \d/);
+  });
+});
