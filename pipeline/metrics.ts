@@ -10,7 +10,7 @@ export function createJobMetrics(observe: {
   dedupEvictions: () => number;
 }) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'viewtally_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'viewtally_' });
   const r = { registers: [registry] };
   return {
     registry,

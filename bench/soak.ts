@@ -1,0 +1,98 @@
+// A long run at a steady rate, for flat memory and lag:
+//   npx tsx bench/soak.ts --minutes 30 --rate 3000
+// writes bench/results/soak.json and soak.md (RSS and lag every 15 s).
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { generateLabelledStream } from './labelled-stream.ts';
+import { produceEvents } from '../pipeline/produce.ts';
+import { ensureTopic } from '../pipeline/topic.ts';
+import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import { infraUp } from '../infra/services.ts';
+
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' } } });
+const minutes = Number(values.minutes);
+const rate = Number(values.rate);
+const port = Number(values.port);
+await infraUp();
+const config = resolveJobConfig({});
+const topic = `soak-${Date.now().toString(36)}`;
+const kafka = new Kafka({ clientId: 'soak', brokers: config.brokers, logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+await ensureTopic(admin, topic, 4);
+await admin.disconnect();
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+await producer.connect();
+
+const root = new URL('..', import.meta.url).pathname;
+const job = spawn(process.execPath, ['bin/viewtally.mjs', 'run', '--topic', topic, '--group', topic, '--metrics-port', String(port)], {
+  cwd: root,
+  env: { ...process.env, VT_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+
+const start = Date.now();
+const end = start + minutes * 60_000;
+const stream = generateLabelledStream({ seed: 7, events: Math.ceil(rate * minutes * 60 * 1.05), videos: 200_000, minutes: minutes + 1, startMs: start });
+let produced = 0;
+const feeding = (async () => {
+  let batch: { line: number; event: ReturnType<typeof stream.toArray>[number]['event'] }[] = [];
+  for (const { event } of stream.events()) {
+    if (Date.now() >= end) break;
+    // keep the produce rate: event time follows the clock
+    while (event.ts > Date.now()) await sleep(50);
+    batch.push({ line: ++produced, event });
+    if (batch.length >= 500) {
+      await produceEvents(producer, topic, batch);
+      batch = [];
+    }
+  }
+  await produceEvents(producer, topic, batch);
+})();
+
+const metric = (text: string, name: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+const samples: { minute: number; produced: number; rssMiB: number; lag: number; dedupEntries: number; watermarkDelayS: number }[] = [];
+while (Date.now() < end) {
+  await sleep(15_000);
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+  if (!text) continue;
+  samples.push({
+    minute: Math.round(((Date.now() - start) / 60_000) * 100) / 100,
+    produced,
+    rssMiB: Math.round(metric(text, 'viewtally_process_resident_memory_bytes') / 2 ** 20),
+    lag: metric(text, 'viewtally_consumer_lag{'),
+    dedupEntries: metric(text, 'viewtally_dedup_entries'),
+    watermarkDelayS: Math.round(metric(text, 'viewtally_watermark_delay_seconds')),
+  });
+  process.stderr.write(`\r${JSON.stringify(samples[samples.length - 1])}   `);
+}
+await feeding;
+job.kill('SIGTERM');
+await new Promise((r) => job.once('exit', r));
+await producer.disconnect();
+
+const after = samples.filter((s) => s.minute >= 5);
+const summary = {
+  topic,
+  minutes,
+  rate,
+  produced,
+  rssMiB: { first: samples[0]?.rssMiB, afterWarmup: { min: Math.min(...after.map((s) => s.rssMiB)), max: Math.max(...after.map((s) => s.rssMiB)) }, last: samples.at(-1)?.rssMiB },
+  lag: { max: Math.max(...samples.map((s) => s.lag)), last: samples.at(-1)?.lag },
+  samples,
+};
+const dir = new URL('./results/', import.meta.url).pathname;
+writeFileSync(`${dir}soak.json`, JSON.stringify(summary, null, 2));
+writeFileSync(
+  `${dir}soak.md`,
+  [`# Soak: ${minutes} min at ${rate} events/s (${produced} events)`, '', '| minute | produced | RSS MiB | lag | dedup entries | watermark delay s |', '|---|---|---|---|---|---|', ...samples.map((s) => `| ${s.minute} | ${s.produced} | ${s.rssMiB} | ${s.lag} | ${s.dedupEntries} | ${s.watermarkDelayS} |`)].join('\n') + '\n',
+);
+console.log(JSON.stringify({ ...summary, samples: samples.length }));
+process.exit(0);
