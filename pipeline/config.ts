@@ -1,3 +1,5 @@
+import { DEFAULT_BOT_RULES_PATH } from '../operators/bot-rules-source.ts';
+
 /** The rules that decide whether an event is a view and whether it repeats one. */
 export interface ViewRules {
   /** A view needs at least this much watch time… */
@@ -58,7 +60,7 @@ export function defaultJobConfig(): JobConfig {
     group: 'viewtally',
     clickhouse: 'http://127.0.0.1:18123',
     redis: 'redis://127.0.0.1:16379',
-    botRulesPath: new URL('./bot-rules.default.json', import.meta.url).pathname,
+    botRulesPath: DEFAULT_BOT_RULES_PATH,
     flushIntervalMs: 500,
     checkpointIntervalMs: 5_000,
     maxPendingEvents: 200_000,
