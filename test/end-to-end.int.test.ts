@@ -6,6 +6,7 @@ import { Rng } from '../bench/labelled-stream-random.ts';
 import { dimsKey, outcomeKey } from '../bench/labelled-stream-truth.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
 import { shuffleWithinMinutes } from './shuffle.ts';
+import { withLateEvents } from './chaos.ts';
 
 const HOUR = 3_600_000;
 
@@ -31,9 +32,14 @@ describe('end to end: Kafka → job → ClickHouse + Redis', () => {
       mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
     });
     const rng = new Rng(7);
-    events = shuffleWithinMinutes(
-      stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${prefix}-${l.event.video_id}` } })),
-      () => rng.float(),
+    // shuffled within each minute, then hours-late and days-too-late events at the end
+    events = withLateEvents(
+      shuffleWithinMinutes(
+        stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${prefix}-${l.event.video_id}` } })),
+        () => rng.float(),
+      ),
+      rng,
+      1_200,
     );
     truth = truthOf(events);
     ch = await clickhouse();
@@ -68,6 +74,33 @@ describe('end to end: Kafka → job → ClickHouse + Redis', () => {
     const actual = new Map(got.map((r) => [dimsKey(Number(r.minute), r as never), Number(r.views)]));
     expect(actual.size).toBe(truth.countedByMinuteDims.size);
     expect(actual).toEqual(truth.countedByMinuteDims);
+  });
+
+  it('rolls the minutes up into hours and days that equal the truth', async () => {
+    for (const [table, column, unit] of [
+      ['views_hour', 'hour', HOUR],
+      ['views_day', 'day', 24 * HOUR],
+    ] as const) {
+      const expected = new Map<string, number>();
+      for (const [key, n] of truth.countedByMinuteDims) {
+        const [minute, video] = key.split('|');
+        const k = `${Math.floor(Number(minute) / unit) * unit}|${video}`;
+        expected.set(k, (expected.get(k) ?? 0) + n);
+      }
+      const got = await rows<{ t: string; video_id: string; views: string }>(
+        ch,
+        `SELECT toUnixTimestamp(${column}) * 1000 AS t, video_id, sum(views) AS views FROM ${table} WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id`,
+        { prefix },
+      );
+      expect(new Map(got.map((r) => [`${r.t}|${r.video_id}`, Number(r.views)]))).toEqual(expected);
+    }
+  });
+
+  // The hours-late events are in the minute truth above, in their own minutes; whether their
+  // window had fired when they came depends on timing, so correction panes have unit tests.
+  it('leaves events more than 7 days late out as too_late', () => {
+    expect(truth.outcomes.too_late).toBe(300);
+    expect(summary.byOutcome.too_late).toBe(300);
   });
 
   it('accounts for every event in the outcome table', async () => {
