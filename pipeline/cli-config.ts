@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultJobConfig, type JobConfig } from './config.ts';
+import { applyOverrides, loadConfigFile } from './config-file.ts';
 import { infraRoot, readInfraAddresses } from '../infra/services.ts';
 
 /** The connection flags every command shares. */
@@ -11,20 +12,24 @@ export interface ConnectionFlags {
   clickhouse?: string;
   redis?: string;
   partitions?: string;
+  config?: string;
 }
 
 /**
- * The job's configuration: flags win over `VT_*` environment variables, which win over the
- * addresses of the local infra (`.viewtally/infra.json`), which win over the defaults.
+ * The job's configuration: flags win over `VT_*` environment variables, which win over a JSON
+ * config file (`--config` or `VT_CONFIG`), which wins over the addresses of the local infra
+ * (`.viewtally/infra.json`), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
-  const config = defaultJobConfig();
+  let config = defaultJobConfig();
   if (existsSync(join(infraRoot(), 'infra.json'))) {
     const infra = readInfraAddresses();
     config.brokers = infra.kafka.brokers;
     config.redis = infra.redis.url;
     config.clickhouse = infra.clickhouse.url;
   }
+  const file = flags.config ?? env.VT_CONFIG;
+  if (file) config = applyOverrides(config, loadConfigFile(file));
   const brokers = flags.brokers ?? env.VT_BROKERS;
   if (brokers) config.brokers = brokers.split(',').map((b) => b.trim()).filter(Boolean);
   config.topic = flags.topic ?? env.VT_TOPIC ?? config.topic;

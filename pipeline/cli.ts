@@ -6,6 +6,7 @@ import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
 import { runDemo } from './demo.ts';
 import { reconcile } from './reconcile.ts';
+import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { serveCommand } from '../api/serve-command.ts';
 import { Redis } from 'ioredis';
@@ -27,7 +28,8 @@ function withConnection(cmd: Command): Command {
     .option('--topic <name>', 'topic of view events (env VT_TOPIC)', undefined)
     .option('--group <id>', 'consumer group (env VT_GROUP)')
     .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
-    .option('--redis <url>', 'Redis URL (env VT_REDIS)');
+    .option('--redis <url>', 'Redis URL (env VT_REDIS)')
+    .option('--config <file>', 'JSON file with any of the job settings; unknown keys are errors (env VT_CONFIG)');
 }
 
 const infra = program.command('infra').description('local Kafka, Redis and ClickHouse as processes (no Docker)');
@@ -157,6 +159,24 @@ withConnection(program.command('reconcile').description('compare Redis live coun
     } finally {
       redis.disconnect();
       await client.close();
+    }
+  });
+
+withConnection(program.command('status').description('lag, checkpoint age and watermark of every partition, at a glance'))
+  .option('--json', 'one JSON object per partition')
+  .action(async (flags: ConnectionFlags & { json?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const kafka = new Kafka({ clientId: 'viewtally-status', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const redis = new Redis(config.redis);
+    try {
+      const status = await jobStatus(config, admin, redis);
+      if (flags.json) for (const s of status) console.log(JSON.stringify(s));
+      else printRows(status as unknown as Record<string, unknown>[]);
+    } finally {
+      await admin.disconnect();
+      redis.disconnect();
     }
   });
 

@@ -20,6 +20,6 @@ if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
 end
 -- a checkpoint at the same offset still replaces the last one: windows may have fired since
 if ARGV[5] ~= '' and tonumber(redis.call('HGET', key, 'ckpt') or '-1') <= tonumber(ARGV[5]) then
-  redis.call('HSET', key, 'ckpt', ARGV[5], 'state', ARGV[6], 'pending', ARGV[7])
+  redis.call('HSET', key, 'ckpt', ARGV[5], 'state', ARGV[6], 'pending', ARGV[7], 'ckpt_at', redis.call('TIME')[1])
 end
 return applied

@@ -1,0 +1,44 @@
+import type { Admin } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import type { JobConfig } from './config.ts';
+import type { PartitionSnapshot } from './partition-task.ts';
+import { decodePayload } from '../sinks/checkpoint-codec.ts';
+import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
+
+/** One partition at a glance: how far behind, how old its checkpoint, where its watermark is. */
+export interface PartitionStatus {
+  partition: number;
+  end: number;
+  checkpoint: number | null;
+  lag: number;
+  live_position: number | null;
+  checkpoint_age_s: number | null;
+  watermark: string | null;
+  epoch: number;
+}
+
+/** The job's progress per partition, read from Kafka and the checkpoints in Redis. */
+export async function jobStatus(config: JobConfig, admin: Admin, redis: Redis): Promise<PartitionStatus[]> {
+  const sink = new RedisSink(redis);
+  const ends = await admin.fetchTopicOffsets(config.topic);
+  const out: PartitionStatus[] = [];
+  for (const { partition, high } of ends.sort((a, b) => a.partition - b.partition)) {
+    const key = progressKey(config.group, config.topic, partition);
+    const progress = await sink.inspect(key);
+    const at = await redis.hget(key, 'ckpt_at');
+    const snapshot = progress.checkpoint ? decodePayload<PartitionSnapshot>(progress.checkpoint.state) : null;
+    const end = Number(high);
+    const offset = progress.checkpoint?.offset ?? null;
+    out.push({
+      partition,
+      end,
+      checkpoint: offset,
+      lag: end - (offset ?? 0),
+      live_position: progress.livePosition >= 0 ? progress.livePosition : null,
+      checkpoint_age_s: at === null ? null : Math.max(0, Math.round(Date.now() / 1000 - Number(at))),
+      watermark: snapshot?.maxEventTs == null ? null : new Date(snapshot.maxEventTs - config.time.outOfOrdernessMs).toISOString(),
+      epoch: progress.epoch,
+    });
+  }
+  return out;
+}
