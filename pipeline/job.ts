@@ -109,6 +109,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     checkpointAgeMs: () => new Map([...committer.lastCheckpointAt].map(([p, at]) => [p, Date.now() - at])),
     dedupEntries: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.size + t.sessions.size, 0),
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
+    pendingEvents: () => pendingEvents(),
   });
   const committer = new Committer({
     metrics,
@@ -154,11 +155,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     consumer.resume([{ topic: config.topic, partitions }]); // undo pauses of fenced partitions now ours again
   });
 
-  const pendingEvents = () => {
+  function pendingEvents(): number {
     let n = 0;
     for (const t of tasks.values()) n += t.liveEvents + t.rejected.length;
     return n;
-  };
+  }
 
   const closed = new Subject<void>();
   const processing = lastValueFrom(

@@ -8,6 +8,7 @@ export function createJobMetrics(observe: {
   checkpointAgeMs: () => Map<number, number>;
   dedupEntries: () => number;
   dedupEvictions: () => number;
+  pendingEvents: () => number;
 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'viewtally_' });
@@ -55,6 +56,14 @@ export function createJobMetrics(observe: {
       ...r,
       collect() {
         this.set(observe.dedupEntries());
+      },
+    }),
+    pendingEvents: new Gauge({
+      name: 'viewtally_pending_events',
+      help: 'Events processed but not yet flushed; consumption waits above the configured bound',
+      ...r,
+      collect() {
+        this.set(observe.pendingEvents());
       },
     }),
     dedupEvictions: new Gauge({
