@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
 import { createLogger } from '../pipeline/logger.ts';
-import { ensureTopic } from '../pipeline/topic.ts';
+import { connectProducer } from '../pipeline/produce.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { loadAdminToken } from './admin-token.ts';
 import { createReadRedis, redisReady } from './read-redis.ts';
@@ -49,13 +49,7 @@ export function serveCommand(): Command {
 
       let producer: Producer | undefined;
       if (flags.collector) {
-        const kafka = new Kafka({ clientId: 'viewtally-collector', brokers: config.brokers, logLevel: logLevel.NOTHING });
-        const admin = kafka.admin();
-        await admin.connect();
-        await ensureTopic(admin, config.topic, config.partitions);
-        await admin.disconnect();
-        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-        await producer.connect();
+        producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-collector' });
       }
       if (!(await redisReady(redis))) log.warn({ redis: config.redis }, 'redis not ready; live counts come from ClickHouse until it is');
 

@@ -5,10 +5,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { generateLabelledStream } from './labelled-stream.ts';
-import { produceEvents } from '../pipeline/produce.ts';
-import { ensureTopic } from '../pipeline/topic.ts';
+import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { infraUp } from '../infra/services.ts';
 
@@ -19,13 +17,7 @@ const port = Number(values.port);
 await infraUp();
 const config = resolveJobConfig({});
 const topic = `soak-${Date.now().toString(36)}`;
-const kafka = new Kafka({ clientId: 'soak', brokers: config.brokers, logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
-await ensureTopic(admin, topic, 4);
-await admin.disconnect();
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-await producer.connect();
+const producer = await connectProducer({ brokers: config.brokers, topic, partitions: 4, clientId: 'soak' });
 
 const root = new URL('..', import.meta.url).pathname;
 const job = spawn(process.execPath, ['bin/viewtally.mjs', 'run', '--topic', topic, '--group', topic, '--metrics-port', String(port)], {

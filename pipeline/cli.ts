@@ -10,7 +10,7 @@ import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { serveCommand } from '../api/serve-command.ts';
 import { Redis } from 'ioredis';
-import { produceEvents, type ProduceInput } from './produce.ts';
+import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
@@ -63,13 +63,7 @@ withConnection(program.command('produce').description('send JSONL view events (f
   .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
   .action(async (flags: ConnectionFlags & { file?: string }) => {
     const config = resolveJobConfig(flags);
-    const kafka = new Kafka({ clientId: 'viewtally-produce', brokers: config.brokers, logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopic(admin, config.topic, config.partitions);
-    await admin.disconnect();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
+    const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-produce' });
     const lines = createInterface({ input: flags.file ? createReadStream(flags.file) : process.stdin, crlfDelay: Infinity });
     async function* inputs(): AsyncGenerator<ProduceInput> {
       let line = 0;

@@ -1,12 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { generateLabelledStream } from '../bench/labelled-stream.ts';
 import { infraDown, infraUpDetailed } from '../infra/services.ts';
 import type { JobConfig } from './config.ts';
 import { runJob } from './job.ts';
-import { produceEvents } from './produce.ts';
-import { ensureTopic } from './topic.ts';
+import { connectProducer, produceEvents } from './produce.ts';
 import { createLogger } from './logger.ts';
 
 /**
@@ -17,13 +15,7 @@ import { createLogger } from './logger.ts';
 export async function runDemo(config: JobConfig, options: { eventsPerSecond: number; signal: AbortSignal }): Promise<void> {
   const infra = await infraUpDetailed();
   const log = createLogger('viewtally-demo', 'warn');
-  const kafka = new Kafka({ clientId: 'viewtally-demo', brokers: config.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopic(admin, config.topic, config.partitions);
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-demo' });
   const redis = new Redis(config.redis);
   const stopped = new AbortController();
   options.signal.addEventListener('abort', () => stopped.abort(), { once: true });

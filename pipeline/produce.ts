@@ -1,4 +1,5 @@
-import type { Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { ensureTopic } from './topic.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
@@ -46,4 +47,19 @@ export async function produceEvents(
   }
   await send();
   return summary;
+}
+
+/** An idempotent producer for `topic`, which is created with `partitions` partitions when missing. */
+export async function connectProducer(options: { brokers: string[]; topic: string; partitions: number; clientId: string }): Promise<Producer> {
+  const kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopic(admin, options.topic, options.partitions);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  return producer;
 }

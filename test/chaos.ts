@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { LabelledEvent } from '../bench/labelled-stream.ts';
 import type { Rng } from '../bench/labelled-stream-random.ts';
+import { expect } from 'vitest';
 import { rows } from './harness.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
@@ -99,4 +100,17 @@ export function pairedRuns(name: string, label: string, events: LabelledEvent[],
       }
     },
   };
+}
+
+/** Asserts the disturbed run's sinks equal the reference's, table by table; returns the reference's contents. */
+export async function expectSameAsReference(ch: ClickHouseClient, runs: PairedRuns, videos: string[], redis: { reference: Redis; disturbed: Redis }) {
+  const expected = await sinkContents(ch, redis.reference, runs.reference, videos);
+  const actual = await sinkContents(ch, redis.disturbed, runs.disturbed, videos);
+  expect(expected.minute.length).toBeGreaterThan(500);
+  expect(actual.minute).toEqual(expected.minute);
+  expect(actual.hour).toEqual(expected.hour);
+  expect(actual.day).toEqual(expected.day);
+  expect(actual.outcomes).toEqual(expected.outcomes);
+  expect(actual.redis).toEqual(expected.redis);
+  return expected;
 }

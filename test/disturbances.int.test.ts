@@ -7,7 +7,7 @@ import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-st
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { infraDown, infraUp } from '../infra/services.ts';
 import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
-import { exited, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
+import { exited, expectSameAsReference as expectSame, pairedRuns, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
 
 const HOUR = 3_600_000;
 const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000' };
@@ -48,16 +48,7 @@ describe('disturbances', () => {
     rd?.disconnect();
   });
 
-  const expectSameAsReference = async (runs: PairedRuns, disturbedRedis: Redis = rd) => {
-    const expected = await sinkContents(ch, rd, runs.reference, videos);
-    const actual = await sinkContents(ch, disturbedRedis, runs.disturbed, videos);
-    expect(expected.minute.length).toBeGreaterThan(500);
-    expect(actual.minute).toEqual(expected.minute);
-    expect(actual.hour).toEqual(expected.hour);
-    expect(actual.day).toEqual(expected.day);
-    expect(actual.outcomes).toEqual(expected.outcomes);
-    expect(actual.redis).toEqual(expected.redis);
-  };
+  const expectSameAsReference = (runs: PairedRuns, disturbedRedis: Redis = rd) => expectSame(ch, runs, videos, { reference: rd, disturbed: disturbedRedis });
 
   it('keeps exact totals while workers join and leave mid-stream, and each leaves gracefully within bounds', async () => {
     const runs = pair('rebalance');

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { produceEvents } from '../pipeline/produce.ts';
-import { ensureTopic } from '../pipeline/topic.ts';
+import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -24,14 +22,7 @@ export function localConfig() {
 
 /** Creates `topic` with `partitions` partitions and produces `events` to it, keyed as the job expects. */
 export async function produceToTopic(topic: string, partitions: number, events: Iterable<ViewEvent>, keyOf?: (e: ViewEvent) => string): Promise<number> {
-  const config = localConfig();
-  const kafka = new Kafka({ clientId: 'test', brokers: config.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopic(admin, topic, partitions);
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  const producer = await connectProducer({ brokers: localConfig().brokers, topic, partitions, clientId: 'test' });
   const summary = await produceEvents(producer, topic, (function* () {
     let line = 0;
     for (const event of events) yield { line: ++line, event, key: keyOf?.(event) };

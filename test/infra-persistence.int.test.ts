@@ -7,23 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../infra/free-port.ts';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUpDetailed, isAlive, readInfraAddresses, type InfraOptions } from '../infra/services.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const root = mkdtempSync(join(tmpdir(), 'vt-infra-persist-'));
 let opts: InfraOptions;
