@@ -1,7 +1,8 @@
 /**
  * Latency of the dashboard queries on ≥ 100 M minute rows:
  *
- *   npx tsx clickhouse/dashboard-latency.bench.ts [--clickhouse <target>] [--rows N] [--days D] [--runs R] [--regenerate]
+ *   npx tsx clickhouse/dashboard-latency.bench.ts [--clickhouse <target>] [--rows N] [--days D] [--runs R]
+ *       [--regenerate] [--compare-projections]
  *
  * The data is generated inside ClickHouse (`INSERT INTO views_minute SELECT … FROM numbers()`,
  * one chunk per day, so memory stays flat), in a place of its own: by default an embedded chDB
@@ -12,11 +13,13 @@
  * place is reused unless --regenerate.
  *
  * Then each query runs R times (after two warm-ups) for a popular and a middling channel and
- * video, 30 days in America/New_York, and p50/p95 are printed as a table.
+ * video, 30 days in America/New_York, and p50/p95 are printed as a table. With
+ * --compare-projections each run is repeated with `optimize_use_projections = 0`, interleaved,
+ * to show what the projections of migration 0004 buy under the same load.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-client.ts';
 import { migrate } from './migrations.ts';
 import { applyRetention } from './retention.ts';
@@ -29,6 +32,7 @@ const { values: args } = parseArgs({
     days: { type: 'string', default: '30' },
     runs: { type: 'string', default: '30' },
     regenerate: { type: 'boolean', default: false },
+    'compare-projections': { type: 'boolean', default: false },
   },
 });
 const ROWS = Number(args.rows);
@@ -37,13 +41,13 @@ const RUNS = Number(args.runs);
 const DAY_MS = 86_400_000;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-async function open(): Promise<ClickHouseClient> {
+async function open(settings: ClickHouseSettings = {}): Promise<ClickHouseClient> {
   const target = args.clickhouse ?? `embedded:${join(process.cwd(), '.viewtally', 'bench', 'dashboard')}`;
-  if (isEmbeddedTarget(target)) return createClickHouseClient(target, { settings: { max_threads: 2 } });
+  if (isEmbeddedTarget(target)) return createClickHouseClient(target, { settings: { max_threads: 2, ...settings } });
   const admin = createClickHouseClient(target);
   await admin.command({ query: 'CREATE DATABASE IF NOT EXISTS vt_bench_dashboard' });
   await admin.close();
-  return createClickHouseClient(`${target.replace(/\/+$/, '')}/vt_bench_dashboard`, { requestTimeoutMs: 3_600_000 });
+  return createClickHouseClient(`${target.replace(/\/+$/, '')}/vt_bench_dashboard`, { requestTimeoutMs: 3_600_000, settings });
 }
 
 async function scalar(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<string> {
@@ -122,43 +126,59 @@ async function main(): Promise<void> {
   const now = Date.now();
   const tz = 'America/New_York';
   const d30 = { from: new Date(now - 30 * DAY_MS), to: new Date(now), tz };
-  const cases: [string, () => Promise<unknown>][] = [
-    ['viewsOverTime 30 d, popular channel (hour buckets)', () => viewsOverTime(client, { ...d30, channelId: topChannel })],
-    ['viewsOverTime 30 d, popular video', () => viewsOverTime(client, { ...d30, videoId: topVideo })],
-    ['viewsOverTime 30 d, popular channel + video', () => viewsOverTime(client, { ...d30, channelId: topChannel, videoId: topVideo })],
-    ['viewsOverTime 30 d, middling channel', () => viewsOverTime(client, { ...d30, channelId: midChannel })],
-    ['viewsOverTime 30 d, middling video', () => viewsOverTime(client, { ...d30, videoId: midVideo })],
-    ['viewsOverTime 30 d, popular channel, country=US', () => viewsOverTime(client, { ...d30, channelId: topChannel, country: 'US' })],
-    ['viewsOverTime 24 h, popular video (minute buckets)', () => viewsOverTime(client, { from: new Date(now - DAY_MS), to: new Date(now), tz, videoId: topVideo })],
-    ['viewsOverTime 120 d, popular channel (day buckets)', () => viewsOverTime(client, { from: new Date(now - 120 * DAY_MS), to: new Date(now), tz, channelId: topChannel })],
-    ['breakdown country 30 d, popular channel', () => breakdown(client, { ...d30, channelId: topChannel, dimension: 'country' })],
-    ['breakdown device 30 d, popular channel', () => breakdown(client, { ...d30, channelId: topChannel, dimension: 'device' })],
-    ['breakdown traffic_source 30 d, popular video', () => breakdown(client, { ...d30, videoId: topVideo, dimension: 'traffic_source' })],
-    ['breakdown video_id 30 d, popular channel (top 20)', () => breakdown(client, { ...d30, channelId: topChannel, dimension: 'video_id', limit: 20 })],
-    ['totals 30 d, popular channel', () => totals(client, { ...d30, channelId: topChannel })],
-    ['uniqueViewers 30 d, popular video', () => uniqueViewers(client, { ...d30, videoId: topVideo })],
-    ['trending last 60 min, all videos', () => trending(client, { windowMinutes: 60, limit: 20 })],
-    ['totals 30 d, one category, all channels', () => totals(client, { ...d30, category: 'cat7' })],
+  const cases: [string, (c: ClickHouseClient) => Promise<unknown>][] = [
+    ['viewsOverTime 30 d, popular channel (hour buckets)', (c) => viewsOverTime(c, { ...d30, channelId: topChannel })],
+    ['viewsOverTime 30 d, popular video', (c) => viewsOverTime(c, { ...d30, videoId: topVideo })],
+    ['viewsOverTime 30 d, popular channel + video', (c) => viewsOverTime(c, { ...d30, channelId: topChannel, videoId: topVideo })],
+    ['viewsOverTime 30 d, middling channel', (c) => viewsOverTime(c, { ...d30, channelId: midChannel })],
+    ['viewsOverTime 30 d, middling video', (c) => viewsOverTime(c, { ...d30, videoId: midVideo })],
+    ['viewsOverTime 30 d, popular channel, country=US', (c) => viewsOverTime(c, { ...d30, channelId: topChannel, country: 'US' })],
+    ['viewsOverTime 24 h, popular video (minute buckets)', (c) => viewsOverTime(c, { from: new Date(now - DAY_MS), to: new Date(now), tz, videoId: topVideo })],
+    ['viewsOverTime 120 d, popular channel (day buckets)', (c) => viewsOverTime(c, { from: new Date(now - 120 * DAY_MS), to: new Date(now), tz, channelId: topChannel })],
+    ['breakdown country 30 d, popular channel', (c) => breakdown(c, { ...d30, channelId: topChannel, dimension: 'country' })],
+    ['breakdown device 30 d, popular channel', (c) => breakdown(c, { ...d30, channelId: topChannel, dimension: 'device' })],
+    ['breakdown traffic_source 30 d, popular video', (c) => breakdown(c, { ...d30, videoId: topVideo, dimension: 'traffic_source' })],
+    ['breakdown video_id 30 d, popular channel (top 20)', (c) => breakdown(c, { ...d30, channelId: topChannel, dimension: 'video_id', limit: 20 })],
+    ['totals 30 d, popular channel', (c) => totals(c, { ...d30, channelId: topChannel })],
+    ['uniqueViewers 30 d, popular video', (c) => uniqueViewers(c, { ...d30, videoId: topVideo })],
+    ['trending last 60 min, all videos', (c) => trending(c, { windowMinutes: 60, limit: 20 })],
+    ['totals 30 d, one category, all channels', (c) => totals(c, { ...d30, category: 'cat7' })],
   ];
 
-  const results: { query: string; p50: number; p95: number; max: number }[] = [];
+  // --compare-projections: every run is repeated, interleaved, with projections switched off, so
+  // both columns see the same load.
+  const compare = args['compare-projections'] ? await open({ optimize_use_projections: 0 }) : null;
+  const stats = (times: number[]) => {
+    const sorted = [...times].sort((a, b) => a - b);
+    return { p50: Math.round(percentile(sorted, 50)), p95: Math.round(percentile(sorted, 95)), max: Math.round(sorted[sorted.length - 1]) };
+  };
+  const results: { query: string; on: ReturnType<typeof stats>; off?: ReturnType<typeof stats> }[] = [];
   for (const [name, run] of cases) {
-    for (let i = 0; i < 2; i++) await run();
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t = performance.now();
-      await run();
-      times.push(performance.now() - t);
+    for (let i = 0; i < 2; i++) {
+      await run(client);
+      if (compare) await run(compare);
     }
-    times.sort((a, b) => a - b);
-    const r = { query: name, p50: Math.round(percentile(times, 50)), p95: Math.round(percentile(times, 95)), max: Math.round(times[times.length - 1]) };
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      let t = performance.now();
+      await run(client);
+      on.push(performance.now() - t);
+      if (!compare) continue;
+      t = performance.now();
+      await run(compare);
+      off.push(performance.now() - t);
+    }
+    const r = { query: name, on: stats(on), ...(compare ? { off: stats(off) } : {}) };
     results.push(r);
-    log(`${r.query}: p50 ${r.p50} ms, p95 ${r.p95} ms`);
+    log(`${r.query}: p50 ${r.on.p50} ms, p95 ${r.on.p95} ms${r.off ? ` (no projections: p50 ${r.off.p50} ms, p95 ${r.off.p95} ms)` : ''}`);
   }
   const width = Math.max(...results.map((r) => r.query.length));
-  console.log(`${'query'.padEnd(width)}  p50 ms  p95 ms  max ms`);
-  for (const r of results) console.log(`${r.query.padEnd(width)}  ${String(r.p50).padStart(6)}  ${String(r.p95).padStart(6)}  ${String(r.max).padStart(6)}`);
+  const cols = (x: ReturnType<typeof stats>) => `${String(x.p50).padStart(6)}  ${String(x.p95).padStart(6)}  ${String(x.max).padStart(6)}`;
+  console.log(`${'query'.padEnd(width)}  p50 ms  p95 ms  max ms${compare ? '  | no projections: p50  p95  max' : ''}`);
+  for (const r of results) console.log(`${r.query.padEnd(width)}  ${cols(r.on)}${r.off ? `  | ${cols(r.off)}` : ''}`);
   console.log(`(${Number(counts[0]).toLocaleString()} minute rows, ${Number(counts[1]).toLocaleString()} hour rows, ${RUNS} runs each, target ${args.clickhouse ?? 'embedded'})`);
+  await compare?.close();
   await client.close();
 }
 

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakdown, outcomeCounts, recentRejected, totals, trending, uniqueViewers, viewsOverTime, type SeriesPoint } from './dashboard-queries.ts';
 import { InvalidQueryError } from './query-errors.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { createTestDatabase, insertMinuteRows, queryRows, type MinuteRowInput, type TestDatabase } from './test-database.ts';
 
 const NOW = new Date('2030-03-20T12:00:00Z');
@@ -135,6 +136,23 @@ describe('viewsOverTime', () => {
     expect(await g('2030-03-01T00:00:00Z', '2030-03-02T00:00:00Z')).toBe('hour');
     expect(await g('2029-12-19T00:00:00Z', '2029-12-20T00:00:00Z')).toBe('day');
     expect(await g('2029-12-20T00:00:00Z', '2030-03-20T12:00:00Z')).toBe('day');
+  });
+});
+
+describe('projections', () => {
+  it('series and totals filtered by channel alone or video alone are served by the projections (0004)', async () => {
+    // With this setting ClickHouse refuses a query in which no projection is used.
+    const forced = createClickHouseClient(db.target, { settings: { force_optimize_projection: 1 } });
+    try {
+      const hours = await viewsOverTime(forced, { channelId: 'C1', from: '2030-03-17', to: '2030-03-20', tz: LA }, ctx);
+      expect(sumViews(hours.points)).toBe(14);
+      const days = await viewsOverTime(forced, { videoId: 'V1', from: '2029-11-01', to: '2030-03-21', tz: LA }, ctx);
+      expect(sumViews(days.points)).toBe(26);
+      expect((await totals(forced, { channelId: 'C1', from: '2029-11-01', to: '2030-03-21' }, ctx)).views).toBe(31);
+      await expect(viewsOverTime(forced, { channelId: 'C1', country: 'US', from: '2030-03-17', to: '2030-03-20' }, ctx)).rejects.toThrow(/No projection is used/);
+    } finally {
+      await forced.close();
+    }
   });
 });
 

@@ -100,19 +100,27 @@ async function rows<T>(client: ClickHouseClient, query: string, params: Record<s
   }
 }
 
-/** Rows of all three tiers covering a range exactly (see planTiers), with the filters applied. */
-function tieredSource(columns: string, filters: DimensionFilters, from: DateTime, to: DateTime, ctx: QueryContext) {
+/**
+ * Aggregates of all three tiers covering a range exactly (see planTiers), with the filters
+ * applied: per branch `v` (views) and `uv` (a merged unique-viewer state), grouped by `value`
+ * when a key column is given. Each branch aggregates by itself, with the same aggregate
+ * functions as the `by_video` and `by_channel` projections (migration 0004), so that
+ * ClickHouse can read those instead of the rows when the key and filters allow it.
+ */
+function tieredSource(keyColumn: string | null, filters: DimensionFilters, from: DateTime, to: DateTime, ctx: QueryContext) {
   const plan = planTiers(from.toMillis(), to.toMillis(), nowMs(ctx), ctx.retention ?? DEFAULT_RETENTION);
   const f = filterClause(filters);
+  const select = `SELECT ${keyColumn === null ? '' : `${keyColumn} AS value, `}sum(views) AS v, uniqCombinedMergeState(15)(unique_viewers) AS uv`;
+  const groupBy = keyColumn === null ? '' : ' GROUP BY value';
   const sql = `
-    SELECT ${columns} FROM views_minute
-    WHERE ((minute >= {m0:${UTC}} AND minute < {m1:${UTC}}) OR (minute >= {m2:${UTC}} AND minute < {m3:${UTC}}))${f.sql}
+    ${select} FROM views_minute
+    WHERE ((minute >= {m0:${UTC}} AND minute < {m1:${UTC}}) OR (minute >= {m2:${UTC}} AND minute < {m3:${UTC}}))${f.sql}${groupBy}
     UNION ALL
-    SELECT ${columns} FROM views_hour
-    WHERE ((hour >= {h0:${UTC}} AND hour < {h1:${UTC}}) OR (hour >= {h2:${UTC}} AND hour < {h3:${UTC}}))${f.sql}
+    ${select} FROM views_hour
+    WHERE ((hour >= {h0:${UTC}} AND hour < {h1:${UTC}}) OR (hour >= {h2:${UTC}} AND hour < {h3:${UTC}}))${f.sql}${groupBy}
     UNION ALL
-    SELECT ${columns} FROM views_day
-    WHERE day >= {d0:Date} AND day < {d1:Date}${f.sql}`;
+    ${select} FROM views_day
+    WHERE day >= {d0:Date} AND day < {d1:Date}${f.sql}${groupBy}`;
   const params = {
     ...f.params,
     m0: sqlTime(plan.minute[0][0]), m1: sqlTime(plan.minute[0][1]), m2: sqlTime(plan.minute[1][0]), m3: sqlTime(plan.minute[1][1]),
@@ -134,13 +142,14 @@ export async function viewsOverTime(client: ClickHouseClient, input: RangeInput,
   const plan = planSeries(from, to, nowMs(ctx), ctx.retention ?? DEFAULT_RETENTION);
   const byBucket = new Map<number, { views: string; unique_viewers: string }>();
   if (plan.granularity === 'day') {
+    // Branches aggregate by themselves (see tieredSource) so the projections of 0004 can serve them.
     const query = `
-      SELECT toString(d) AS bucket, sum(views) AS views, uniqCombinedMerge(15)(uv) AS unique_viewers FROM (
-        SELECT day AS d, views, unique_viewers AS uv FROM views_day
-        WHERE day >= {d0:Date} AND day < {d1:Date}${f.sql}
+      SELECT toString(d) AS bucket, sum(v) AS views, uniqCombinedMerge(15)(uv) AS unique_viewers FROM (
+        SELECT day AS d, sum(views) AS v, uniqCombinedMergeState(15)(unique_viewers) AS uv FROM views_day
+        WHERE day >= {d0:Date} AND day < {d1:Date}${f.sql} GROUP BY d
         UNION ALL
-        SELECT toDate(hour, {tz:String}) AS d, views, unique_viewers AS uv FROM views_hour
-        WHERE hour >= {h0:${UTC}} AND hour < {h1:${UTC}}${f.sql}
+        SELECT toDate(hour, {tz:String}) AS d, sum(views) AS v, uniqCombinedMergeState(15)(unique_viewers) AS uv FROM views_hour
+        WHERE hour >= {h0:${UTC}} AND hour < {h1:${UTC}}${f.sql} GROUP BY d
       ) GROUP BY d ORDER BY d`;
     const result = await rows<{ bucket: string; views: string; unique_viewers: string }>(client, query, {
       ...f.params, tz, d0: plan.dayRows![0], d1: plan.dayRows![1], h0: sqlTime(plan.hourRows![0]), h1: sqlTime(plan.hourRows![1]),
@@ -149,11 +158,11 @@ export async function viewsOverTime(client: ClickHouseClient, input: RangeInput,
   } else {
     const [table, column] = plan.granularity === 'minute' ? ['views_minute', 'minute'] : ['views_hour', 'hour'];
     const query = `
-      SELECT toUnixTimestamp(${column}) AS bucket, sum(views) AS views, uniqCombinedMerge(15)(unique_viewers) AS unique_viewers
+      SELECT toUnixTimestamp(${column}) AS bucket, sum(views) AS v, finalizeAggregation(uniqCombinedMergeState(15)(unique_viewers)) AS uv
       FROM ${table} WHERE ${column} >= {t0:${UTC}} AND ${column} < {t1:${UTC}}${f.sql}
       GROUP BY ${column} ORDER BY ${column}`;
-    const result = await rows<{ bucket: number; views: string; unique_viewers: string }>(client, query, { ...f.params, t0: sqlTime(plan.rows![0]), t1: sqlTime(plan.rows![1]) });
-    for (const r of result) byBucket.set(r.bucket * 1000, r);
+    const result = await rows<{ bucket: number; v: string; uv: string }>(client, query, { ...f.params, t0: sqlTime(plan.rows![0]), t1: sqlTime(plan.rows![1]) });
+    for (const r of result) byBucket.set(r.bucket * 1000, { views: r.v, unique_viewers: r.uv });
   }
   const points = bucketStarts(plan, from).map((t) => {
     const r = byBucket.get(t);
@@ -165,10 +174,10 @@ export async function viewsOverTime(client: ClickHouseClient, input: RangeInput,
 /** Views and unique viewers over the whole range (unique viewers merged across every bucket, not summed). */
 export async function totals(client: ClickHouseClient, input: RangeInput, ctx: QueryContext = {}): Promise<Totals> {
   const { from, to, tz } = parseRange(input);
-  const src = tieredSource('views, unique_viewers', parseFilters(input), from, to, ctx);
+  const src = tieredSource(null, parseFilters(input), from, to, ctx);
   const [r] = await rows<{ views: string; unique_viewers: string }>(
     client,
-    `SELECT sum(views) AS views, uniqCombinedMerge(15)(unique_viewers) AS unique_viewers FROM (${src.sql})`,
+    `SELECT sum(v) AS views, uniqCombinedMerge(15)(uv) AS unique_viewers FROM (${src.sql})`,
     src.params,
   );
   return { from: iso(src.fromMs, tz), to: iso(src.toMs, tz), views: num(r?.views ?? 0), unique_viewers: num(r?.unique_viewers ?? 0) };
@@ -191,10 +200,10 @@ export async function breakdown(
   }
   const column = BREAKDOWN_COLUMNS[input.dimension];
   const limit = parseCount('limit', input.limit, MAX_LIMIT, 100);
-  const src = tieredSource(`${column} AS value, views, unique_viewers`, parseFilters(input), from, to, ctx);
+  const src = tieredSource(column, parseFilters(input), from, to, ctx);
   const result = await rows<{ value: string; views: string; unique_viewers: string }>(
     client,
-    `SELECT value, sum(views) AS views, uniqCombinedMerge(15)(unique_viewers) AS unique_viewers FROM (${src.sql})
+    `SELECT value, sum(v) AS views, uniqCombinedMerge(15)(uv) AS unique_viewers FROM (${src.sql})
      GROUP BY value ORDER BY views DESC, value LIMIT {limit:UInt32}`,
     { ...src.params, limit },
   );
