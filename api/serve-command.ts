@@ -1,12 +1,7 @@
 import { Command } from 'commander';
-import type { Producer } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
 import { createLogger } from '../pipeline/logger.ts';
-import { connectProducer } from '../pipeline/produce.ts';
-import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { loadAdminToken } from './admin-token.ts';
-import { createReadRedis, redisReady } from './read-redis.ts';
-import { createApiServer } from './server.ts';
+import { startApi } from './start-api.ts';
 
 interface ServeFlags extends ConnectionFlags {
   port?: string;
@@ -43,30 +38,16 @@ export function serveCommand(): Command {
       const beaconRate = integerIn('--beacon-rate', flags.beaconRate ?? '120', 1, 1_000_000);
       const config = resolveJobConfig(flags);
       const log = createLogger('viewtally-serve');
-      const adminToken = loadAdminToken();
-      const redis = createReadRedis(config.redis);
-      const clickhouse = createClickHouseClient(config.clickhouse, { requestTimeoutMs: 10_000 });
-
-      let producer: Producer | undefined;
-      if (flags.collector) {
-        producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-collector' });
-      }
-      if (!(await redisReady(redis))) log.warn({ redis: config.redis }, 'redis not ready; live counts come from ClickHouse until it is');
-
-      const app = await createApiServer({
-        redis,
-        clickhouse,
-        topic: config.topic,
-        log,
+      const api = await startApi(config, {
+        port,
+        host: flags.host ?? '127.0.0.1',
         corsOrigins: (flags.corsOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean),
-        rateLimit: { ratePerWindow: beaconRate, windowMs: 60_000 },
-        ...(producer === undefined ? {} : { kafkaProducer: producer }),
-        ...(adminToken === undefined ? {} : { adminToken }),
-        ...(flags.trustProxy ? { trustProxy: true } : {}),
+        beaconRatePerMinute: beaconRate,
+        trustProxy: Boolean(flags.trustProxy),
+        collector: Boolean(flags.collector),
+        log,
       });
-      const address = await app.listen({ port, host: flags.host ?? '127.0.0.1' });
-      log.info({ address, topic: config.topic, collector: producer !== undefined, admin: adminToken !== undefined }, 'serving');
-      console.log(`listening on ${address}`);
+      console.log(`listening on ${api.address}`);
 
       let stopping = false;
       const stop = async (signal: string) => {
@@ -74,10 +55,7 @@ export function serveCommand(): Command {
         stopping = true;
         log.info({ signal }, 'stopping: finish requests in flight, close clients');
         setTimeout(() => process.exit(1), 10_000).unref();
-        await app.close();
-        await producer?.disconnect();
-        redis.disconnect();
-        await clickhouse.close();
+        await api.close();
         process.exit(0);
       };
       process.once('SIGINT', () => void stop('SIGINT'));

@@ -9,6 +9,7 @@ import { reconcile } from './reconcile.ts';
 import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { serveCommand } from '../api/serve-command.ts';
+import { LOCAL_API, startApi } from '../api/start-api.ts';
 import { Redis } from 'ioredis';
 import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
@@ -95,8 +96,10 @@ withConnection(program.command('produce').description('send JSONL view events (f
 withConnection(program.command('run').description('run the job: one consumer-group member'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
   .option('--metrics-port <n>', 'serve /metrics, /healthz and /readyz on 127.0.0.1:<n> (env VT_METRICS_PORT)')
+  .option('--serve', 'also serve the read API, collector and dashboard from this process (one process can own an embedded ClickHouse)')
+  .option('--port <n>', 'port for --serve (env VT_PORT)', process.env.VT_PORT ?? '8080')
   .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
-  .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string }) => {
+  .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
     const stop = new AbortController();
@@ -108,7 +111,10 @@ withConnection(program.command('run').description('run the job: one consumer-gro
       });
     }
     const metricsPort = Number(flags.metricsPort ?? process.env.VT_METRICS_PORT ?? 0) || undefined;
+    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port: Number(flags.port), log }) : null;
+    if (api) console.error(`dashboard and API on ${api.address}`);
     const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal, metricsPort });
+    await api?.close();
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
     process.exit(0); // flushed, checkpointed and out of the group: no client's timer may keep the process

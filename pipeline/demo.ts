@@ -6,6 +6,7 @@ import type { JobConfig } from './config.ts';
 import { runJob } from './job.ts';
 import { connectProducer, produceEvents } from './produce.ts';
 import { createLogger } from './logger.ts';
+import { LOCAL_API, startApi } from '../api/start-api.ts';
 
 /**
  * `npm start`: local infra up, a synthetic stream produced in real time (event times follow the
@@ -44,7 +45,8 @@ export async function runDemo(config: JobConfig, options: { eventsPerSecond: num
     }
   })();
 
-  const url = process.env.VT_SERVE_URL;
+  const api = await startApi(config, { ...LOCAL_API, port: Number(process.env.VT_PORT ?? 8080), log });
+  const url = `${api.address}/`;
   while (!stopped.signal.aborted) {
     await sleep(2_000, undefined, { signal: stopped.signal }).catch(() => {});
     const ids = [...seen];
@@ -53,7 +55,7 @@ export async function runDemo(config: JobConfig, options: { eventsPerSecond: num
     const top = ids.map((id, i) => [id, Number(counts[i] ?? 0)] as const).sort((a, b) => b[1] - a[1]).slice(0, 10);
     const lines = [
       `viewtally demo — ${produced} events produced in ${Math.round((Date.now() - start) / 1000)} s; live counts from Redis (Ctrl-C stops)`,
-      url ? `dashboard: ${url}` : '',
+      `dashboard: ${url}`,
       '',
       'video                         views',
       ...top.map(([id, n]) => `${id.padEnd(28)}  ${String(n).padStart(6)}`),
@@ -63,6 +65,7 @@ export async function runDemo(config: JobConfig, options: { eventsPerSecond: num
   await feed;
   await producer.disconnect();
   await job;
+  await api.close();
   redis.disconnect();
   if (infra.started.length > 0) await infraDown();
 }

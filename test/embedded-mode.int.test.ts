@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testEvent } from '../operators/test-records.ts';
+import { produceToTopic, uniqueName } from './harness.ts';
+import { exited, startWorker } from './chaos.ts';
+
+const PORT = 19467;
+
+// One process owns an embedded ClickHouse directory: `run --serve` runs the job and the API in
+// it, and the API answers live counts from Redis and analytics from that same embedded ClickHouse.
+describe('embedded mode: run --serve', () => {
+  it('serves the counts the job in the same process writes', async () => {
+    const topic = uniqueName('embedded');
+    const dir = mkdtempSync(join(tmpdir(), 'vt-embedded-'));
+    const video = `${topic}-v`;
+    const at = Date.now() - 10 * 60_000;
+    const events = Array.from({ length: 40 }, (_, i) =>
+      testEvent({ event_id: `${topic}-${i}`, video_id: video, viewer_id: `${topic}-viewer-${i}`, session_id: `s-${i}`, ts: at + i * 1000, ip: `198.51.100.${i + 1}` }),
+    );
+    // a later event moves the watermark past the first minutes, so their windows fire
+    events.push(testEvent({ event_id: `${topic}-late`, video_id: `${topic}-other`, viewer_id: `${topic}-o`, ts: Date.now() - 60_000 }));
+    await produceToTopic(topic, 2, events);
+    const worker = startWorker(['--topic', topic, '--group', topic, '--serve', '--port', String(PORT), '--clickhouse', `embedded:${dir}`], { VT_CHECKPOINT_INTERVAL_MS: '1000' });
+    const base = `http://127.0.0.1:${PORT}`;
+    try {
+      let live: { views?: number; source?: string } = {};
+      let total: { views?: number } = {};
+      for (let i = 0; i < 60 && !(live.views === 40 && total.views === 40); i++) {
+        await sleep(1000);
+        live = await fetch(`${base}/v1/videos/${video}/views`).then((r) => r.json()).catch(() => ({}));
+        const range = `from=${new Date(at - 3_600_000).toISOString()}&to=${new Date().toISOString()}`;
+        total = await fetch(`${base}/v1/analytics/totals?${range}&video_id=${video}`).then((r) => r.json()).catch(() => ({}));
+      }
+      expect(live).toMatchObject({ video_id: video, views: 40, unique_viewers: 40, source: 'redis' });
+      expect(total.views).toBe(40);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    } finally {
+      worker.kill('SIGTERM');
+      await exited(worker);
+    }
+    expect(worker.exitCode, worker.log().slice(-1500)).toBe(0);
+  });
+});
