@@ -3,6 +3,7 @@
  * Tests that assert exact totals, change retention or read every row (trending) use one, so
  * they neither see nor disturb what other tests write to the shared tables.
  */
+import type { ViewsRow } from '../operators/minute-pane.ts';
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
@@ -41,17 +42,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
 }
 
 /** One minute row as the job writes it (`views_minute_in`); `minute` is ISO-8601 UTC. */
-export interface MinuteRowInput {
-  minute: string;
-  video_id: string;
-  channel_id: string;
-  category: string;
-  country: string;
-  device: string;
-  traffic_source: string;
-  views: number;
-  viewers: string[];
-}
+export type MinuteRowInput = Omit<ViewsRow, 'minute'> & { minute: string };
 
 /** Inserts minute rows the way the ClickHouse sink does: one block, one deduplication token. */
 export async function insertMinuteRows(client: ClickHouseClient, token: string, rows: MinuteRowInput[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { dimsKey, outcomeKey } from '../bench/labelled-stream-truth.ts';
-import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { shuffleWithinMinutes } from './shuffle.ts';
 import { withLateEvents } from './chaos.ts';
 
@@ -29,7 +29,7 @@ describe('end to end: Kafka → job → ClickHouse + Redis', () => {
       videos: 3_000,
       minutes: 40,
       startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR,
-      mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
+      mix: DETERMINISTIC_MIX,
     });
     const rng = new Rng(7);
     // shuffled within each minute, then hours-late and days-too-late events at the end

@@ -10,7 +10,7 @@ import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
 import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
-import { clickhouse, localConfig, redis, runCli, uniqueName } from './harness.ts';
+import { clickhouse, localConfig, redis, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 
 const HOUR = 3_600_000;
@@ -68,7 +68,7 @@ describe('hostile input and metrics', () => {
       videos: 300,
       minutes: 10,
       startMs: Math.floor(Date.now() / HOUR) * HOUR - HOUR,
-      mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
+      mix: DETERMINISTIC_MIX,
     })
       .toArray()
       .map((l) => ({ ...l, event: { ...l.event, video_id: prefix + l.event.video_id } }));

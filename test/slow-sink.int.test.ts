@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { generateLabelledStream, truthOf, type StreamTruth } from '../bench/labelled-stream.ts';
-import { clickhouse, localConfig, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { clickhouse, localConfig, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 
 const HOUR = 3_600_000;
@@ -55,7 +55,7 @@ describe('slow ClickHouse', () => {
       videos: 500,
       minutes: 20,
       startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR,
-      mix: { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 },
+      mix: DETERMINISTIC_MIX,
     })
       .toArray()
       .map((l) => ({ ...l, event: { ...l.event, video_id: `${topic}-${l.event.video_id}` } }));
