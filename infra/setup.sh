@@ -28,7 +28,12 @@ apt_install() {
 # 1. Node dependencies (npm writes node_modules/.package-lock.json after package-lock.json)
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm 11 writes lock files without other platforms' optional packages and then refuses them in
+  # `npm ci`; `npm install` installs the same locked versions.
+  npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || {
+    echo "setup: npm ci refused the lock file; npm install"
+    npm install --no-audit --no-fund --loglevel=error
+  }
 fi
 
 # 2. Redis (Debian's redis-server; started on its own port by infra/services.ts)
