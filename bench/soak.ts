@@ -1,8 +1,10 @@
 // A long run at a steady rate, for flat memory and lag:
 //   npx tsx bench/soak.ts --minutes 30 --rate 3000
+// The stream starts `--warmup-minutes` earlier and that part is skipped, so the produced part has
+// every kind of viewer already mid-session: a steady rate from the first minute.
 // writes bench/results/soak.json and soak.md (RSS and lag every 15 s).
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { generateLabelledStream } from './labelled-stream.ts';
@@ -10,10 +12,11 @@ import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { infraUp } from '../infra/services.ts';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' } } });
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' }, 'warmup-minutes': { type: 'string', default: '60' } } });
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const port = Number(values.port);
+const warmup = Number(values['warmup-minutes']);
 await infraUp();
 const config = resolveJobConfig({});
 const topic = `soak-${Date.now().toString(36)}`;
@@ -28,12 +31,13 @@ const job = spawn(process.execPath, ['bin/viewtally.mjs', 'run', '--topic', topi
 
 const start = Date.now();
 const end = start + minutes * 60_000;
-const stream = generateLabelledStream({ seed: 7, events: Math.ceil(rate * minutes * 60 * 1.05), videos: 200_000, minutes: minutes + 1, startMs: start });
+const stream = generateLabelledStream({ seed: 7, events: Math.ceil(rate * (minutes + warmup) * 60 * 1.05), videos: 200_000, minutes: minutes + warmup + 1, startMs: start - warmup * 60_000 });
 let produced = 0;
 const feeding = (async () => {
   let batch: { line: number; event: ReturnType<typeof stream.toArray>[number]['event'] }[] = [];
   for (const { event } of stream.events()) {
     if (Date.now() >= end) break;
+    if (event.ts < start) continue;
     // keep the produce rate: event time follows the clock
     while (event.ts > Date.now()) await sleep(50);
     batch.push({ line: ++produced, event });
@@ -73,6 +77,7 @@ await producer.disconnect();
 const after = samples.filter((s) => s.minute >= 5);
 const summary = {
   topic,
+  config: process.env.VT_CONFIG ? JSON.parse(readFileSync(process.env.VT_CONFIG, 'utf8')) : null,
   minutes,
   rate,
   produced,
