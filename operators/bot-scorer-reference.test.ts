@@ -60,7 +60,8 @@ describe('bot scorer: against a brute-force reference', () => {
         verdicts.forEach((v) => v.reasons.forEach((r) => exercised.add(r)));
         if (s.snapshot().viewers.expired > 0) exercised.add('expiry');
       }),
-      { numRuns: 300 },
+      // A fixed seed: the coverage check below must hold for the streams actually generated.
+      { numRuns: 300, seed: 7 },
     );
     expect([...exercised].sort()).toEqual(['datacenter_ip', 'expiry', 'ip_velocity', 'ja3', 'replay_rate', 'watch_pattern']);
   });
