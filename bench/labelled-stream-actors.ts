@@ -18,6 +18,14 @@ export interface StreamContext {
   natIps: readonly string[];
   /** Unique-id mint: event ids, session ids, viewer ids. */
   nextId(): string;
+  /** The scheduler's time (the event being emitted); actors pick their next video at it. */
+  clock?: number;
+  /** A viral spike: inside [fromMs, toMs) a pick is the spike video with probability `extra` on top of its Zipf share. */
+  spike?: { rank: number; fromMs: number; toMs: number; extra: number } | null;
+  /** Chance that a person re-watches the video just watched (a page refresh); default 0.08. */
+  refreshRate?: number;
+  /** Chance that a view beacon is re-sent with the same event_id (a network retry); default 0.03. */
+  retryRate?: number;
 }
 
 /**
@@ -63,6 +71,11 @@ function build(ctx: StreamContext, who: Who, v: VideoMeta, type: string, ts: num
 }
 
 function pickVideo(ctx: StreamContext): VideoMeta {
+  const spike = ctx.spike;
+  // The spike draws only inside its window, so a stream without one is unchanged.
+  if (spike && ctx.clock !== undefined && ctx.clock >= spike.fromMs && ctx.clock < spike.toMs && ctx.rng.chance(spike.extra)) {
+    return videoMeta(videoId(spike.rank), ctx.channels);
+  }
   return videoMeta(videoId(ctx.zipf.sample(ctx.rng)), ctx.channels);
 }
 
@@ -117,18 +130,21 @@ function* watchVideo(ctx: StreamContext, who: Who, v: VideoMeta, source: Traffic
   yield t + w;
   const view = labels.label(build(ctx, who, v, 'view', t + w, w, source));
   yield view;
-  if (rng.chance(0.03)) {
+  if (rng.chance(ctx.retryRate ?? 0.03)) {
     yield t + w;
     yield labels.retry(view);
   }
   return t + w;
 }
 
-/** A person: one or two sessions of a few videos, sometimes refreshing a page or coming back to a video. */
-function* human(ctx: StreamContext, population: Population, t0: number): Actor {
+/**
+ * A person: one or two sessions of a few videos, sometimes refreshing a page or coming back to a
+ * video. An `offline` person is on a phone whose beacons the scheduler delivers late.
+ */
+function* human(ctx: StreamContext, population: Population, t0: number, offline: boolean): Actor {
   const rng = ctx.rng;
   const labels = new Labeller(ctx.rules, population);
-  const device = DEVICES.sample(rng);
+  const device: Device = offline ? 'mobile' : DEVICES.sample(rng);
   const signedIn = population === 'human_signed_in' || (population !== 'human_anonymous' && rng.chance(0.5));
   const home = rng.int(ctx.households);
   const vpn = rng.int(ctx.vpnExits);
@@ -162,7 +178,7 @@ function* human(ctx: StreamContext, population: Population, t0: number): Actor {
         yield labels.label(build(ctx, who, v, 'load', t, 0, source));
       }
       t = yield* watchVideo(ctx, who, v, source, t, labels);
-      while (rng.chance(0.08) && labels.views(v) < 3) {
+      while (rng.chance(ctx.refreshRate ?? 0.08) && labels.views(v) < 3) {
         t += rng.between(2 * SECOND, MINUTE);
         t = yield* watchVideo(ctx, who, v, 'direct', t, labels);
       }
@@ -209,8 +225,11 @@ function disguised(ctx: StreamContext, ip: string, viewer_id: string | null = nu
   return { viewer_id, session_id: `s${ctx.nextId()}`, ip, user_agent: humanUserAgent(ctx.rng, device), ja3: browserJa3(ctx.rng), country: COUNTRIES.sample(ctx.rng), device };
 }
 
-/** Creates the actor of `population` arriving at `t0`; `ordinal` numbers the actors of a population (bots share IPs by it). */
-export function createActor(ctx: StreamContext, population: Population, t0: number, ordinal: number): Actor {
+/**
+ * Creates the actor of `population` arriving at `t0`; `ordinal` numbers the actors of a population
+ * (bots share IPs by it). `offline` (people only) makes a phone user whose beacons arrive late.
+ */
+export function createActor(ctx: StreamContext, population: Population, t0: number, ordinal: number, offline = false): Actor {
   const rng = ctx.rng;
   const r = ctx.rules;
   switch (population) {
@@ -218,7 +237,7 @@ export function createActor(ctx: StreamContext, population: Population, t0: numb
     case 'human_anonymous':
     case 'human_nat':
     case 'human_vpn':
-      return human(ctx, population, t0);
+      return human(ctx, population, t0, offline);
     case 'owner':
       return owner(ctx, t0);
     case 'bot_declared': {

@@ -117,6 +117,11 @@ export class Zipf {
   sample(rng: Rng): number {
     return searchCumulative(this.cumulative, rng.float());
   }
+
+  /** The probability of rank `k` (its share of the draws). */
+  probability(k: number): number {
+    return this.cumulative[k] - (k > 0 ? this.cumulative[k - 1] : 0);
+  }
 }
 
 function searchCumulative(c: Float64Array, u: number): number {

@@ -41,15 +41,50 @@ export interface LabelledStreamOptions {
   natIps?: number;
   /** The pipeline's view rules the labels follow; defaults match the pipeline's (30 s, 50 %, 30 min). */
   rules?: Partial<LabelRules>;
+  /** A viral spike: one video takes `factor` times its Zipf share for a while. Default none. */
+  spike?: SpikeOptions;
+  /** Offline phones: some people's beacons all arrive late, in their order, minutes to hours after their `ts`. Default none. */
+  late?: LateOptions;
+  /** Chance that a person refreshes (re-watches) the video just watched, each time; default 0.08. */
+  refreshRate?: number;
+  /** Chance that a view beacon is retried with the same event_id; default 0.03. */
+  retryRate?: number;
 }
 
-export type ResolvedStreamOptions = Required<Omit<LabelledStreamOptions, 'mix' | 'rules'>> & { mix: Record<Population, number>; rules: LabelRules };
+/** A viral spike of one video. */
+export interface SpikeOptions {
+  /** Popularity rank of the spiking video; default 100. */
+  rank?: number;
+  /** Its share of the picks during the spike, as a multiple of its Zipf share; default 10. */
+  factor?: number;
+  /** Start of the spike, in minutes from the stream start; default a third of the span. */
+  fromMinute?: number;
+  /** Length of the spike; default a third of the span. */
+  minutes?: number;
+}
+
+/** Late mobile beacons. */
+export interface LateOptions {
+  /** Target share of all events that arrive late (≈; whole offline people are drawn, so it varies). */
+  share: number;
+  /** Shortest and longest delay (ms), log-uniform between; default 2 min and 6 h. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export type ResolvedStreamOptions = Required<Omit<LabelledStreamOptions, 'mix' | 'rules' | 'spike' | 'late'>> & {
+  mix: Record<Population, number>;
+  rules: LabelRules;
+  spike: Required<SpikeOptions> | null;
+  late: Required<LateOptions> | null;
+};
 
 /**
  * A deterministic labelled stream. `events()` regenerates it from the seed on every call, holding
  * only the actors in flight (memory stays flat for millions of events); `toArray()` collects it.
  * Events come in event-time order (ties in a fixed order), so each (viewer key, video) pair's
- * events are in non-decreasing `ts`. The stream stops at exactly `events` events; arrivals are
+ * events are in non-decreasing `ts`; with `late`, an offline person's events come in their own
+ * order but a fixed delay after their `ts`. The stream stops at exactly `events` events; arrivals are
  * provisioned ~5 % above that, so the last minute or two of the span can be thin. Memory follows
  * the actors in flight, i.e. the event rate: ~100 MB at 1 M events per hour of event time, ~470 MB
  * at 5 M per hour; spread big streams over more minutes (5 M over 300 minutes: ~120 MB).
@@ -92,7 +127,22 @@ function resolve(options: LabelledStreamOptions): ResolvedStreamOptions {
     mix,
     natIps: options.natIps ?? 6,
     rules: { minWatchMs: 30_000, minWatchFraction: 0.5, sessionWindowMs: 30 * MINUTE, ...options.rules },
+    spike: null,
+    late: null,
+    refreshRate: options.refreshRate ?? 0.08,
+    retryRate: options.retryRate ?? 0.03,
   };
+  if (options.spike) {
+    const third = o.minutes / 3;
+    o.spike = { rank: options.spike.rank ?? 100, factor: options.spike.factor ?? 10, fromMinute: options.spike.fromMinute ?? third, minutes: options.spike.minutes ?? third };
+    if (!Number.isSafeInteger(o.spike.rank) || o.spike.rank < 0 || o.spike.rank >= o.videos) throw new RangeError(`spike.rank must be a rank in 0..${o.videos - 1}`);
+    if (!(o.spike.factor >= 1) || !(o.spike.minutes > 0)) throw new RangeError('spike.factor must be ≥ 1 and spike.minutes positive');
+  }
+  if (options.late && options.late.share > 0) {
+    o.late = { share: options.late.share, minDelayMs: options.late.minDelayMs ?? 2 * MINUTE, maxDelayMs: options.late.maxDelayMs ?? 6 * 60 * MINUTE };
+    if (!(o.late.share < 0.5) || !(o.late.minDelayMs > 0) || !(o.late.maxDelayMs >= o.late.minDelayMs)) throw new RangeError('late.share must be in [0, 0.5) and 0 < minDelayMs ≤ maxDelayMs');
+  }
+  if (!(o.refreshRate >= 0 && o.refreshRate < 1) || !(o.retryRate >= 0 && o.retryRate < 1)) throw new RangeError('refreshRate and retryRate must be in [0, 1)');
   if (!Number.isSafeInteger(o.events) || o.events < 0) throw new RangeError(`events must be a non-negative integer, got ${o.events}`);
   if (!Number.isSafeInteger(o.videos) || o.videos < 1 || !Number.isSafeInteger(o.channels) || o.channels < 1) throw new RangeError('videos and channels must be positive integers');
   if (!(o.minutes > 0)) throw new RangeError(`minutes must be positive, got ${o.minutes}`);
@@ -115,6 +165,15 @@ function context(o: ResolvedStreamOptions, zipf: Zipf, rng: Rng, actors: Record<
     vpnExits: actors ? Math.max(1, actors.human_vpn) : 1,
     natIps: o.natIps === 1 ? [CARRIER_NAT_IPS[0]] : nat,
     nextId: () => prefix + (id++).toString(36),
+    spike: o.spike && {
+      rank: o.spike.rank,
+      fromMs: o.startMs + o.spike.fromMinute * MINUTE,
+      toMs: o.startMs + (o.spike.fromMinute + o.spike.minutes) * MINUTE,
+      // Picked on top of the Zipf draw, so the video's share becomes factor × its own: x + (1 − x)p = factor·p.
+      extra: Math.min(1, ((o.spike.factor - 1) * zipf.probability(o.spike.rank)) / (1 - zipf.probability(o.spike.rank))),
+    },
+    refreshRate: o.refreshRate,
+    retryRate: o.retryRate,
   };
 }
 
@@ -143,13 +202,18 @@ function calibrate(o: ResolvedStreamOptions, zipf: Zipf): Record<Population, num
 }
 
 interface Entry {
+  /** When the entry is due: the event's time plus its actor's delivery delay. */
   ts: number;
   seq: number;
   population: Population;
   /** null for a population's spawner, whose `ordinal` is the next actor to create. */
   actor: Actor | null;
   ordinal: number;
+  /** How late this actor's events arrive (0: on time). */
+  delay: number;
 }
+
+const PEOPLE: readonly Population[] = ['human_signed_in', 'human_anonymous', 'human_nat', 'human_vpn'];
 
 function* schedule(o: ResolvedStreamOptions, zipf: Zipf, actors: Record<Population, number>): Generator<LabelledEvent, void, void> {
   if (o.events === 0) return;
@@ -161,9 +225,14 @@ function* schedule(o: ResolvedStreamOptions, zipf: Zipf, actors: Record<Populati
   let seq = 0;
   // Arrivals sit on a jittered grid: the planned number of actors, evenly spread over the span.
   const arrival = (p: Population, i: number) => o.startMs + Math.floor(((i + rng.float()) * span) / actors[p]);
-  for (const p of POPULATIONS) if (actors[p] > 0) heap.push({ ts: arrival(p, 0), seq: seq++, population: p, actor: null, ordinal: 0 });
+  for (const p of POPULATIONS) if (actors[p] > 0) heap.push({ ts: arrival(p, 0), seq: seq++, population: p, actor: null, ordinal: 0, delay: 0 });
+  // Offline phones: whole people, so each keeps its own order; drawn among people to reach the share of events.
+  const late = o.late;
+  const peopleShare = PEOPLE.reduce((s, p) => s + o.mix[p], 0);
+  const offlineChance = late && peopleShare > 0 ? Math.min(1, late.share / peopleShare) : 0;
+  const delayOf = () => (late ? Math.round(late.minDelayMs * Math.pow(late.maxDelayMs / late.minDelayMs, rng.float())) : 0);
 
-  const advance = (actor: Actor, population: Population, after: number) => {
+  const advance = (actor: Actor, population: Population, after: number, delay: number) => {
     const r = actor.next();
     if (r.done) return;
     const ts = r.value;
@@ -173,21 +242,26 @@ function* schedule(o: ResolvedStreamOptions, zipf: Zipf, actors: Record<Populati
       actor.return();
       return;
     }
-    heap.push({ ts, seq: seq++, population, actor, ordinal: 0 });
+    heap.push({ ts: ts + delay, seq: seq++, population, actor, ordinal: 0, delay });
   };
 
   let emitted = 0;
   for (let e = heap.pop(); e !== undefined; e = heap.pop()) {
     if (e.actor === null) {
-      advance(createActor(ctx, e.population, e.ts, e.ordinal), e.population, e.ts);
-      if (e.ordinal + 1 < actors[e.population]) heap.push({ ts: arrival(e.population, e.ordinal + 1), seq: seq++, population: e.population, actor: null, ordinal: e.ordinal + 1 });
+      const offline = offlineChance > 0 && PEOPLE.includes(e.population) && rng.chance(offlineChance);
+      const delay = offline ? delayOf() : 0;
+      ctx.clock = e.ts;
+      advance(createActor(ctx, e.population, e.ts, e.ordinal, offline), e.population, e.ts, delay);
+      if (e.ordinal + 1 < actors[e.population]) heap.push({ ts: arrival(e.population, e.ordinal + 1), seq: seq++, population: e.population, actor: null, ordinal: e.ordinal + 1, delay: 0 });
       continue;
     }
+    const eventTs = e.ts - e.delay;
+    ctx.clock = eventTs;
     const r = e.actor.next();
-    if (r.done || typeof r.value === 'number' || r.value.event.ts !== e.ts) throw new Error(`labelled stream: a ${e.population} actor did not produce the event it announced for ${e.ts}`);
+    if (r.done || typeof r.value === 'number' || r.value.event.ts !== eventTs) throw new Error(`labelled stream: a ${e.population} actor did not produce the event it announced for ${eventTs}`);
     yield r.value;
     if (++emitted === o.events) return;
-    advance(e.actor, e.population, e.ts);
+    advance(e.actor, e.population, eventTs, e.delay);
   }
 }
 

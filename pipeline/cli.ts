@@ -8,6 +8,7 @@ import { runDemo } from './demo.ts';
 import { reconcile } from './reconcile.ts';
 import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
+import { benchCommand } from '../bench/bench-command.ts';
 import { serveCommand } from '../api/serve-command.ts';
 import { LOCAL_API, startApi } from '../api/start-api.ts';
 import { Redis } from 'ioredis';
@@ -191,6 +192,7 @@ withConnection(program.command('demo').description('local infra, a synthetic str
 
 program.addCommand(serveCommand());
 program.addCommand(exportCommand());
+program.addCommand(benchCommand());
 
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`viewtally: ${err.message}`);

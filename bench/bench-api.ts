@@ -1,0 +1,55 @@
+import { loadavg } from 'node:os';
+import { pino } from 'pino';
+import type { Redis } from 'ioredis';
+import { createApiServer } from '../api/server.ts';
+import { createReadRedis, redisReady } from '../api/read-redis.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { startChild } from './bench-child.ts';
+import { BENCH_VIDEO_PREFIX } from './bench-stream.ts';
+import { round } from './bench-throughput.ts';
+
+/** `GET /v1/videos/{id}/views` at a fixed rate. */
+export interface ApiResult {
+  targetRate: number;
+  requestsPerSecond: number;
+  requests: number;
+  seconds: number;
+  connections: number;
+  /** Distinct videos asked for (all with a live counter, so every answer comes from Redis). */
+  videos: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  loadAverage: number[];
+}
+
+/**
+ * Serves the read API in this process (`createApiServer`, as `viewtally serve` builds it, on
+ * loopback) and loads it from a child with autocannon, cycling over benchmark videos that have a
+ * live counter (the popular ones first, as real traffic would).
+ */
+export async function runApiLoad(ctx: { redisUrl: string; clickhouse: string; redis: Redis; rate: number; seconds: number; log: (line: string) => void }): Promise<ApiResult> {
+  const candidates = Array.from({ length: 5_000 }, (_, rank) => `${BENCH_VIDEO_PREFIX}v${rank}`);
+  const counts = await ctx.redis.mget(candidates.map((id) => `vt:views:${id}`));
+  const ids = candidates.filter((_, i) => counts[i] !== null);
+  if (ids.length === 0) throw new Error('api: no benchmark video has a live counter (did the job run?)');
+  const redis = createReadRedis(ctx.redisUrl);
+  await redisReady(redis);
+  const clickhouse = createClickHouseClient(ctx.clickhouse, { requestTimeoutMs: 10_000 });
+  const app = await createApiServer({ redis, clickhouse, topic: 'view-events', log: pino({ level: 'warn' }) });
+  try {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const connections = Math.max(4, Math.min(64, Math.round(ctx.rate / 200)));
+    ctx.log(`api: ${ctx.rate} req/s for ${ctx.seconds} s over ${ids.length} videos`);
+    const child = startChild('bench/api-load-child.ts', { url: address, ids, rate: ctx.rate, seconds: ctx.seconds, connections }, { name: `api-${Date.now().toString(36)}` });
+    const r = (await child.done) as Omit<ApiResult, 'targetRate' | 'connections' | 'videos' | 'loadAverage'>;
+    const result: ApiResult = { ...r, targetRate: ctx.rate, connections, videos: ids.length, requestsPerSecond: Math.round(r.requestsPerSecond), loadAverage: loadavg().map((x) => round(x, 2)) };
+    ctx.log(`api: ${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms`);
+    return result;
+  } finally {
+    await app.close();
+    redis.disconnect();
+    await clickhouse.close();
+  }
+}

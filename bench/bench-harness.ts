@@ -1,0 +1,209 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { infraUp } from '../infra/services.ts';
+import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { benchCacheDir, loadEventPool, preloadTopic, type PreloadedTopic } from './bench-load.ts';
+import { runConsumeLine, runJobLine, runOperatorCost, round, type JobRunResult, type LineContext, type LineResult, type OperatorCost } from './bench-throughput.ts';
+import { runFreshness, type FreshnessAttempt } from './bench-freshness.ts';
+import { runApiLoad, type ApiResult } from './bench-api.ts';
+import { readDashboardReference, runDashboardLatency, type DashboardResult } from './bench-dashboard.ts';
+import { measureDedupState, type DedupState } from './bench-memory.ts';
+import { machineInfo, versions, type MachineInfo, type Versions } from './bench-env.ts';
+import { evaluateTargets, renderMarkdown, type TargetRow } from './bench-report.ts';
+import { renderChart } from './bench-chart.ts';
+
+/** What a run measures and how big it is; {@link benchDefaults} gives the full and the tiny run. */
+export interface BenchOptions {
+  tiny: boolean;
+  seed: number;
+  /** Events pre-loaded into the topic the throughput lines read. */
+  events: number;
+  partitions: number;
+  /** Event-time span of the pre-loaded stream (minutes) and its catalogue. */
+  minutes: number;
+  videos: number;
+  /** Freshness: the produce rate tried first, for how long, and how many lower rates after it if the box cannot sustain it. */
+  freshRate: number;
+  freshSeconds: number;
+  freshAttempts: number;
+  apiRate: number;
+  apiSeconds: number;
+  dashboardRows: number;
+  dashboardRuns: number;
+  /** Kafka clients measured for the limit line (kafkajs is the one the job uses). */
+  clients: ('kafkajs' | 'platformatic')[];
+  /** Run the job under `node --cpu-prof` and summarise its hot spots. */
+  profile: boolean;
+  /** Extra node flags of the job processes (an experiment, e.g. `--max-semi-space-size=64`); none by default. */
+  jobNodeArgs: string[];
+  /** Reuse a pre-loaded topic of the same stream from an earlier run. */
+  reuse: boolean;
+  /** Only the dashboard measure (e.g. the 100 M-row reference), written to `dashboard-<rows>.json`. */
+  dashboardOnly: boolean;
+  out: string;
+}
+
+/** Defaults of the full run (`npm run bench`) or of `--tiny` (seconds, for the test). */
+export function benchDefaults(tiny: boolean): BenchOptions {
+  return {
+    tiny,
+    seed: 20261123,
+    events: tiny ? 20_000 : 5_000_000,
+    partitions: 4,
+    minutes: tiny ? 10 : 240,
+    videos: 1_000_000,
+    freshRate: tiny ? 2_000 : 50_000,
+    freshSeconds: tiny ? 3 : 20,
+    freshAttempts: tiny ? 1 : 3,
+    apiRate: tiny ? 500 : 5_000,
+    apiSeconds: tiny ? 2 : 10,
+    dashboardRows: tiny ? 30_000 : 2_000_000,
+    dashboardRuns: tiny ? 3 : 20,
+    clients: ['kafkajs', 'platformatic'],
+    profile: false,
+    jobNodeArgs: [],
+    reuse: true,
+    dashboardOnly: false,
+    out: new URL('./results', import.meta.url).pathname,
+  };
+}
+
+/** Everything one run measured: written as latest.json, rendered as latest.md and latest.svg. */
+export interface BenchResults {
+  schema: 1;
+  mode: 'full' | 'tiny';
+  seed: number;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  phaseSeconds: Record<string, number>;
+  machine: MachineInfo & { loadAverageAtEnd: number[] };
+  versions: Versions;
+  options: Omit<BenchOptions, 'out'>;
+  load: PreloadedTopic;
+  throughput: {
+    job: JobRunResult;
+    limit: Record<string, LineResult>;
+    baseline: LineResult;
+    operators: OperatorCost;
+    jobToLimit: number;
+    jobToBaseline: number;
+  };
+  freshness: { attempts: FreshnessAttempt[]; chosen: FreshnessAttempt };
+  memory: { job: JobRunResult['memory']; dedup: DedupState };
+  api: ApiResult;
+  dashboard: { run: DashboardResult; reference100M: DashboardResult | null };
+  targets: TargetRow[];
+}
+
+/** Runs the benchmark end to end against the local services and writes its results to `options.out`. */
+export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchResults | DashboardResult> {
+  const started = Date.now();
+  const phaseSeconds: Record<string, number> = {};
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      phaseSeconds[name] = round((Date.now() - t) / 1000, 1);
+      log(`[${name}: ${phaseSeconds[name]} s, load ${loadavg()[0].toFixed(2)}]`);
+    }
+  };
+  mkdirSync(options.out, { recursive: true });
+  if (options.dashboardOnly) {
+    const machine = machineInfo();
+    const run = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));
+    const file = join(options.out, options.dashboardRows >= 100_000_000 ? 'dashboard-100m.json' : `dashboard-${options.dashboardRows}.json`);
+    writeFileSync(file, `${JSON.stringify({ ...run, machine: { ...machine, loadAverageAtEnd: loadavg().map((x) => round(x, 2)) } }, null, 2)}\n`);
+    log(`wrote ${file}`);
+    return run;
+  }
+  const machine = machineInfo();
+  await phase('infra', () => infraUp({ timeoutMs: 150_000 }));
+  const config = resolveJobConfig({});
+  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const redis = new Redis(config.redis);
+  const clickhouse = createClickHouseClient(config.clickhouse);
+  try {
+    const versionInfo = await versions(redis, clickhouse);
+    log(`bench ${runId}: ${options.tiny ? 'tiny' : 'full'} run, seed ${options.seed}, ${machine.cpus} cores, load ${machine.loadAverageAtStart.join(' ')}`);
+    const poolEvents = Math.ceil(options.freshRate * options.freshSeconds * 1.05);
+    const [load, pool] = await phase('preload', () =>
+      Promise.all([
+        preloadTopic({ brokers: config.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log }),
+        loadEventPool({ seed: options.seed + 1, events: poolEvents, minutes: Math.max(10, Math.ceil(poolEvents / 20_000)), videos: options.videos, startMs: Date.UTC(2025, 0, 6) }, log),
+      ]),
+    );
+    const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
+    const limit: Record<string, LineResult> = {};
+    for (const client of options.clients) limit[client] = await phase(`limit-${client}`, () => runConsumeLine(ctx, client));
+    const baseline = await phase('baseline', () => runConsumeLine(ctx, 'naive'));
+    const operators = await phase('operators', () => runOperatorCost(ctx, options.tiny ? options.events : 500_000));
+    const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
+    const job = await phase('job', () => runJobLine(ctx, { profileDir, nodeArgs: options.jobNodeArgs }));
+    const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
+
+    const attempts: FreshnessAttempt[] = [];
+    await phase('freshness', async () => {
+      let rate = options.freshRate;
+      for (let i = 0; i < options.freshAttempts; i++) {
+        const a = await runFreshness({ brokers: config.brokers, redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs }, rate, options.freshSeconds, i);
+        attempts.push(a);
+        if (a.sustained) break;
+        // Next: a bit under what the box showed it can do.
+        const shown = Math.min(a.producedRate, a.processedRate > 0 ? a.processedRate : a.producedRate);
+        rate = Math.max(1_000, Math.floor((0.85 * shown) / 1_000) * 1_000);
+      }
+    });
+    const chosen = attempts.find((a) => a.sustained) ?? attempts[attempts.length - 1];
+    const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, rate: options.apiRate, seconds: options.apiSeconds, log }));
+    const dashboard = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));
+
+    const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
+    const { out, ...optionsShown } = options;
+    const results: BenchResults = {
+      schema: 1,
+      mode: options.tiny ? 'tiny' : 'full',
+      seed: options.seed,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds: round((Date.now() - started) / 1000, 1),
+      phaseSeconds,
+      machine: { ...machine, loadAverageAtEnd: loadavg().map((x) => round(x, 2)) },
+      versions: versionInfo,
+      options: optionsShown,
+      load,
+      throughput: {
+        job,
+        limit,
+        baseline,
+        operators,
+        jobToLimit: round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3),
+        jobToBaseline: round(job.eventsPerSecond / baseline.eventsPerSecond, 3),
+      },
+      freshness: { attempts, chosen },
+      memory: { job: job.memory, dedup },
+      api,
+      dashboard: { run: dashboard, reference100M: readDashboardReference(out) },
+      targets: [],
+    };
+    results.targets = evaluateTargets(results);
+    writeResults(out, results);
+    log(`wrote ${join(out, 'latest.json')}, latest.md, latest.svg in ${results.durationSeconds} s`);
+    return results;
+  } finally {
+    redis.disconnect();
+    await clickhouse.close();
+  }
+}
+
+function writeResults(dir: string, results: BenchResults): void {
+  // Infinity (a marker never seen) has no JSON form: it is written as null and reported as such.
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(join(dir, 'latest.md'), renderMarkdown(results));
+  writeFileSync(join(dir, 'latest.svg'), renderChart(results));
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDashboardTable } from './bench-dashboard.ts';
+import { summariseProfile } from './cpu-profile.ts';
+
+describe('dashboard table', () => {
+  it('reads the latency harness output: every query, the row counts, the worst 30-day p95', () => {
+    const out = [
+      'query                                               p50 ms  p95 ms  max ms',
+      'viewsOverTime 30 d, popular channel (hour buckets)      67     274     274',
+      'viewsOverTime 24 h, popular video (minute buckets)      23     947     947',
+      'totals 30 d, one category, all channels                 92     134     134',
+      '(1,999,493 minute rows, 1,974,884 hour rows, 10 runs each, target embedded:/x/dashboard-2000000)',
+    ].join('\n');
+    const r = parseDashboardTable(out);
+    expect(r.queries).toEqual([
+      { query: 'viewsOverTime 30 d, popular channel (hour buckets)', p50Ms: 67, p95Ms: 274, maxMs: 274 },
+      { query: 'viewsOverTime 24 h, popular video (minute buckets)', p50Ms: 23, p95Ms: 947, maxMs: 947 },
+      { query: 'totals 30 d, one category, all channels', p50Ms: 92, p95Ms: 134, maxMs: 134 },
+    ]);
+    expect([r.minuteRows, r.hourRows, r.runs, r.target]).toEqual([1_999_493, 1_974_884, 10, 'embedded:/x/dashboard-2000000']);
+    // The target is about 30-day queries: the 24 h one does not count.
+    expect(r.worst30DayP95Ms).toBe(274);
+  });
+
+  it('refuses output without a table', () => {
+    expect(() => parseDashboardTable('day 1/30: 3,366,667 rows in 89 s')).toThrow(/no result table/);
+  });
+});
+
+describe('cpu profile summary', () => {
+  it('adds self and total time per function, counts a recursive function once per sample, leaves idle out', () => {
+    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 9 }, children });
+    const profile = {
+      nodes: [
+        frame(1, '(root)', '', [2, 5]),
+        frame(2, 'run', 'file:///repo/node_modules/kafkajs/src/run.js', [3]),
+        frame(3, 'decode', 'file:///repo/operators/decode.ts', [4]),
+        frame(4, 'decode', 'file:///repo/operators/decode.ts'),
+        frame(5, '(idle)', ''),
+      ],
+      // Each sample's time is the next delta: decode 30 µs (twice 10 + 20), run 5 µs, idle 100 µs.
+      samples: [3, 4, 2, 5, 3],
+      timeDeltas: [0, 10, 20, 5, 100, 0],
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'vt-prof-'));
+    try {
+      const file = join(dir, 'p.cpuprofile');
+      writeFileSync(file, JSON.stringify(profile));
+      const s = summariseProfile(file);
+      expect(s.busyMs).toBe(0); // 35 µs busy rounds to 0 ms; shares carry the detail
+      expect(s.selfTop.map((h) => [h.name.split(' ')[0], h.share])).toEqual([
+        ['decode', 0.857],
+        ['run', 0.143],
+      ]);
+      expect(s.totalTop.find((h) => h.name.startsWith('run'))?.share).toBe(1);
+      expect(s.totalTop.find((h) => h.name.startsWith('decode'))?.share).toBe(0.857);
+      expect(s.byPlace.map((h) => h.name)).toEqual([expect.stringMatching(/decode\.ts$/), 'kafkajs']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,251 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { progressKey } from '../sinks/redis-sink.ts';
+import { startChild } from './bench-child.ts';
+import { summariseProfile, type ProfileSummary } from './cpu-profile.ts';
+import type { ConsumeChildArgs, ConsumeSummary } from './consume-child.ts';
+
+/** What every throughput line shares: the topic and where things are. */
+export interface LineContext {
+  brokers: string[];
+  redisUrl: string;
+  redis: Redis;
+  topic: string;
+  partitions: number;
+  /** Messages in the topic. */
+  expected: number;
+  runId: string;
+  log: (line: string) => void;
+}
+
+/** One consume line (limit or baseline): its rate, CPU cost and the checksum of what it read. */
+export interface LineResult extends ConsumeSummary {
+  group: string;
+  cpuMicrosPerEvent: number;
+  loadAverage: number[];
+}
+
+/** Reads the whole topic with one of the comparison consumers (see consume-child.ts). */
+export async function runConsumeLine(ctx: LineContext, mode: ConsumeChildArgs['mode']): Promise<LineResult> {
+  const group = `vt-bench-${mode}-${ctx.runId}`;
+  const args: ConsumeChildArgs = { mode, brokers: ctx.brokers, topic: ctx.topic, group, expected: ctx.expected, redis: ctx.redisUrl, keyPrefix: `vt:bench-naive:${ctx.runId}:` };
+  ctx.log(`${mode}: reading ${ctx.expected} events`);
+  const child = startChild('bench/consume-child.ts', args, { name: `${mode}-${ctx.runId}` });
+  const summary = (await child.done) as unknown as ConsumeSummary;
+  if (summary.events < ctx.expected) throw new Error(`${mode}: read ${summary.events} of ${ctx.expected} events`);
+  ctx.log(`${mode}: ${summary.eventsPerSecond} events/s`);
+  return { ...summary, group, cpuMicrosPerEvent: Math.round((summary.cpuMs * 1000) / summary.events), loadAverage: loadavg().map((x) => round(x, 2)) };
+}
+
+/** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */
+export interface OperatorCost {
+  events: number;
+  microsPerEvent: number;
+  cpuMicrosPerEvent: number;
+  stagesMicrosPerEvent: Record<string, number>;
+  eventsPerSecond: number;
+}
+
+/** Runs the first `events` messages of the topic through the job's operators in a process of its own. */
+export async function runOperatorCost(ctx: LineContext, events: number): Promise<OperatorCost> {
+  ctx.log(`operators: ${events} events through decode → classify → windows → collect`);
+  const args = { brokers: ctx.brokers, topic: ctx.topic, group: `vt-bench-operators-${ctx.runId}`, events: Math.min(events, ctx.expected), partitions: ctx.partitions };
+  const r = (await startChild('bench/operator-cost-child.ts', args, { name: `operators-${ctx.runId}` }).done) as unknown as OperatorCost;
+  ctx.log(`operators: ${r.cpuMicrosPerEvent} µs CPU per event (${r.eventsPerSecond} events/s)`);
+  return r;
+}
+
+/** Sink latencies and the pending-events bound, as the job's Prometheus metrics report them. */
+export interface JobSinkTimes {
+  checkpoints: number;
+  checkpointSeconds: number;
+  /** Checkpoints that took longer than 1 s and 5 s. */
+  checkpointsOver1s: number;
+  checkpointsOver5s: number;
+  liveFlushes: number;
+  liveFlushSeconds: number;
+  /** Highest pending-events gauge seen (consumption waits at the job's bound). */
+  maxPendingEvents: number;
+}
+
+/** Sums, counts and `le` buckets of a Prometheus text exposition, by series name (labels other than `le` dropped). */
+function parseMetrics(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const x = /^(\w+)(?:\{([^}]*)\})? ([\d.eE+-]+|NaN|\+Inf)$/.exec(line);
+    if (!x) continue;
+    const le = x[2] ? /le="([^"]+)"/.exec(x[2])?.[1] : undefined;
+    const key = le ? `${x[1]}{le=${le}}` : x[1];
+    m.set(key, (m.get(key) ?? 0) + Number(x[3]));
+  }
+  return m;
+}
+
+function sinkTimes(m: Map<string, number>, maxPending: number): JobSinkTimes {
+  const g = (k: string) => m.get(k) ?? 0;
+  const count = g('viewtally_checkpoint_seconds_count');
+  return {
+    checkpoints: count,
+    checkpointSeconds: round(g('viewtally_checkpoint_seconds_sum'), 2),
+    checkpointsOver1s: count - g('viewtally_checkpoint_seconds_bucket{le=1}'),
+    checkpointsOver5s: count - g('viewtally_checkpoint_seconds_bucket{le=5}'),
+    liveFlushes: g('viewtally_live_flush_seconds_count'),
+    liveFlushSeconds: round(g('viewtally_live_flush_seconds_sum'), 2),
+    maxPendingEvents: maxPending,
+  };
+}
+
+/** A TCP port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** One point of the job run's time series. */
+export interface JobPoint {
+  /** Seconds since the job process started. */
+  t: number;
+  /** Events written to the live counters (the partitions' live positions). */
+  processed: number;
+  /** Events/s over the last interval. */
+  rate: number;
+  /** Events in the topic not yet processed. */
+  lag: number;
+  rssBytes: number;
+  /** Events waiting for a live flush or checkpoint (the job's gauge; consumption waits above its bound). */
+  pending: number;
+  /** Keys in the dedup stores (the job's gauge). */
+  dedupEntries: number;
+}
+
+/** The full job on the pre-loaded topic. */
+export interface JobRunResult {
+  group: string;
+  events: number;
+  /** From the first events visible in Redis to the last: the sustained rate. */
+  seconds: number;
+  eventsPerSecond: number;
+  /** Start of the process to its exit (connect, migrate, join, drain, final checkpoint). */
+  wallSeconds: number;
+  byOutcome: Record<string, number>;
+  checkpoints: number;
+  windowsFired: number;
+  lateEvents: number;
+  cpuSeconds: number;
+  cpuMicrosPerEvent: number;
+  memory: { peakRssBytes: number; rssAt10PercentBytes: number; rssAtEndBytes: number; growthBytes: number; growthBytesPerMillionEvents: number; heapUsedAtEndBytes: number };
+  /** From the job's own /metrics (last scrape before it exited): where its sink time went. */
+  sinks: JobSinkTimes;
+  series: JobPoint[];
+  profile: ProfileSummary | null;
+  loadAverage: number[];
+}
+
+/**
+ * Runs the job (bench/job-child.ts: in-process `runJob`, until idle) on the topic and follows it
+ * from outside: live positions in Redis every 500 ms, the process's memory every second.
+ * With `profileDir`, the process runs under `--cpu-prof` and its main thread's profile is summarised.
+ */
+export async function runJobLine(ctx: LineContext, options: { profileDir?: string; nodeArgs?: string[] } = {}): Promise<JobRunResult> {
+  const group = `vt-bench-job-${ctx.runId}`;
+  const keys = Array.from({ length: ctx.partitions }, (_, p) => progressKey(group, ctx.topic, p));
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
+  if (options.profileDir) {
+    rmSync(options.profileDir, { recursive: true, force: true });
+    mkdirSync(options.profileDir, { recursive: true });
+  }
+  ctx.log(`job: processing ${ctx.expected} events${options.profileDir ? ' (profiled)' : ''}`);
+  const started = Date.now();
+  let rss = 0;
+  let heapUsed = 0;
+  const metricsPort = await freePort();
+  let metrics = new Map<string, number>();
+  let maxPending = 0;
+  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, metricsPort }, {
+    name: `job-${ctx.runId}`,
+    nodeArgs,
+    onJson: (line) => {
+      if (line.sample) {
+        rss = line.rss as number;
+        heapUsed = line.heapUsed as number;
+      }
+    },
+  });
+  const series: JobPoint[] = [];
+  let firstAt = 0;
+  let lastAt = 0;
+  let previous = { t: 0, processed: 0 };
+  let exited = false;
+  const finished = child.done.finally(() => (exited = true));
+  while (!exited) {
+    await Promise.race([finished.catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
+    const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(400) })
+      .then((r) => r.text())
+      .then(parseMetrics)
+      .catch(() => null);
+    if (scraped) metrics = scraped;
+    const pending = scraped?.get('viewtally_pending_events') ?? 0;
+    maxPending = Math.max(maxPending, pending);
+    const positions = await ctx.redis.pipeline(keys.map((k) => ['hget', k, 'pos'])).exec();
+    const processed = (positions ?? []).reduce((n, [, v]) => n + Math.max(0, Number(v ?? 0)), 0);
+    const t = (Date.now() - started) / 1000;
+    if (processed > 0 && firstAt === 0) firstAt = previous.t > 0 ? previous.t : t;
+    if (processed > previous.processed) lastAt = t;
+    const rate = t > previous.t ? (processed - previous.processed) / (t - previous.t) : 0;
+    series.push({ t: round(t, 2), processed, rate: Math.round(rate), lag: ctx.expected - processed, rssBytes: rss, pending, dedupEntries: scraped?.get('viewtally_dedup_entries') ?? 0 });
+    previous = { t, processed };
+  }
+  const out = (await finished) as { summary: Record<string, unknown> & { events: number; byOutcome: Record<string, number> }; cpuMs: number; maxRss: number };
+  const wallSeconds = (Date.now() - started) / 1000;
+  const s = out.summary;
+  if (s.events < ctx.expected) throw new Error(`job: processed ${s.events} of ${ctx.expected} events`);
+  const seconds = Math.max(0.001, lastAt - firstAt);
+  const tenth = series.find((p) => p.processed >= ctx.expected * 0.1 && p.rssBytes > 0) ?? series[0];
+  const endRss = [...series].reverse().find((p) => p.rssBytes > 0)?.rssBytes ?? rss;
+  const growth = endRss - tenth.rssBytes;
+  let profile: ProfileSummary | null = null;
+  if (options.profileDir) {
+    // The main thread's profile is the biggest (the others are tsx's loader thread).
+    const files = readdirSync(options.profileDir).filter((f) => f.endsWith('.cpuprofile')).sort();
+    const main = files.find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
+    if (main) profile = summariseProfile(join(options.profileDir, main));
+  }
+  const result: JobRunResult = {
+    group,
+    events: s.events,
+    seconds: round(seconds, 2),
+    eventsPerSecond: Math.round(ctx.expected / seconds),
+    wallSeconds: round(wallSeconds, 2),
+    byOutcome: s.byOutcome,
+    checkpoints: s.checkpoints as number,
+    windowsFired: s.windowsFired as number,
+    lateEvents: s.lateEvents as number,
+    cpuSeconds: round(out.cpuMs / 1000, 2),
+    cpuMicrosPerEvent: Math.round((out.cpuMs * 1000) / s.events),
+    memory: {
+      peakRssBytes: out.maxRss,
+      rssAt10PercentBytes: tenth.rssBytes,
+      rssAtEndBytes: endRss,
+      growthBytes: growth,
+      growthBytesPerMillionEvents: Math.round(growth / ((ctx.expected * 0.9) / 1e6)),
+      heapUsedAtEndBytes: heapUsed,
+    },
+    sinks: sinkTimes(metrics, maxPending),
+    series,
+    profile,
+    loadAverage: loadavg().map((x) => round(x, 2)),
+  };
+  ctx.log(`job: ${result.eventsPerSecond} events/s sustained, ${s.events} events, peak RSS ${Math.round(out.maxRss / 2 ** 20)} MiB`);
+  return result;
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

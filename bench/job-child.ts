@@ -1,0 +1,35 @@
+/**
+ * The job as the benchmark runs it: one process, in-process `runJob`, exactly as `viewtally run`
+ * does (same config resolution, logger and defaults), plus what the benchmark reads from inside:
+ *
+ *   node [--cpu-prof …] --import tsx bench/job-child.ts '<json>'   json = { topic, group, untilIdle, metricsPort? }
+ *
+ * Prints a sample line a second ({ rss, heapUsed, cpuMs }) and the job's summary last, with the
+ * process's CPU time. SIGTERM stops it gracefully (flush, checkpoint, leave the group).
+ */
+import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import { createLogger } from '../pipeline/logger.ts';
+import { runJob } from '../pipeline/job.ts';
+
+const args = JSON.parse(process.argv[2] ?? '{}') as { topic: string; group: string; untilIdle: boolean; metricsPort?: number };
+const config = resolveJobConfig({ topic: args.topic, group: args.group });
+const log = createLogger('viewtally-bench-job', process.env.VT_LOG_LEVEL ?? 'warn');
+const stop = new AbortController();
+process.once('SIGTERM', () => stop.abort());
+process.once('SIGINT', () => stop.abort());
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const sample = () => {
+  const m = process.memoryUsage();
+  console.log(JSON.stringify({ sample: true, t: Date.now(), rss: m.rss, heapUsed: m.heapUsed, cpuMs: cpuMs() }));
+};
+const sampler = setInterval(sample, 1_000);
+sample();
+const summary = await runJob(config, { untilIdle: args.untilIdle, log, signal: stop.signal, metricsPort: args.metricsPort });
+clearInterval(sampler);
+console.log(JSON.stringify({ summary, cpuMs: cpuMs(), maxRss: process.resourceUsage().maxRSS * 1024 }));
+// Flushed, checkpointed and out of the group (as `viewtally run`): no client's timer may keep the process.
+process.exit(0);
