@@ -2,9 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Redis } from 'ioredis';
 import { BoundedTtlMap } from '../operators/bounded-ttl-map.ts';
-import { decodePayload } from '../sinks/checkpoint-codec.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
-import type { PartitionSnapshot } from '../pipeline/partition-task.ts';
+import { progressKey, RedisSink } from '../sinks/redis-sink.ts';
+import { PartitionTask } from '../pipeline/partition-task.ts';
+import { loadBotRules } from '../operators/bot-rules-source.ts';
 import type { JobConfig } from '../pipeline/config.ts';
 
 /** The job's dedup state at the end of the run, read from its checkpoints, and what it costs. */
@@ -17,7 +17,7 @@ export interface DedupState {
   botKeys: number;
   /** Heap per dedup entry, measured by rebuilding the maps from the checkpoint (after a full GC). */
   heapBytesPerEntry: number;
-  /** Checkpointed (gzipped JSON) state per entry, all state included. */
+  /** Checkpointed (gzipped JSON) state per entry: the whole stored chain, all state included. */
   checkpointBytesPerEntry: number;
   checkpointBytes: number;
   /** The configured cap: entries per store per partition, and what a full set of caps would hold in heap. */
@@ -39,13 +39,17 @@ export async function measureDedupState(redis: Redis, group: string, topic: stri
   let checkpointBytes = 0;
   let heapBytes = 0;
   for (let p = 0; p < partitions; p++) {
-    const state = await redis.hgetBuffer(progressKey(group, topic, p), 'state');
-    if (state === null) continue;
-    checkpointBytes += state.length;
-    const snapshot = decodePayload<PartitionSnapshot>(state);
+    const key = progressKey(group, topic, p);
+    const { checkpoint } = await new RedisSink(redis).inspect(key);
+    if (checkpoint === null) continue;
+    checkpointBytes += checkpoint.chain.reduce((n, b) => n + b.length, 0);
+    const rules = loadBotRules(config.botRulesPath);
+    const task = new PartitionTask({ topic, partition: p, progressKey: key, epoch: 0, config, partitionCount: partitions, botRules: () => rules, livePosition: -1, checkpointOffset: checkpoint.offset });
+    task.restore(checkpoint.chain);
+    const snapshot = task.snapshot();
     eventIdEntries += snapshot.eventIds.keys.length;
     sessionEntries += snapshot.sessions.keys.length;
-    botKeys += snapshot.bots.ips.keys.length + snapshot.bots.viewers.keys.length;
+    botKeys += task.bots.size();
     // Fresh copies of the keys, made between the two measures: the maps' cost includes their strings, as in the job.
     gc();
     const before = process.memoryUsage().heapUsed;

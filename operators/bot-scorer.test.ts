@@ -194,6 +194,31 @@ describe('bot scorer: snapshot and restore', () => {
     );
   });
 
+  it('a snapshot and the deltas after it restore the exact state, small caps and evictions included (300 random streams)', () => {
+    fc.assert(
+      fc.property(arbStream, fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom(4, 12, 1_000), (steps, cuts, cap) => {
+        const events = toEvents(steps);
+        const at = [...new Set(cuts.map((c) => c % (events.length + 1)))].sort((a, b) => a - b);
+        const original = scorer({ partitionCount: 2, maxIpKeys: cap, maxViewerKeys: cap });
+        const base = JSON.parse(JSON.stringify(original.snapshot()));
+        const deltas = [];
+        let done = 0;
+        for (const cut of [...at, events.length]) {
+          events.slice(done, cut).forEach((e) => score(original, e));
+          done = cut;
+          deltas.push(JSON.parse(JSON.stringify(original.delta())));
+        }
+        const resumed = scorer({ partitionCount: 2, maxIpKeys: cap, maxViewerKeys: cap });
+        resumed.restore(base, deltas);
+        expect(resumed.snapshot()).toEqual(original.snapshot());
+        // and it goes on deciding the same
+        const more = toEvents(steps.slice(0, 20)).map((e) => ({ ...e, ts: e.ts + 2 * MINUTE }));
+        expect(more.map((e) => score(resumed, e))).toEqual(more.map((e) => score(original, e)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps its state as plain JSON data', () => {
     const s = scorer();
     toEvents(Array.from({ length: 50 }, (_, i) => ({ gap: 1000, ip: i % 2 ? '73.1.1.1' : '2a02:8108:9::1', viewer: i % 3, video: i % 5, watch: 40_000, ja3: null }))).forEach((e) => score(s, e));

@@ -1,7 +1,7 @@
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { mappedIPv4, parseIPv4, parseIPv6 } from './bot-cidr.ts';
 import type { BotRules, BotSignal } from './bot-rules.ts';
-import { TrackTable, type TrackTableState } from './bot-track-table.ts';
+import { TrackTable, type TrackTableDelta, type TrackTableState } from './bot-track-table.ts';
 
 /** What the bot rule decided for one event, with the evidence: the score and the signals that fired. */
 export interface BotVerdict {
@@ -19,12 +19,23 @@ export interface BotScorerState {
   viewers: TrackTableState;
 }
 
+/** The change of a partition's bot-scoring state since the last snapshot or delta. */
+export interface BotScorerDelta {
+  version: 1;
+  now: number | null;
+  ips: TrackTableDelta;
+  viewers: TrackTableDelta;
+}
+
 /** One partition's bot scorer. */
 export interface BotScorer {
   /** Scores a view that reached the bot rule and records it; call once per such event, in partition order. */
   score(e: ViewEvent, viewerKey: string): BotVerdict;
   snapshot(): BotScorerState;
-  restore(s: BotScorerState): void;
+  /** The change since the last snapshot or delta (after a snapshot or restore). */
+  delta(): BotScorerDelta;
+  /** Restores a snapshot and the deltas taken after it, in order. */
+  restore(s: BotScorerState, deltas?: readonly BotScorerDelta[]): void;
   /** Keys held (IPs plus viewer keys). */
   size(): number;
   /** Keys dropped by the size caps so far: a non-zero rate means the caps are too small for the traffic. */
@@ -205,11 +216,12 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
   return {
     score,
     snapshot: () => ({ version: 1, now: Number.isFinite(now) ? now : null, ips: ips.snapshot(), viewers: viewers.snapshot() }),
-    restore: (s: BotScorerState) => {
-      if (s.version !== 1) throw new RangeError(`bot state: unknown snapshot version ${String(s.version)}`);
-      now = s.now ?? Number.NEGATIVE_INFINITY;
-      ips.restore(s.ips);
-      viewers.restore(s.viewers);
+    delta: () => ({ version: 1, now: Number.isFinite(now) ? now : null, ips: ips.delta(), viewers: viewers.delta() }),
+    restore: (s: BotScorerState, deltas: readonly BotScorerDelta[] = []) => {
+      for (const x of [s, ...deltas]) if (x.version !== 1) throw new RangeError(`bot state: unknown snapshot version ${String(x.version)}`);
+      now = (deltas.at(-1) ?? s).now ?? Number.NEGATIVE_INFINITY;
+      ips.restore(s.ips, deltas.map((d) => d.ips));
+      viewers.restore(s.viewers, deltas.map((d) => d.viewers));
     },
     size: () => ips.size + viewers.size,
     get evictions() {

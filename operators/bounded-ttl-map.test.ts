@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BoundedTtlMap } from './bounded-ttl-map.ts';
 
@@ -41,5 +42,30 @@ describe('BoundedTtlMap', () => {
     copy.set('w', 40);
     expect(copy.get('x', 40)).toBeUndefined();
     expect(copy.get('y', 40)).toBe(20);
+  });
+
+  it('a snapshot and the deltas after it restore the exact map: order, times, expiry and the cap (500 random histories)', () => {
+    const op = fc.oneof(
+      fc.record({ set: fc.integer({ min: 0, max: 30 }), t: fc.integer({ min: 0, max: 5_000 }) }),
+      fc.record({ expire: fc.integer({ min: 0, max: 6_000 }) }),
+      fc.constant({ checkpoint: true as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), fc.integer({ min: 1, max: 12 }), (ops, cap) => {
+        const m = new BoundedTtlMap({ ttlMs: 1_000, maxEntries: cap });
+        const base = m.snapshot();
+        const deltas = [];
+        for (const o of ops) {
+          if ('set' in o) m.set(`k${o.set}`, o.t);
+          else if ('expire' in o) m.expire(o.expire);
+          else deltas.push(JSON.parse(JSON.stringify(m.delta())));
+        }
+        deltas.push(m.delta());
+        const copy = new BoundedTtlMap({ ttlMs: 1_000, maxEntries: cap });
+        copy.restore(base, deltas);
+        expect(copy.snapshot()).toEqual(m.snapshot());
+      }),
+      { numRuns: 500 },
+    );
   });
 });

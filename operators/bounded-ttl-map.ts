@@ -4,6 +4,11 @@ export interface BoundedTtlMapSnapshot {
   times: number[];
 }
 
+/** What changed since the last snapshot or delta: the entries set since, in order, and the size now. */
+export interface BoundedTtlMapDelta extends BoundedTtlMapSnapshot {
+  size: number;
+}
+
 /**
  * Keyed state with an event-time TTL and a size cap: the state every dedup rule keeps.
  * Entries are kept in insertion order, so expiry sweeps from the oldest end and the cap
@@ -17,6 +22,8 @@ export class BoundedTtlMap {
   private readonly entries = new Map<string, number>();
   // not checkpointed
   evictions = 0;
+  /** Entries set since the last snapshot or delta, in map order (null until the first one). */
+  private recent: Map<string, number> | null = null;
 
   constructor(options: { ttlMs: number; maxEntries: number }) {
     this.ttlMs = options.ttlMs;
@@ -38,6 +45,10 @@ export class BoundedTtlMap {
   set(key: string, t: number): void {
     this.entries.delete(key);
     this.entries.set(key, t);
+    if (this.recent !== null) {
+      this.recent.delete(key);
+      this.recent.set(key, t);
+    }
     if (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
@@ -54,11 +65,43 @@ export class BoundedTtlMap {
   }
 
   snapshot(): BoundedTtlMapSnapshot {
+    this.recent = new Map();
     return { keys: [...this.entries.keys()], times: [...this.entries.values()] };
   }
 
-  restore(s: BoundedTtlMapSnapshot): void {
+  /** Restores a snapshot and the deltas taken after it, in order. */
+  restore(s: BoundedTtlMapSnapshot, deltas: readonly BoundedTtlMapDelta[] = []): void {
     this.entries.clear();
     for (let i = 0; i < s.keys.length; i++) this.entries.set(s.keys[i], s.times[i]);
+    for (const d of deltas) {
+      for (let i = 0; i < d.keys.length; i++) {
+        this.entries.delete(d.keys[i]);
+        this.entries.set(d.keys[i], d.times[i]);
+      }
+      for (const key of this.entries.keys()) {
+        if (this.entries.size <= d.size) break;
+        this.entries.delete(key);
+      }
+    }
+    this.recent = new Map();
+  }
+
+  /**
+   * The change since the last snapshot or delta. Expiry and the cap only ever drop the oldest
+   * entries and `set` moves a key to the newest end, so the map is always its previous content
+   * with the keys set since moved to the end, cut to its size at the front: entries set + size say it all.
+   */
+  delta(): BoundedTtlMapDelta {
+    if (this.recent === null) throw new Error('BoundedTtlMap.delta() needs a snapshot or restore first');
+    const d: BoundedTtlMapDelta = { keys: [], times: [], size: this.entries.size };
+    for (const [key, t] of this.recent) {
+      // A key set since, then dropped by the cap, is gone with everything set before it.
+      if (this.entries.has(key)) {
+        d.keys.push(key);
+        d.times.push(t);
+      }
+    }
+    this.recent = new Map();
+    return d;
   }
 }

@@ -1,12 +1,10 @@
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import type { Committer } from './committer.ts';
-import { PartitionTask, type PartitionSnapshot } from './partition-task.ts';
+import { newestLink, PartitionTask } from './partition-task.ts';
 import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
-import { decodePayload } from '../sinks/checkpoint-codec.ts';
-import { isEmptyBlock } from '../sinks/clickhouse-block.ts';
 import type { CheckpointCopyRecord } from '../sinks/checkpoint-copies.ts';
 import { ViewtallyError } from './errors.ts';
 
@@ -95,7 +93,10 @@ export class Assignment {
       return claimed;
     }, partition);
     const checkpoint = progress.checkpoint;
-    if (checkpoint?.pending && !isEmptyBlock(checkpoint.pending)) await committer.writeBlock(config.topic, partition, key, progress.epoch, { ...checkpoint, pending: checkpoint.pending });
+    if (checkpoint?.pending) {
+      // The previous owner may have stopped before writing its last block and state link to ClickHouse.
+      await committer.writeBlock(config.topic, partition, key, progress.epoch, { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending });
+    }
     if (generation !== this.generation) return null;
     const task = new PartitionTask({
       topic: config.topic,
@@ -108,7 +109,7 @@ export class Assignment {
       livePosition: progress.livePosition,
       checkpointOffset: checkpoint?.offset ?? (await committer.claim(() => this.deps.startOffset(partition), partition)),
     });
-    if (checkpoint) task.restore(decodePayload<PartitionSnapshot>(checkpoint.state));
+    if (checkpoint) task.restore(checkpoint.chain);
     this.tasks.set(partition, task);
     this.deps.watermark.track(partition, task.watermark);
     log.info({ partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null, livePosition: progress.livePosition }, 'partition claimed');

@@ -5,10 +5,10 @@ import { retrying } from './retry.ts';
 import type { PartitionTask } from './partition-task.ts';
 import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import { isEmptyBlock, type CheckpointCopy } from '../sinks/clickhouse-block.ts';
+import { isEmptyBlock } from '../sinks/clickhouse-block.ts';
+import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
 import type { CheckpointWrite } from '../sinks/redis-sink.ts';
 import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
-import { encodePayload } from '../sinks/checkpoint-codec.ts';
 import { crashPoint } from './crash-points.ts';
 import type { JobMetrics } from './metrics.ts';
 
@@ -72,7 +72,7 @@ export class Committer {
     this.stats.windowsFired += fired;
     this.deps.metrics.windowsFired.inc(Math.max(0, fired));
     const live = task.takeLive();
-    const state = encodePayload(task.snapshot());
+    const state = task.encodeState();
     const { redis, consumer, deadLetters } = this.deps;
     const letters = task.takeDeadLetters();
     if (letters.length > 0) {
@@ -82,10 +82,9 @@ export class Committer {
     crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
-    if (!isEmptyBlock(block)) {
-      crashPoint('after-redis-checkpoint');
-      await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block });
-    }
+    crashPoint('after-redis-checkpoint');
+    // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
+    await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block });
     task.checkpointOffset = to;
     // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
     // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
@@ -103,21 +102,13 @@ export class Committer {
   }
 
   /**
-   * Writes a checkpoint's block to ClickHouse (with the checkpoint's copy) and forgets it in Redis.
+   * Writes a checkpoint's block to ClickHouse (after the copy of the checkpoint's state link) and forgets it in Redis.
    * Also re-inserts the block a previous owner recorded but may not have written: its token makes
    * that a no-op if it did.
    */
   async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite): Promise<void> {
     const block = checkpoint.pending;
-    const copy: CheckpointCopy = {
-      group_id: this.deps.group,
-      topic,
-      partition,
-      offset: checkpoint.offset,
-      token: block.token,
-      state: checkpoint.state.toString('base64'),
-      block: encodePayload(block).toString('base64'),
-    };
+    const copy = checkpointCopy(this.deps.group, topic, partition, checkpoint);
     await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
     crashPoint('after-clickhouse-insert');
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));

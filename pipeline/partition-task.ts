@@ -1,25 +1,63 @@
-import { BoundedTtlMap, type BoundedTtlMapSnapshot } from '../operators/bounded-ttl-map.ts';
+import { BoundedTtlMap, type BoundedTtlMapDelta, type BoundedTtlMapSnapshot } from '../operators/bounded-ttl-map.ts';
 import { PartitionWatermark } from '../operators/watermark.ts';
 import { MinuteWindows, type MinuteWindowsSnapshot } from '../operators/tumbling-window.ts';
 import { LiveCounts } from '../operators/live-counts.ts';
-import { createBotScorer, type BotScorer, type BotScorerState } from '../operators/bot-scorer.ts';
+import { createBotScorer, type BotScorer, type BotScorerDelta, type BotScorerState } from '../operators/bot-scorer.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch } from '../operators/view-record.ts';
 import type { ClickHouseBlock, RejectedRow } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
 import { blockToken } from '../sinks/clickhouse-block.ts';
+import { decodePayload, encodePayload } from '../sinks/checkpoint-codec.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
-/** Everything that decides outcomes for a partition, as stored in its checkpoint. */
-export interface PartitionSnapshot {
+/** What every stored state of a partition holds whole: position, watermark and open windows (small). */
+interface PartitionHead {
   nextOffset: number;
   maxEventTs: number | null;
+  windows: MinuteWindowsSnapshot;
+  checkpoints: number;
+}
+
+/** Everything that decides outcomes for a partition: a full snapshot, the first of a checkpoint chain. */
+export interface PartitionSnapshot extends PartitionHead {
+  /** Absent in checkpoints written before deltas existed. */
+  full?: true;
   eventIds: BoundedTtlMapSnapshot;
   sessions: BoundedTtlMapSnapshot;
   bots: BotScorerState;
-  windows: MinuteWindowsSnapshot;
-  checkpoints: number;
+}
+
+/** The keyed state's change since the previous link of the chain, with the head whole. */
+export interface PartitionDelta extends PartitionHead {
+  full: false;
+  eventIds: BoundedTtlMapDelta;
+  sessions: BoundedTtlMapDelta;
+  bots: BotScorerDelta;
+}
+
+/** One stored link of a partition's checkpoint chain: a full snapshot, then deltas. */
+export type PartitionState = PartitionSnapshot | PartitionDelta;
+
+/** A stored state to write with a checkpoint: gzipped JSON, and whether it starts a new chain. */
+export interface EncodedState {
+  full: boolean;
+  bytes: Buffer;
+}
+
+// A chain is compacted into a new snapshot once its deltas weigh as much as its snapshot (a restore
+// then reads at most twice the state), or after this many links (a restore applies them all).
+const MAX_CHAIN = 500;
+
+/** The newest link of a stored chain, as written. */
+export function newestLink(chain: readonly Buffer[]): EncodedState {
+  return { full: chain.length === 1, bytes: chain[chain.length - 1] };
+}
+
+/** The newest link of a stored chain, decoded: position, watermark and open windows are whole in every link. */
+export function newestState(chain: readonly Buffer[]): PartitionState {
+  return decodePayload<PartitionState>(newestLink(chain).bytes);
 }
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
@@ -37,6 +75,8 @@ export class PartitionTask {
   readonly bots: BotScorer;
   readonly windows = new MinuteWindows();
   private checkpoints = 0;
+  // the stored chain this task extends: bytes of its snapshot and of its deltas, and its length
+  private chain = { snapshotBytes: 0, deltaBytes: 0, links: 0 };
   // not checkpointed: outputs since the last flush, and replay bookkeeping
   /** Live counters already hold the events before this offset: a replay must not add them again. */
   liveSkipBelow: number;
@@ -129,26 +169,65 @@ export class PartitionTask {
     return { token, views: fired.views, outcomes: fired.outcomes, rejected };
   }
 
+  /**
+   * The state to store with the next checkpoint: the change since the last one, appended to the
+   * stored chain — or a full snapshot starting a new chain when there is none yet or the deltas
+   * have grown as heavy as the snapshot. Either way the keyed state's change tracking restarts here.
+   */
+  encodeState(): EncodedState {
+    const c = this.chain;
+    if (c.links > 0 && c.deltaBytes < c.snapshotBytes && c.links < MAX_CHAIN) {
+      const bytes = encodePayload(this.delta());
+      c.deltaBytes += bytes.length;
+      c.links++;
+      return { full: false, bytes };
+    }
+    const bytes = encodePayload(this.snapshot());
+    this.chain = { snapshotBytes: bytes.length, deltaBytes: 0, links: 1 };
+    return { full: true, bytes };
+  }
+
   snapshot(): PartitionSnapshot {
     return {
-      nextOffset: this.nextOffset,
-      maxEventTs: Number.isFinite(this.watermark.maxEventTs) ? this.watermark.maxEventTs : null,
+      ...this.head(),
+      full: true,
       eventIds: this.eventIds.snapshot(),
       sessions: this.sessions.snapshot(),
       bots: this.bots.snapshot(),
+    };
+  }
+
+  private delta(): PartitionDelta {
+    return { ...this.head(), full: false, eventIds: this.eventIds.delta(), sessions: this.sessions.delta(), bots: this.bots.delta() };
+  }
+
+  private head(): PartitionHead {
+    return {
+      nextOffset: this.nextOffset,
+      maxEventTs: Number.isFinite(this.watermark.maxEventTs) ? this.watermark.maxEventTs : null,
       windows: this.windows.snapshot(),
       checkpoints: this.checkpoints,
     };
   }
 
-  restore(s: PartitionSnapshot): void {
-    this.nextOffset = s.nextOffset;
-    this.checkpointOffset = s.nextOffset;
-    this.watermark.maxEventTs = s.maxEventTs ?? Number.NEGATIVE_INFINITY;
-    this.eventIds.restore(s.eventIds);
-    this.sessions.restore(s.sessions);
-    this.bots.restore(s.bots);
-    this.windows.restore(s.windows);
-    this.checkpoints = s.checkpoints;
+  /** Restores a stored chain: a full snapshot, then the deltas written after it, in order. */
+  restore(chain: readonly Buffer[]): void {
+    const links = chain.map((b) => decodePayload<PartitionState>(b));
+    const [first, ...rest] = links;
+    if (first === undefined || first.full === false) throw new Error(`partition ${this.partition}: a checkpoint chain must start with a full snapshot`);
+    const deltas = rest.map((d) => {
+      if (d.full !== false) throw new Error(`partition ${this.partition}: a full snapshot in the middle of a checkpoint chain`);
+      return d;
+    });
+    const last = links[links.length - 1];
+    this.nextOffset = last.nextOffset;
+    this.checkpointOffset = last.nextOffset;
+    this.watermark.maxEventTs = last.maxEventTs ?? Number.NEGATIVE_INFINITY;
+    this.eventIds.restore(first.eventIds, deltas.map((d) => d.eventIds));
+    this.sessions.restore(first.sessions, deltas.map((d) => d.sessions));
+    this.bots.restore(first.bots, deltas.map((d) => d.bots));
+    this.windows.restore(last.windows);
+    this.checkpoints = last.checkpoints;
+    this.chain = { snapshotBytes: chain[0].length, deltaBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
   }
 }

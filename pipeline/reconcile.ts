@@ -2,11 +2,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
-import type { PartitionSnapshot } from './partition-task.ts';
+import { newestLink, newestState, type PartitionState } from './partition-task.ts';
 import { RedisSink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import { decodePayload, encodePayload } from '../sinks/checkpoint-codec.ts';
-import { latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
+import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
 
 /** One video whose live count does not match ClickHouse plus the checkpointed open windows. */
 export interface CountDifference {
@@ -30,7 +29,7 @@ export interface ReconcileReport {
 const SCAN_COUNT = 1000;
 
 /** Counted views of every video across ClickHouse (all time, from views_day) and the checkpoints' open windows. */
-async function expectedCounts(clickhouse: ClickHouseClient, snapshots: PartitionSnapshot[]): Promise<Map<string, number>> {
+async function expectedCounts(clickhouse: ClickHouseClient, snapshots: PartitionState[]): Promise<Map<string, number>> {
   const rows = await (
     await clickhouse.query({ query: 'SELECT video_id, sum(views) AS views FROM views_day GROUP BY video_id', format: 'JSONEachRow' })
   ).json<{ video_id: string; views: string }>();
@@ -74,32 +73,25 @@ export async function reconcile(
     if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
   }
   try {
-    const snapshots: PartitionSnapshot[] = [];
+    const snapshots: PartitionState[] = [];
     const partitions: ReconcileReport['partitions'] = [];
     for (const partition of deps.partitions) {
       const key = progressKey(config.group, config.topic, partition);
       const progress: PartitionClaim = await sink.inspect(key);
       const copy = await latestCheckpointCopy(clickhouse, config.group, config.topic, partition);
       const useCopy = copy !== null && (progress.checkpoint === null || progress.checkpoint.offset < copy.offset);
-      const checkpoint = useCopy ? { offset: copy.offset, state: copy.state, pending: copy.block } : progress.checkpoint;
+      const checkpoint = useCopy ? { offset: copy.offset, chain: copy.chain, pending: copy.block } : progress.checkpoint;
       partitions.push({ partition, checkpoint: checkpoint?.offset ?? null, source: checkpoint === null ? 'none' : useCopy ? 'clickhouse' : 'redis' });
       if (checkpoint === null) continue;
       if (options.fix) {
         if (checkpoint.pending) {
           // Re-inserting under the block's token is a no-op if ClickHouse has it already.
-          await new ClickHouseSink(clickhouse).write(checkpoint.pending, {
-            group_id: config.group,
-            topic: config.topic,
-            partition,
-            offset: checkpoint.offset,
-            token: checkpoint.pending.token,
-            state: checkpoint.state.toString('base64'),
-            block: encodePayload(checkpoint.pending).toString('base64'),
-          });
+          const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
+          await new ClickHouseSink(clickhouse).write(checkpoint.pending, checkpointCopy(config.group, config.topic, partition, write));
         }
         await sink.reset(key, checkpoint);
       }
-      snapshots.push(decodePayload<PartitionSnapshot>(checkpoint.state));
+      snapshots.push(newestState(checkpoint.chain));
     }
     const expected = await expectedCounts(clickhouse, snapshots);
     const live = await liveCounts(redis);

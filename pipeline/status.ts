@@ -1,8 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { JobConfig } from './config.ts';
-import type { PartitionSnapshot } from './partition-task.ts';
-import { decodePayload } from '../sinks/checkpoint-codec.ts';
+import { newestState } from './partition-task.ts';
 import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
 
 /** One partition at a glance: how far behind, how old its checkpoint, where its watermark is. */
@@ -26,7 +25,7 @@ export async function jobStatus(config: JobConfig, admin: Admin, redis: Redis): 
     const key = progressKey(config.group, config.topic, partition);
     const progress = await sink.inspect(key);
     const at = await redis.hget(key, 'ckpt_at');
-    const snapshot = progress.checkpoint ? decodePayload<PartitionSnapshot>(progress.checkpoint.state) : null;
+    const snapshot = progress.checkpoint ? newestState(progress.checkpoint.chain) : null;
     const end = Number(high);
     const offset = progress.checkpoint?.offset ?? null;
     out.push({

@@ -40,6 +40,8 @@ export interface CheckpointCopy {
   partition: number;
   offset: number;
   token: string;
+  /** 1 when `state` is a full snapshot, 0 when it is a delta on the previous copies. */
+  full: number;
   state: string;
   block: string;
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from '../pipeline/errors.ts';
 import type { LiveCounts } from '../operators/live-counts.ts';
 import type { ClickHouseBlock } from './clickhouse-block.ts';
+import type { EncodedState } from '../pipeline/partition-task.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
@@ -13,10 +14,13 @@ local p = redis.call('HGET', ARGV[1], 'pending')
 if p and string.find(p, ARGV[3], 1, true) then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
 return 0`;
 
-/** A partition's checkpoint: operator state (gzipped JSON) after everything before `offset`, and the ClickHouse block not yet known written. */
+/**
+ * A partition's checkpoint: operator state after everything before `offset` as a chain of gzipped
+ * JSON links (a full snapshot, then deltas), and the ClickHouse block not yet known written.
+ */
 export interface StoredCheckpoint {
   offset: number;
-  state: Buffer;
+  chain: Buffer[];
   pending: ClickHouseBlock | null;
 }
 
@@ -29,12 +33,21 @@ export interface PartitionClaim {
   checkpoint: StoredCheckpoint | null;
 }
 
-/** The checkpoint to store with a commit. */
-export type CheckpointWrite = Omit<StoredCheckpoint, 'pending'> & { pending: ClickHouseBlock };
+/** The checkpoint to store with a commit: its state is the chain's next link (or a new chain's snapshot). */
+export interface CheckpointWrite {
+  offset: number;
+  state: EncodedState;
+  pending: ClickHouseBlock;
+}
 
 /** Redis key holding a partition's progress: epoch, live position, checkpoint. */
 export function progressKey(group: string, topic: string, partition: number): string {
   return `vt:ckpt:{${group}/${topic}/${partition}}`;
+}
+
+/** The list of checkpoint deltas that follow the snapshot in a progress key's `state`. */
+function logKey(key: string): string {
+  return `${key}:log`;
 }
 
 /** Redis key that, while it exists, holds every claim of the group's partitions back (reconcile --fix). */
@@ -65,13 +78,18 @@ export class RedisSink {
   /** Reads a partition's progress without taking it over. */
   async inspect(key: string): Promise<PartitionClaim> {
     return this.guard('inspect', async () => {
-      const [epoch, pos, ckpt, state, pending] = await this.redis.hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending');
+      // One transaction: a commit between the two reads would pair a snapshot with another chain's deltas.
+      const replies = await this.redis.multi().hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending').lrangeBuffer(logKey(key), 0, -1).exec();
+      const failed = replies?.find(([err]) => err !== null);
+      if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+      const [epoch, pos, ckpt, state, pending] = replies[0][1] as Array<Buffer | null>;
+      const deltas = replies[1][1] as Buffer[];
       const checkpoint =
         ckpt === null
           ? null
           : {
               offset: Number(ckpt.toString()),
-              state: state!,
+              chain: [state!, ...deltas],
               pending: pending !== null && pending.length > 0 ? (JSON.parse(pending.toString('utf8')) as ClickHouseBlock) : null,
             };
       return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
@@ -84,7 +102,10 @@ export class RedisSink {
    */
   async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
     await this.guard('reset', async () => {
-      await this.redis.multi().hincrby(key, 'epoch', 1).hset(key, 'ckpt', String(checkpoint.offset), 'state', checkpoint.state, 'pending', '', 'pos', String(checkpoint.offset)).exec();
+      const [snapshot, ...deltas] = checkpoint.chain;
+      const reset = this.redis.multi().hincrby(key, 'epoch', 1).hset(key, 'ckpt', String(checkpoint.offset), 'state', snapshot, 'pending', '', 'pos', String(checkpoint.offset)).del(logKey(key));
+      if (deltas.length > 0) reset.rpush(logKey(key), ...deltas);
+      await reset.exec();
     });
   }
 
@@ -94,12 +115,13 @@ export class RedisSink {
     for (const [video, c] of live.videos) flat.push(video, c.views, c.viewers);
     const args: (string | Buffer)[] = [key, String(epoch), String(to), flat.length === 0 ? '[]' : JSON.stringify(flat)];
     if (checkpoint) {
-      args.push(String(checkpoint.offset), checkpoint.state, JSON.stringify(checkpoint.pending));
+      args.push(String(checkpoint.offset), checkpoint.state.bytes, JSON.stringify(checkpoint.pending), checkpoint.state.full ? '1' : '0');
     } else {
-      args.push('', '', '');
+      args.push('', '', '', '');
     }
     const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
+    if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
     return result === 1;
   }
 

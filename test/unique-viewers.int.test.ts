@@ -47,7 +47,7 @@ describe('unique viewers of a video with 1 000 000 distinct viewers', () => {
       }
       await sink.commit(key, epoch, from + BATCH, live);
       const token = `${video}/${from}`;
-      await clickhouseSink.write({ token, views, outcomes: [], rejected: [] }, { group_id: video, topic: video, partition: 0, offset: from + BATCH, token, state: '', block: '' });
+      await clickhouseSink.write({ token, views, outcomes: [], rejected: [] }, { group_id: video, topic: video, partition: 0, offset: from + BATCH, token, full: 1, state: '', block: '' });
     }
   });
 
