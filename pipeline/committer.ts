@@ -60,8 +60,16 @@ export class Committer {
     this.deps.metrics.flushSeconds.observe((performance.now() - started) / 1000);
   }
 
-  /** Fires due windows and checkpoints a task: Redis (live + state + block), ClickHouse, Kafka offset. */
-  async checkpoint(task: PartitionTask, watermark: number): Promise<void> {
+  /**
+   * Fires due windows and checkpoints a task: Redis (live + state + block), then ClickHouse and the
+   * Kafka offset in the background. Redis holds one pending block per partition, so while the
+   * previous write runs a due checkpoint is only a live flush (ClickHouse sets the checkpoint pace,
+   * live counts keep theirs). With `settle`, it waits for the previous write, and for its own.
+   */
+  async checkpoint(task: PartitionTask, watermark: number, options: { settle?: boolean } = {}): Promise<void> {
+    if (task.blockWriteError) throw task.blockWriteError; // e.g. fenced: the task is dropped
+    if (task.blockWrite !== null && !options.settle) return this.flushLive(task);
+    await task.blockWrite;
     const to = task.nextOffset;
     if (to < 0) return;
     const started = performance.now();
@@ -82,18 +90,23 @@ export class Committer {
     crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
     if (to > task.liveSkipBelow) task.liveSkipBelow = to;
+    task.checkpointOffset = to;
     crashPoint('after-redis-checkpoint');
     // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
-    await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block });
-    task.checkpointOffset = to;
-    // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
-    // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
-    void commitWithin(consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]), 5_000).catch((err: Error) => {
-      this.deps.log.warn({ partition: task.partition, offset: to, err: err.message }, 'kafka offset commit failed; the checkpoint in Redis stands');
+    const write = this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block }).then(() => {
+      // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
+      // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
+      void commitWithin(consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]), 5_000).catch((err: Error) => {
+        this.deps.log.warn({ partition: task.partition, offset: to, err: err.message }, 'kafka offset commit failed; the checkpoint in Redis stands');
+      });
+      this.stats.checkpoints++;
+      this.lastCheckpointAt.set(task.partition, Date.now());
+      this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+      task.blockWrite = null;
     });
-    this.stats.checkpoints++;
-    this.lastCheckpointAt.set(task.partition, Date.now());
-    this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+    write.catch((err: Error) => (task.blockWriteError = err));
+    task.blockWrite = write;
+    if (options.settle) await write;
   }
 
   /** Claims a partition, retrying while Redis is unavailable. */

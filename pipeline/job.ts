@@ -215,10 +215,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     stop.abort();
   });
 
-  const flushAll = async (checkpoint: boolean, fireAll = false) => {
+  /** A live flush or a checkpoint of every task; a final checkpoint waits for ClickHouse, and may fire every open window. */
+  const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
     for (const task of [...tasks.values()]) {
       try {
-        if (checkpoint) await committer.checkpoint(task, fireAll ? endOfLastMinute(task) : watermark.current);
+        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? endOfLastMinute(task) : watermark.current, { settle: final !== undefined });
         else await committer.flushLive(task);
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
@@ -255,12 +256,12 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       await flushAll(due);
       if (due) lastCheckpoint = now();
       if (options.untilIdle && (await drained())) {
-        await flushAll(true, true);
+        await flushAll(true, { fireAll: true });
         if (await drained()) break;
       }
     }
     if (!options.untilIdle || stop.signal.aborted) {
-      await flushAll(true);
+      await flushAll(true, { fireAll: false });
       log.info({ partitions: [...tasks.keys()] }, 'final checkpoint written');
     }
   } finally {

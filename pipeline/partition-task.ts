@@ -86,6 +86,10 @@ export class PartitionTask {
   deadLetters: DeadLetter[] = [];
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
   checkpointOffset: number;
+  /** The last checkpoint's ClickHouse write while it runs; null once written. */
+  blockWrite: Promise<void> | null = null;
+  /** Why that write failed, for the next checkpoint to throw. */
+  blockWriteError: Error | null = null;
 
   constructor(options: {
     topic: string;
