@@ -2,7 +2,10 @@
 //   npx tsx bench/soak.ts --minutes 30 --rate 3000
 // The stream starts `--warmup-minutes` earlier and that part is skipped, so the produced part has
 // every kind of viewer already mid-session: a steady rate from the first minute.
-// writes bench/results/soak.json and soak.md (RSS and lag every 15 s).
+// The job runs with bench/soak.config.json (10-min dedup horizons) and bench/soak.bot-rules.json
+// (10-min bot windows), so all its state reaches its steady size within the run, unless VT_CONFIG
+// or VT_BOT_RULES name other files.
+// writes bench/results/soak.json and soak.md (RSS, heap and lag every 15 s).
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,9 +26,11 @@ const topic = `soak-${Date.now().toString(36)}`;
 const producer = await connectProducer({ brokers: config.brokers, topic, partitions: 4, clientId: 'soak' });
 
 const root = new URL('..', import.meta.url).pathname;
+const configFile = process.env.VT_CONFIG ?? `${root}bench/soak.config.json`;
+const botRulesFile = process.env.VT_BOT_RULES ?? `${root}bench/soak.bot-rules.json`;
 const job = spawn(process.execPath, ['bin/viewtally.mjs', 'run', '--topic', topic, '--group', topic, '--metrics-port', String(port)], {
   cwd: root,
-  env: { ...process.env, VT_LOG_LEVEL: 'warn' },
+  env: { ...process.env, VT_LOG_LEVEL: 'warn', VT_CONFIG: configFile, VT_BOT_RULES: botRulesFile },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 
@@ -54,7 +59,7 @@ const metric = (text: string, name: string) =>
     .split('\n')
     .filter((l) => l.startsWith(name))
     .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-const samples: { minute: number; produced: number; rssMiB: number; lag: number; dedupEntries: number; watermarkDelayS: number }[] = [];
+const samples: { minute: number; produced: number; rssMiB: number; heapUsedMiB: number; lag: number; dedupEntries: number; botKeys: number; watermarkDelayS: number }[] = [];
 while (Date.now() < end) {
   await sleep(15_000);
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
@@ -63,8 +68,10 @@ while (Date.now() < end) {
     minute: Math.round(((Date.now() - start) / 60_000) * 100) / 100,
     produced,
     rssMiB: Math.round(metric(text, 'viewtally_process_resident_memory_bytes') / 2 ** 20),
+    heapUsedMiB: Math.round(metric(text, 'viewtally_nodejs_heap_size_used_bytes') / 2 ** 20),
     lag: metric(text, 'viewtally_consumer_lag{'),
     dedupEntries: metric(text, 'viewtally_dedup_entries'),
+    botKeys: metric(text, 'viewtally_bot_keys'),
     watermarkDelayS: Math.round(metric(text, 'viewtally_watermark_delay_seconds')),
   });
   process.stderr.write(`\r${JSON.stringify(samples[samples.length - 1])}   `);
@@ -77,11 +84,13 @@ await producer.disconnect();
 const after = samples.filter((s) => s.minute >= 5);
 const summary = {
   topic,
-  config: process.env.VT_CONFIG ? JSON.parse(readFileSync(process.env.VT_CONFIG, 'utf8')) : null,
+  config: JSON.parse(readFileSync(configFile, 'utf8')),
+  botRules: botRulesFile,
   minutes,
   rate,
   produced,
   rssMiB: { first: samples[0]?.rssMiB, afterWarmup: { min: Math.min(...after.map((s) => s.rssMiB)), max: Math.max(...after.map((s) => s.rssMiB)) }, last: samples.at(-1)?.rssMiB },
+  heapUsedMiB: { afterWarmup: { min: Math.min(...after.map((s) => s.heapUsedMiB)), max: Math.max(...after.map((s) => s.heapUsedMiB)) }, last: samples.at(-1)?.heapUsedMiB },
   lag: { max: Math.max(...samples.map((s) => s.lag)), last: samples.at(-1)?.lag },
   samples,
 };
@@ -89,7 +98,7 @@ const dir = new URL('./results/', import.meta.url).pathname;
 writeFileSync(`${dir}soak.json`, JSON.stringify(summary, null, 2));
 writeFileSync(
   `${dir}soak.md`,
-  [`# Soak: ${minutes} min at ${rate} events/s (${produced} events)`, '', '| minute | produced | RSS MiB | lag | dedup entries | watermark delay s |', '|---|---|---|---|---|---|', ...samples.map((s) => `| ${s.minute} | ${s.produced} | ${s.rssMiB} | ${s.lag} | ${s.dedupEntries} | ${s.watermarkDelayS} |`)].join('\n') + '\n',
+  [`# Soak: ${minutes} min at ${rate} events/s (${produced} events)`, '', '| minute | produced | RSS MiB | heap used MiB | lag | dedup entries | bot keys | watermark delay s |', '|---|---|---|---|---|---|---|---|', ...samples.map((s) => `| ${s.minute} | ${s.produced} | ${s.rssMiB} | ${s.heapUsedMiB} | ${s.lag} | ${s.dedupEntries} | ${s.botKeys} | ${s.watermarkDelayS} |`)].join('\n') + '\n',
 );
 console.log(JSON.stringify({ ...summary, samples: samples.length }));
 process.exit(0);

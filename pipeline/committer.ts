@@ -79,10 +79,11 @@ export class Committer {
     const fired = openBefore - task.windows.openWindows;
     this.stats.windowsFired += fired;
     this.deps.metrics.windowsFired.inc(Math.max(0, fired));
+    // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
     const live = task.takeLive();
-    const state = task.encodeState();
-    const { redis, consumer, deadLetters } = this.deps;
     const letters = task.takeDeadLetters();
+    const state = await task.encodeState();
+    const { redis, consumer, deadLetters } = this.deps;
     if (letters.length > 0) {
       await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
       this.deps.metrics.deadLetters.inc(letters.length);
@@ -121,7 +122,7 @@ export class Committer {
    */
   async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite): Promise<void> {
     const block = checkpoint.pending;
-    const copy = checkpointCopy(this.deps.group, topic, partition, checkpoint);
+    const copy = await checkpointCopy(this.deps.group, topic, partition, checkpoint);
     await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
     crashPoint('after-clickhouse-insert');
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));

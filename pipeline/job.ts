@@ -109,6 +109,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     checkpointAgeMs: () => new Map([...committer.lastCheckpointAt].map(([p, at]) => [p, Date.now() - at])),
     dedupEntries: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.size + t.sessions.size, 0),
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
+    botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
   });
   const committer = new Committer({

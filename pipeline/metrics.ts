@@ -8,6 +8,7 @@ export function createJobMetrics(observe: {
   checkpointAgeMs: () => Map<number, number>;
   dedupEntries: () => number;
   dedupEvictions: () => number;
+  botKeys: () => number;
   pendingEvents: () => number;
 }) {
   const registry = new Registry();
@@ -56,6 +57,14 @@ export function createJobMetrics(observe: {
       ...r,
       collect() {
         this.set(observe.dedupEntries());
+      },
+    }),
+    botKeys: new Gauge({
+      name: 'viewtally_bot_keys',
+      help: 'IPs and viewer keys the bot scorer tracks (kept for its longest window, 60 min by default)',
+      ...r,
+      collect() {
+        this.set(observe.botKeys());
       },
     }),
     pendingEvents: new Gauge({

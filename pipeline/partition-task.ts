@@ -176,17 +176,19 @@ export class PartitionTask {
   /**
    * The state to store with the next checkpoint: the change since the last one, appended to the
    * stored chain — or a full snapshot starting a new chain when there is none yet or the deltas
-   * have grown as heavy as the snapshot. Either way the keyed state's change tracking restarts here.
+   * have grown as heavy as the snapshot. The state is taken, and the keyed state's change tracking
+   * restarts, before this returns; only the compression is awaited.
    */
-  encodeState(): EncodedState {
+  async encodeState(): Promise<EncodedState> {
     const c = this.chain;
     if (c.links > 0 && c.deltaBytes < c.snapshotBytes && c.links < MAX_CHAIN) {
-      const bytes = encodePayload(this.delta());
-      c.deltaBytes += bytes.length;
       c.links++;
+      const bytes = await encodePayload(this.delta());
+      c.deltaBytes += bytes.length;
       return { full: false, bytes };
     }
-    const bytes = encodePayload(this.snapshot());
+    c.links = 1;
+    const bytes = await encodePayload(this.snapshot());
     this.chain = { snapshotBytes: bytes.length, deltaBytes: 0, links: 1 };
     return { full: true, bytes };
   }

@@ -87,7 +87,7 @@ export async function reconcile(
         if (checkpoint.pending) {
           // Re-inserting under the block's token is a no-op if ClickHouse has it already.
           const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
-          await new ClickHouseSink(clickhouse).write(checkpoint.pending, checkpointCopy(config.group, config.topic, partition, write));
+          await new ClickHouseSink(clickhouse).write(checkpoint.pending, await checkpointCopy(config.group, config.topic, partition, write));
         }
         await sink.reset(key, checkpoint);
       }

@@ -4,7 +4,7 @@ import { decodePayload, encodePayload } from './checkpoint-codec.ts';
 import type { CheckpointWrite } from './redis-sink.ts';
 
 /** The row ClickHouse keeps for a checkpoint: its state link and its block. */
-export function checkpointCopy(group: string, topic: string, partition: number, checkpoint: CheckpointWrite): CheckpointCopy {
+export async function checkpointCopy(group: string, topic: string, partition: number, checkpoint: CheckpointWrite): Promise<CheckpointCopy> {
   return {
     group_id: group,
     topic,
@@ -13,7 +13,7 @@ export function checkpointCopy(group: string, topic: string, partition: number, 
     token: checkpoint.pending.token,
     full: checkpoint.state.full ? 1 : 0,
     state: checkpoint.state.bytes.toString('base64'),
-    block: encodePayload(checkpoint.pending).toString('base64'),
+    block: (await encodePayload(checkpoint.pending)).toString('base64'),
   };
 }
 

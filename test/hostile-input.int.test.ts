@@ -175,6 +175,7 @@ describe('hostile input and metrics', () => {
     expect(after).toMatch(/viewtally_consumer_lag\{partition="\d"\} \d/);
     expect(after).toMatch(/viewtally_checkpoint_age_seconds\{partition="\d"\} \d/);
     expect(metric(after, 'viewtally_dedup_entries')).toBeGreaterThan(metric(before, 'viewtally_dedup_entries'));
+    expect(metric(after, 'viewtally_bot_keys')).toBeGreaterThan(metric(before, 'viewtally_bot_keys'));
     expect(after).toMatch(/viewtally_watermark_delay_seconds \d/);
   });
 });
