@@ -11,6 +11,7 @@ import type { ViewEvent } from '../schemas/view-event.ts';
 import { startChild } from './bench-child.ts';
 import type { EventPool } from './bench-load.ts';
 import { round } from './bench-throughput.ts';
+import { percentile } from './percentile.ts';
 
 /** One freshness run at a fixed produce rate. */
 export interface FreshnessAttempt {
@@ -73,11 +74,6 @@ function markerEvent(runId: string, i: number, ts: number): ViewEvent {
     user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
     ja3: null,
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /**

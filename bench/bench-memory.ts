@@ -38,12 +38,12 @@ export async function measureDedupState(redis: Redis, group: string, topic: stri
   let botKeys = 0;
   let checkpointBytes = 0;
   let heapBytes = 0;
+  const rules = loadBotRules(config.botRulesPath);
   for (let p = 0; p < partitions; p++) {
     const key = progressKey(group, topic, p);
     const { checkpoint } = await new RedisSink(redis).inspect(key);
     if (checkpoint === null) continue;
     checkpointBytes += checkpoint.chain.reduce((n, b) => n + b.length, 0);
-    const rules = loadBotRules(config.botRulesPath);
     const task = new PartitionTask({ topic, partition: p, progressKey: key, epoch: 0, config, partitionCount: partitions, botRules: () => rules, livePosition: -1, checkpointOffset: checkpoint.offset });
     task.restore(checkpoint.chain);
     const snapshot = task.snapshot();

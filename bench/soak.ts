@@ -14,6 +14,7 @@ import { generateLabelledStream } from './labelled-stream.ts';
 import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { infraUp } from '../infra/services.ts';
+import { metricSum as metric } from '../pipeline/metrics.ts';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' }, 'warmup-minutes': { type: 'string', default: '60' } } });
 const minutes = Number(values.minutes);
@@ -54,11 +55,6 @@ const feeding = (async () => {
   await produceEvents(producer, topic, batch);
 })();
 
-const metric = (text: string, name: string) =>
-  text
-    .split('\n')
-    .filter((l) => l.startsWith(name))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 const samples: { minute: number; produced: number; rssMiB: number; heapUsedMiB: number; lag: number; dedupEntries: number; botKeys: number; watermarkDelayS: number }[] = [];
 while (Date.now() < end) {
   await sleep(15_000);

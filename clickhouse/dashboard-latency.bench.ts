@@ -24,6 +24,7 @@ import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-cl
 import { migrate } from './migrations.ts';
 import { applyRetention } from './retention.ts';
 import { breakdown, totals, trending, uniqueViewers, viewsOverTime } from './dashboard-queries.ts';
+import { percentile } from '../bench/percentile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -104,10 +105,6 @@ async function generate(client: ClickHouseClient): Promise<void> {
     });
     log(`day ${d + 1}/${DAYS}: ${((d + 1) * perDay).toLocaleString()} rows in ${Math.round((Date.now() - t0) / 1000)} s`);
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 async function main(): Promise<void> {

@@ -88,6 +88,14 @@ export function createJobMetrics(observe: {
 
 export type JobMetrics = ReturnType<typeof createJobMetrics>;
 
+/** The sum of every series in a Prometheus text exposition whose line starts with `prefix` (a name, or a name and labels). */
+export function metricSum(text: string, prefix: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(prefix))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
 /** Serves `/metrics`, `/healthz` (the process runs) and `/readyz` (`ready()` says it can work). */
 export function serveMetrics(metrics: JobMetrics, port: number, ready: () => boolean): Promise<Server> {
   const server = createServer((req, res) => {

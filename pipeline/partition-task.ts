@@ -9,6 +9,7 @@ import type { ClickHouseBlock, RejectedRow } from '../sinks/clickhouse-block.ts'
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
 import { blockToken } from '../sinks/clickhouse-block.ts';
 import { decodePayload, encodePayload } from '../sinks/checkpoint-codec.ts';
+import type { EncodedState } from '../sinks/redis-sink.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
@@ -39,12 +40,6 @@ export interface PartitionDelta extends PartitionHead {
 
 /** One stored link of a partition's checkpoint chain: a full snapshot, then deltas. */
 export type PartitionState = PartitionSnapshot | PartitionDelta;
-
-/** A stored state to write with a checkpoint: gzipped JSON, and whether it starts a new chain. */
-export interface EncodedState {
-  full: boolean;
-  bytes: Buffer;
-}
 
 // A chain is compacted into a new snapshot once its deltas weigh as much as its snapshot (a restore
 // then reads at most twice the state), or after this many links (a restore applies them all).
@@ -187,7 +182,6 @@ export class PartitionTask {
       c.deltaBytes += bytes.length;
       return { full: false, bytes };
     }
-    c.links = 1;
     const bytes = await encodePayload(this.snapshot());
     this.chain = { snapshotBytes: bytes.length, deltaBytes: 0, links: 1 };
     return { full: true, bytes };

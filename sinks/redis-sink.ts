@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from '../pipeline/errors.ts';
 import type { LiveCounts } from '../operators/live-counts.ts';
 import type { ClickHouseBlock } from './clickhouse-block.ts';
-import type { EncodedState } from '../pipeline/partition-task.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
@@ -31,6 +30,12 @@ export interface PartitionClaim {
   /** Live counters already hold every event before this offset (-1: none). */
   livePosition: number;
   checkpoint: StoredCheckpoint | null;
+}
+
+/** A stored state link: gzipped JSON, and whether it starts a new chain (a full snapshot). */
+export interface EncodedState {
+  full: boolean;
+  bytes: Buffer;
 }
 
 /** The checkpoint to store with a commit: its state is the chain's next link (or a new chain's snapshot). */

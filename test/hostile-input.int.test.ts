@@ -10,6 +10,7 @@ import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
 import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { metricSum as metric } from '../pipeline/metrics.ts';
 import { clickhouse, localConfig, redis, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 
@@ -40,12 +41,6 @@ async function scrape(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
 }
 
-function metric(text: string, name: string): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(name))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
 
 // Bad input never crashes the job, never stalls a partition, never loses data: valid events
 // interleaved with garbage (and a partition of nothing but garbage) are counted exactly, every

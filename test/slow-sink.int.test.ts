@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { generateLabelledStream, truthOf, type StreamTruth } from '../bench/labelled-stream.ts';
 import { clickhouse, localConfig, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
+import { metricSum as metric } from '../pipeline/metrics.ts';
 
 const HOUR = 3_600_000;
 const DELAY_MS = 1_500;
@@ -33,11 +34,6 @@ function slowProxy(target: URL): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-const metric = (text: string, name: string) =>
-  text
-    .split('\n')
-    .filter((l) => l.startsWith(name))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 
 // ClickHouse answering slowly: consumption waits at the pending-events bound instead of piling
 // events up in memory, and once everything is through, nothing is lost or doubled.
