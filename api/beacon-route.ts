@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Producer } from 'kafkajs';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from '../schemas/errors.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';

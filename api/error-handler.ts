@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidQueryError } from '../clickhouse/query-errors.ts';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from '../schemas/errors.ts';
 
 /** The dashboard queries name parameters in camelCase; the HTTP API names them in snake_case. */
 const HTTP_NAMES: Record<string, string> = {

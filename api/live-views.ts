@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { totals } from '../clickhouse/dashboard-queries.ts';
 import { MAX_RANGE_DAYS } from '../clickhouse/query-params.ts';
-import { ViewtallyError } from '../pipeline/errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 /** The contract's answer for one video's live count. */
 export interface LiveViews {

@@ -1,5 +1,6 @@
 import type { Device, TrafficSource, ViewEvent } from '../schemas/view-event.ts';
-import { Labeller, requiredWatchMs, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
+import { requiredWatchMs } from '../operators/view-rules.ts';
+import { Labeller, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
 import type { Rng, Zipf } from './labelled-stream-random.ts';
 import {
   botDatacenterIp, botProxyIp, browserJa3, COUNTRIES, DECLARED_BOT_UAS, DENIED_JA3, DEVICES, householdIp,

@@ -1,6 +1,7 @@
 import type { Outcome, ViewEvent } from '../schemas/view-event.ts';
 import type { Rng } from './labelled-stream-random.ts';
 import type { VideoMeta } from './labelled-stream-world.ts';
+import { requiredWatchMs } from '../operators/view-rules.ts';
 
 /** Who produced an event. Humans must never be scored as bots; every `bot_*` event reaching the bot rule must be. */
 export const POPULATIONS = [
@@ -23,10 +24,6 @@ export interface LabelRules {
   sessionWindowMs: number;
 }
 
-/** The minimum watch time that makes a view of this video. */
-export function requiredWatchMs(duration: number | null, rules: LabelRules): number {
-  return duration === null ? rules.minWatchMs : Math.min(rules.minWatchMs, duration * rules.minWatchFraction);
-}
 
 /**
  * The expected outcome of each event of one actor, following the pipeline's rule order exactly

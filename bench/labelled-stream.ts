@@ -3,7 +3,8 @@ import { POPULATIONS, type LabelledEvent, type LabelRules, type Population } fro
 import { Rng, Zipf } from './labelled-stream-random.ts';
 import { CARRIER_NAT_IPS } from './labelled-stream-world.ts';
 
-export { POPULATIONS, requiredWatchMs, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
+export { requiredWatchMs } from '../operators/view-rules.ts';
+export { POPULATIONS, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
 export { videoId, videoMeta, CARRIER_NAT_IPS, type VideoMeta } from './labelled-stream-world.ts';
 export { truthOf, type StreamTruth } from './labelled-stream-truth.ts';
 

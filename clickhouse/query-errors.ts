@@ -1,4 +1,4 @@
-import { ViewtallyError } from '../pipeline/errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 /**
  * A dashboard or export request that can never succeed as asked: a reversed or too long range,

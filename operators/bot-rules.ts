@@ -1,5 +1,5 @@
 import { isbot } from 'isbot';
-import { ViewtallyError } from '../pipeline/errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 import { CidrError, CidrSet } from './bot-cidr.ts';
 
 /** The signals a bot verdict can name, in the order verdicts list them. */

@@ -19,7 +19,7 @@ interface Scored {
  * and scores what is left, one scorer per partition, each event in its partition by its Kafka key.
  */
 function scoreStream(items: Iterable<LabelledEvent>, rules: BotRules): Scored[] {
-  const scorers = Array.from({ length: PARTITIONS }, () => createBotScorer({ partitionCount: PARTITIONS, rules: () => rules }));
+  const scorers = Array.from({ length: PARTITIONS }, () => createBotScorer({ partitionCount: PARTITIONS, rules: () => rules, watch: RULES }));
   const seen = new Set<string>();
   const out: Scored[] = [];
   for (const item of items) {

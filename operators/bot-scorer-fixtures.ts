@@ -4,12 +4,15 @@ import type { ViewEvent } from '../schemas/view-event.ts';
 import { DEFAULT_BOT_RULES_PATH } from './bot-rules-source.ts';
 import { parseBotRules, type BotRules } from './bot-rules.ts';
 import { createBotScorer, type BotScorer, type BotVerdict } from './bot-scorer.ts';
+import type { WatchRules } from './view-rules.ts';
 
 // Shared by the bot scorer tests: events, rules and random streams.
 
 export const T0 = Date.UTC(2025, 0, 6, 12);
 export const SECOND = 1_000;
 export const MINUTE = 60_000;
+/** The job's default watch threshold. */
+export const DEFAULT_WATCH: WatchRules = { minWatchMs: 30_000, minWatchFraction: 0.5 };
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 
 /** The shipped rules with some settings replaced (a shallow merge per section). */
@@ -46,9 +49,9 @@ export function view(over: Partial<ViewEvent> = {}): ViewEvent {
 }
 
 /** A partition's scorer over fixed rules (the shipped ones unless given). */
-export function scorer(options: { partitionCount?: number; rules?: BotRules; maxIpKeys?: number; maxViewerKeys?: number; maxEventsPerKey?: number } = {}): BotScorer {
-  const { rules = rulesWith(), partitionCount = 1, ...caps } = options;
-  return createBotScorer({ partitionCount, rules: () => rules, ...caps });
+export function scorer(options: { partitionCount?: number; rules?: BotRules; watch?: WatchRules; maxIpKeys?: number; maxViewerKeys?: number; maxEventsPerKey?: number } = {}): BotScorer {
+  const { rules = rulesWith(), partitionCount = 1, watch = DEFAULT_WATCH, ...caps } = options;
+  return createBotScorer({ partitionCount, rules: () => rules, watch, ...caps });
 }
 
 /** The viewer key as the pipeline derives it, for events that always carry a session id. */

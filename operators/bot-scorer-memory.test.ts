@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { loadBotRules } from './bot-rules-source.ts';
 import { createBotScorer } from './bot-scorer.ts';
+import { DEFAULT_WATCH } from './bot-scorer-fixtures.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -34,7 +35,7 @@ function measure(viewers: number, views: number): { heapBytesPerKey: number; sna
   const rules = loadBotRules();
   gc();
   const before = process.memoryUsage().heapUsed;
-  const scorer = createBotScorer({ partitionCount: 4, rules: () => rules, maxViewerKeys: 1_000_000, maxIpKeys: 1_000_000 });
+  const scorer = createBotScorer({ partitionCount: 4, rules: () => rules, watch: DEFAULT_WATCH, maxViewerKeys: 1_000_000, maxIpKeys: 1_000_000 });
   for (let i = 0; i < viewers; i++) {
     const ip = `73.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
     for (let j = 0; j < views; j++) {

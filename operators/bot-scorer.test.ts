@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createBotScorer, type BotScorer } from './bot-scorer.ts';
-import { arbStream, key, MINUTE, rulesWith, score, scorer, SECOND, T0, toEvents, view } from './bot-scorer-fixtures.ts';
+import { arbStream, DEFAULT_WATCH, key, MINUTE, rulesWith, score, scorer, SECOND, T0, toEvents, view } from './bot-scorer-fixtures.ts';
 
 describe('bot scorer: single-event signals', () => {
   it('fires nothing for an ordinary view', () => {
@@ -85,7 +85,7 @@ describe('bot scorer: ip_velocity over a true sliding window', () => {
 
   it('lets the allow list take precedence over a burst only for listed ranges (rules reloaded)', () => {
     let rules = rulesWith({ carrierNatCidrs: [] });
-    const s = createBotScorer({ partitionCount: 1, rules: () => rules });
+    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH });
     const burst = (from: number) => Array.from({ length: 40 }, (_, i) => s.score(view({ ip: '100.64.1.1', ts: from + i * 100 }), `s:n${from}-${i}`).bot);
     expect(burst(T0).filter(Boolean).length).toBe(10);
     rules = rulesWith();
@@ -100,6 +100,14 @@ describe('bot scorer: watch_pattern', () => {
     expect(v(0, 30_200).reasons).toEqual([]);
     expect(v(1, 31_000).reasons).toEqual([]);
     expect(v(2, 30_050)).toEqual({ bot: true, score: 1, reasons: ['watch_pattern'] });
+  });
+
+  it("looks just past the job's own watch threshold, not a default", () => {
+    const s = scorer({ watch: { ...DEFAULT_WATCH, minWatchMs: 60_000 } });
+    const v = (viewer_id: string, i: number, watch_ms: number) => score(s, view({ viewer_id, ip: `73.0.3.${i + 1}`, ts: T0 + i * MINUTE, watch_ms })).reasons;
+    // Just past 30 s is no longer the band once the threshold is 60 s; just past 60 s is.
+    expect([30_100, 30_100, 30_100].map((w, i) => v('farm-2', i, w))).toEqual([[], [], []]);
+    expect([60_100, 60_200, 60_050].map((w, i) => v('farm-3', i, w))).toEqual([[], [], ['watch_pattern']]);
   });
 
   it('uses half the duration of a shorter video as the threshold', () => {
@@ -163,7 +171,7 @@ describe('bot scorer: replay_rate', () => {
 describe('bot scorer: rules reloaded while running', () => {
   it('decides new events under the new rules and leaves earlier verdicts alone', () => {
     let rules = rulesWith();
-    const s = createBotScorer({ partitionCount: 1, rules: () => rules });
+    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH });
     const before = s.score(view({ ip: '3.91.2.3' }), 's:x');
     expect(before.bot).toBe(false);
     rules = rulesWith({ weights: { datacenter_ip: 1 } });

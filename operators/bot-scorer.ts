@@ -1,6 +1,7 @@
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { mappedIPv4, parseIPv4, parseIPv6 } from './bot-cidr.ts';
 import type { BotRules, BotSignal } from './bot-rules.ts';
+import { requiredWatchMs, type WatchRules } from './view-rules.ts';
 import { TrackTable, type TrackTableDelta, type TrackTableState } from './bot-track-table.ts';
 
 /** What the bot rule decided for one event, with the evidence: the score and the signals that fired. */
@@ -47,10 +48,8 @@ export interface BotScorerOptions {
   partitionCount: number;
   /** The rules in force; read on every event, so a reloaded file applies from the next event on. */
   rules: () => BotRules;
-  /** The view rule's minimum watch time (pipeline `view.minWatchMs`), for the watch pattern. */
-  minWatchMs?: number;
-  /** The view rule's fraction of a shorter video's duration (pipeline `view.minWatchFraction`). */
-  minWatchFraction?: number;
+  /** The view rule's watch threshold (the job's `view`): the watch pattern looks just past it. */
+  watch: WatchRules;
   /** Size caps per partition; the least recently seen key is evicted beyond them. */
   maxIpKeys?: number;
   maxViewerKeys?: number;
@@ -81,8 +80,7 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
   // configuration
   const partitions = options.partitionCount;
   if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitionCount must be a positive integer, got ${partitions}`);
-  const minWatchMs = options.minWatchMs ?? 30_000;
-  const minWatchFraction = options.minWatchFraction ?? 0.5;
+  const watch = options.watch;
   const maxEventsPerKey = options.maxEventsPerKey ?? 64;
   // checkpointed state
   const ips = new TrackTable<number | string>(options.maxIpKeys ?? 200_000);
@@ -133,7 +131,7 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
       nat = rules.carrierNat.hasV4(v4);
     }
 
-    const required = e.video_duration_ms === null ? minWatchMs : Math.min(minWatchMs, e.video_duration_ms * minWatchFraction);
+    const required = requiredWatchMs(e.video_duration_ms, watch);
     const band = e.watch_ms >= required && e.watch_ms < required * (1 + c.watchPattern.bandRatio) ? 1 : 0;
     const patternFrom = ts - c.watchPattern.windowMs;
 

@@ -1,6 +1,6 @@
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { PartitionBatch, ViewRecord } from './view-record.ts';
-import type { ViewRules, TimeRules } from '../pipeline/config.ts';
+import { requiredWatchMs, type TimeRules, type ViewRules } from './view-rules.ts';
 import type { BoundedTtlMap } from './bounded-ttl-map.ts';
 import type { PartitionWatermark } from './watermark.ts';
 import type { BotScorer } from './bot-scorer.ts';
@@ -49,8 +49,7 @@ export function classifyRecord(r: ViewRecord, s: ClassifyState, view: ViewRules,
     r.outcome = 'owner';
     return;
   }
-  const required = e.video_duration_ms === null ? view.minWatchMs : Math.min(view.minWatchMs, e.video_duration_ms * view.minWatchFraction);
-  if (e.watch_ms < required) {
+  if (e.watch_ms < requiredWatchMs(e.video_duration_ms, view)) {
     r.outcome = 'too_short';
     return;
   }

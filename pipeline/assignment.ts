@@ -6,7 +6,7 @@ import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import type { CheckpointCopyRecord } from '../sinks/checkpoint-copies.ts';
-import { ViewtallyError } from './errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 /**
  * The partitions this worker owns and their tasks. Every assignment (each group join) drops the

@@ -1,6 +1,6 @@
 import type { Consumer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { FencedError } from './errors.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
 import { retrying } from './retry.ts';
 import type { PartitionTask } from './partition-task.ts';
 import type { RedisSink } from '../sinks/redis-sink.ts';

@@ -10,7 +10,7 @@ import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
-import { FencedError } from './errors.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
 import { decode } from '../operators/decode.ts';

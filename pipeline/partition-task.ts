@@ -105,7 +105,7 @@ export class PartitionTask {
     this.watermark = new PartitionWatermark(config.time.outOfOrdernessMs);
     this.eventIds = new BoundedTtlMap({ ttlMs: config.view.eventIdHorizonMs, maxEntries: config.view.maxDedupKeys });
     this.sessions = new BoundedTtlMap({ ttlMs: config.view.sessionWindowMs, maxEntries: config.view.maxDedupKeys });
-    this.bots = createBotScorer({ partitionCount: options.partitionCount, rules: options.botRules });
+    this.bots = createBotScorer({ partitionCount: options.partitionCount, rules: options.botRules, watch: config.view });
     this.liveSkipBelow = options.livePosition;
     this.checkpointOffset = options.checkpointOffset;
     this.nextOffset = options.checkpointOffset;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ViewtallyError } from './errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 /** Whether an error is worth retrying: a retriable ViewtallyError, or anything that is not ours (network). */
 export function isRetriable(err: unknown): boolean {

@@ -1,7 +1,7 @@
 import avsc from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import {
   CONFLUENT_HEADER_LENGTH, VIEW_EVENT_SCHEMA, decodeViewEvent, encodeConfluent, encodeViewEvent, readConfluentSchemaId,
 } from './avro-codec.ts';

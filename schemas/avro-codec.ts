@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import { validateViewEvent } from './event-validation.ts';
 import type { ViewEvent } from './view-event.ts';
 

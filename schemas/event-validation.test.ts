@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import { MAX_AVRO_LONG, MAX_TS_MS, MIN_TS_MS, validateViewEvent, valueKind } from './event-validation.ts';
 import { arbViewEvent, sampleViewEvent } from './view-event.arbitrary.ts';
 import type { ViewEvent } from './view-event.ts';

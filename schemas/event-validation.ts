@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import { DEVICES, TRAFFIC_SOURCES, type ViewEvent } from './view-event.ts';
 
 /** Longest accepted id (`event_id`, `video_id`, `channel_id`, `session_id`, `viewer_id`, `owner_id`), in UTF-16 code units. */

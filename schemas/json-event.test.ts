@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DateTime, FixedOffsetZone } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import { parseJsonEvent, toJsonEvent } from './json-event.ts';
 import { arbViewEvent, sampleViewEvent } from './view-event.arbitrary.ts';
 

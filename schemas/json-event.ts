@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { InvalidEventError } from '../pipeline/errors.ts';
+import { InvalidEventError } from './errors.ts';
 import { validateViewEvent, valueKind } from './event-validation.ts';
 import type { ViewEvent } from './view-event.ts';
 

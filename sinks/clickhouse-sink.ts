@@ -1,5 +1,6 @@
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
-import { SinkUnavailableError, ViewtallyError } from '../pipeline/errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
+import { SinkUnavailableError } from './sink-errors.ts';
 import type { CheckpointCopy, ClickHouseBlock } from './clickhouse-block.ts';
 
 // ClickHouse errors that no retry can fix: the statement or the schema is wrong.

@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import { SinkUnavailableError } from '../pipeline/errors.ts';
+import { SinkUnavailableError } from './sink-errors.ts';
 
 /** An undecodable message, kept byte for byte with the reason it was refused. */
 export interface DeadLetter {

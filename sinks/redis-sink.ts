@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { FencedError, SinkUnavailableError } from '../pipeline/errors.ts';
+import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import type { LiveCounts } from '../operators/live-counts.ts';
 import type { ClickHouseBlock } from './clickhouse-block.ts';
 

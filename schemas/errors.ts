@@ -16,17 +16,3 @@ export class InvalidEventError extends ViewtallyError {
     this.field = field;
   }
 }
-
-/** A sink (Redis, ClickHouse) could not be reached or refused a write that may succeed later. */
-export class SinkUnavailableError extends ViewtallyError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { retriable: true, cause });
-  }
-}
-
-/** This worker lost the partition to another worker; it must not write for it any more. */
-export class FencedError extends ViewtallyError {
-  constructor(message: string) {
-    super(message, { retriable: false });
-  }
-}
