@@ -5,14 +5,16 @@
  *
  * Reads the first `events` messages of the topic (kafkajs), then runs them, batch by batch as they
  * were fetched, through the job's own chain — raw record → decode → classify → minute windows →
- * collect — on one PartitionTask per partition, timing each stage; a live flush is taken every
- * 50 000 events and windows fire as the watermark passes, as in the job. Prints one JSON line.
+ * collect — on one PartitionTask per partition, timing each stage; every 50 000 events each task
+ * takes its live increments, fires the windows the watermark has passed and writes its state link,
+ * as the job's flushes and checkpoints do. Prints one JSON line.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { from, lastValueFrom, map, tap } from 'rxjs';
 import { defaultJobConfig } from '../pipeline/config.ts';
 import { PartitionTask } from '../pipeline/partition-task.ts';
 import { IpHasher } from '../pipeline/ip-privacy.ts';
+import { Fingerprinter } from '../operators/fingerprint.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
@@ -49,10 +51,11 @@ async function readTopic(): Promise<Fetched[]> {
 const fetched = await readTopic();
 const config = defaultJobConfig();
 const rules = loadBotRules();
-const tasks = Array.from({ length: args.partitions }, (_, partition) =>
-  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, partitionCount: args.partitions, botRules: () => rules, livePosition: -1, checkpointOffset: 0 }),
-);
+const fingerprints = new Fingerprinter(config.stateSeed);
 const hasher = new IpHasher('viewtally-bench');
+const tasks = Array.from({ length: args.partitions }, (_, partition) =>
+  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, partitionCount: args.partitions, botRules: () => rules, fingerprints, hasher, livePosition: -1, checkpointOffset: 0 }),
+);
 type Batch = PartitionBatch & { task: PartitionTask };
 const ms = { records: 0, decode: 0, classify: 0, windows: 0, collect: 0, flushAndFire: 0 };
 let mark = 0;
@@ -81,7 +84,7 @@ await lastValueFrom(
     tumblingWindow<Batch>({ windows: (b) => b.task.windows }),
     tap(() => lap('windows')),
     tap((b) => {
-      b.task.collect(b, hasher);
+      b.task.collect(b);
       lap('collect');
       events += b.records.length;
       sinceFlush += b.records.length;
@@ -90,6 +93,7 @@ await lastValueFrom(
         for (const t of tasks) {
           t.takeLive();
           t.takeBlock(t.watermark.current, 'bench');
+          t.encodeState();
         }
         lap('flushAndFire');
       }

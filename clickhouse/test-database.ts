@@ -3,12 +3,16 @@
  * Tests that assert exact totals, change retention or read every row (trending) use one, so
  * they neither see nor disturb what other tests write to the shared tables.
  */
-import type { ViewsRow } from '../operators/minute-pane.ts';
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { migrate } from './migrations.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { VIEWS_COLUMNS, writeViewsRow, type ViewsRow } from '../schemas/clickhouse-rows.ts';
+import { insertRowBinary } from '../sinks/clickhouse-sink.ts';
+import { Fingerprinter } from '../operators/fingerprint.ts';
+import { LOCAL_STATE_SEED } from '../pipeline/config.ts';
 
 export interface TestDatabase {
   /** A client whose every statement runs in the database. */
@@ -41,17 +45,22 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   };
 }
 
-/** One minute row as the job writes it (`views_minute_in`); `minute` is ISO-8601 UTC. */
-export type MinuteRowInput = Omit<ViewsRow, 'minute'> & { minute: string };
+/** One minute row as tests write it: `minute` is ISO-8601 UTC, viewers are viewer keys. */
+export type MinuteRowInput = Omit<ViewsRow, 'minute' | 'viewers'> & { minute: string; viewers: string[] };
 
-/** Inserts minute rows the way the ClickHouse sink does: one block, one deduplication token. */
+const fingerprints = new Fingerprinter(LOCAL_STATE_SEED);
+
+/** Inserts minute rows the way the ClickHouse sink does: one RowBinary block, one deduplication token, viewers as key fingerprints. */
 export async function insertMinuteRows(client: ClickHouseClient, token: string, rows: MinuteRowInput[]): Promise<void> {
-  await client.insert({
-    table: 'views_minute_in',
-    values: rows.map((r) => ({ ...r, minute: Math.floor(Date.parse(r.minute) / 1000) })),
-    format: 'JSONEachRow',
-    clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-  });
+  const w = new BinaryWriter();
+  for (const r of rows) {
+    const viewers = r.viewers.map((v) => {
+      fingerprints.string(v);
+      return (BigInt(fingerprints.hi) << 32n) | BigInt(fingerprints.lo);
+    });
+    writeViewsRow(w, { ...r, minute: Date.parse(r.minute), viewers });
+  }
+  await insertRowBinary(client, 'views_minute_rows', VIEWS_COLUMNS, token, w.view());
 }
 
 /** Rows of a bound query. */

@@ -5,6 +5,7 @@ import { kafkaKey, viewerKey } from '../schemas/viewer-key.ts';
 import { loadBotRules } from './bot-rules-source.ts';
 import { parseBotRules, type BotRules } from './bot-rules.ts';
 import { createBotScorer, type BotVerdict } from './bot-scorer.ts';
+import { FINGERPRINTS, score } from './bot-scorer-fixtures.ts';
 
 const PARTITIONS = 4;
 const RULES = { minWatchMs: 30_000, minWatchFraction: 0.5, sessionWindowMs: 30 * 60_000 };
@@ -19,7 +20,7 @@ interface Scored {
  * and scores what is left, one scorer per partition, each event in its partition by its Kafka key.
  */
 function scoreStream(items: Iterable<LabelledEvent>, rules: BotRules): Scored[] {
-  const scorers = Array.from({ length: PARTITIONS }, () => createBotScorer({ partitionCount: PARTITIONS, rules: () => rules, watch: RULES }));
+  const scorers = Array.from({ length: PARTITIONS }, () => createBotScorer({ partitionCount: PARTITIONS, rules: () => rules, watch: RULES, fingerprints: FINGERPRINTS }));
   const seen = new Set<string>();
   const out: Scored[] = [];
   for (const item of items) {
@@ -28,7 +29,7 @@ function scoreStream(items: Iterable<LabelledEvent>, rules: BotRules): Scored[] 
     seen.add(e.event_id);
     if (e.owner_id !== null && e.owner_id === e.viewer_id) continue;
     if (e.watch_ms < requiredWatchMs(e.video_duration_ms, RULES)) continue;
-    out.push({ item, verdict: scorers[hashString(kafkaKey(e)) % PARTITIONS].score(e, viewerKey(e)) });
+    out.push({ item, verdict: score(scorers[hashString(kafkaKey(e)) % PARTITIONS], e, viewerKey(e)) });
   }
   return out;
 }

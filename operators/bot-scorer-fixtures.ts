@@ -5,12 +5,16 @@ import { DEFAULT_BOT_RULES_PATH } from './bot-rules-source.ts';
 import { parseBotRules, type BotRules } from './bot-rules.ts';
 import { createBotScorer, type BotScorer, type BotVerdict } from './bot-scorer.ts';
 import type { WatchRules } from './view-rules.ts';
+import { Fingerprinter } from './fingerprint.ts';
 
 // Shared by the bot scorer tests: events, rules and random streams.
 
 export const T0 = Date.UTC(2025, 0, 6, 12);
 export const SECOND = 1_000;
 export const MINUTE = 60_000;
+/** The fingerprints the tests' scorers use. */
+export const FINGERPRINTS = new Fingerprinter('0123456789abcdef0123456789abcdef');
+
 /** The job's default watch threshold. */
 export const DEFAULT_WATCH: WatchRules = { minWatchMs: 30_000, minWatchFraction: 0.5 };
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -51,13 +55,17 @@ export function view(over: Partial<ViewEvent> = {}): ViewEvent {
 /** A partition's scorer over fixed rules (the shipped ones unless given). */
 export function scorer(options: { partitionCount?: number; rules?: BotRules; watch?: WatchRules; maxIpKeys?: number; maxViewerKeys?: number; maxEventsPerKey?: number } = {}): BotScorer {
   const { rules = rulesWith(), partitionCount = 1, watch = DEFAULT_WATCH, ...caps } = options;
-  return createBotScorer({ partitionCount, rules: () => rules, watch, ...caps });
+  return createBotScorer({ partitionCount, rules: () => rules, watch, fingerprints: FINGERPRINTS, ...caps });
 }
 
 /** The viewer key as the pipeline derives it, for events that always carry a session id. */
 export const key = (e: ViewEvent) => (e.viewer_id ? `v:${e.viewer_id}` : `s:${e.session_id}`);
-/** Scores `e` under its own viewer key. */
-export const score = (s: BotScorer, e: ViewEvent): BotVerdict => s.score(e, key(e));
+/** Scores `e` under a viewer key (its own by default) and returns the verdict. */
+export function score(s: BotScorer, e: ViewEvent, viewerKey = key(e)): BotVerdict {
+  FINGERPRINTS.string(viewerKey);
+  s.score(e, FINGERPRINTS.hi, FINGERPRINTS.lo);
+  return s.verdict();
+}
 
 /** A random stream mixing people, farms and bursts over a few IPs, for the property tests. */
 export const arbStream = fc.array(

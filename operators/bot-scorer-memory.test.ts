@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { loadBotRules } from './bot-rules-source.ts';
 import { createBotScorer } from './bot-scorer.ts';
-import { DEFAULT_WATCH } from './bot-scorer-fixtures.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { DEFAULT_WATCH, FINGERPRINTS, score } from './bot-scorer-fixtures.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -30,22 +31,25 @@ const base: ViewEvent = {
   ja3: null,
 };
 
-/** Heap bytes per key held, and snapshot bytes per key, after `viewers` viewers with `views` views each (one IP per viewer). */
+/** Memory per key held, and snapshot bytes per key, after `viewers` viewers with `views` views each (one IP per viewer). */
 function measure(viewers: number, views: number): { heapBytesPerKey: number; snapshotBytesPerKey: number; keys: number } {
   const rules = loadBotRules();
   gc();
   const before = process.memoryUsage().heapUsed;
-  const scorer = createBotScorer({ partitionCount: 4, rules: () => rules, watch: DEFAULT_WATCH, maxViewerKeys: 1_000_000, maxIpKeys: 1_000_000 });
+  const scorer = createBotScorer({ partitionCount: 4, rules: () => rules, watch: DEFAULT_WATCH, fingerprints: FINGERPRINTS, maxViewerKeys: 1_000_000, maxIpKeys: 1_000_000 });
   for (let i = 0; i < viewers; i++) {
     const ip = `73.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
     for (let j = 0; j < views; j++) {
-      scorer.score({ ...base, ts: T0 + i * 10 + j * 60_000, ip, video_id: `v${(i * 7 + j) % 5000}` }, `s:${i.toString(36)}-viewer-session`);
+      score(scorer, { ...base, ts: T0 + i * 10 + j * 60_000, ip, video_id: `v${(i * 7 + j) % 5000}` }, `s:${i.toString(36)}-viewer-session`);
     }
   }
   gc();
-  const after = process.memoryUsage().heapUsed;
+  // The tables are typed arrays (outside the JS heap): their own size, plus whatever the JS heap grew by.
+  const after = process.memoryUsage().heapUsed + scorer.memoryBytes();
   const keys = scorer.size();
-  const snapshotBytes = JSON.stringify(scorer.snapshot()).length;
+  const w = new BinaryWriter();
+  scorer.write(w, false);
+  const snapshotBytes = w.length;
   expect(keys).toBe(2 * viewers);
   return { heapBytesPerKey: Math.round((after - before) / keys), snapshotBytesPerKey: Math.round(snapshotBytes / keys), keys };
 }
@@ -58,8 +62,12 @@ describe('bot scorer memory', () => {
       `bot scorer memory: ${light.heapBytesPerKey} B/key with 1 observation (${light.snapshotBytesPerKey} B/key in a snapshot), ` +
         `${busy.heapBytesPerKey} B/key with 8 observations (${busy.snapshotBytesPerKey} B/key in a snapshot); keys = IPs + viewer keys`,
     );
-    // Generous bounds that still catch a regression to unbounded or boxed-object storage.
-    expect(light.heapBytesPerKey).toBeLessThan(400);
-    expect(busy.heapBytesPerKey).toBeLessThan(800);
+    // Typed-array tables: ~53 B of key and slot per key plus 12 B per observation in power-of-two
+    // blocks, with up to 2× of growth slack; a per-key JS object would cost several hundred.
+    expect(light.heapBytesPerKey).toBeGreaterThan(53);
+    expect(light.heapBytesPerKey).toBeLessThan(160);
+    expect(busy.heapBytesPerKey).toBeGreaterThan(53 + 8 * 12);
+    expect(busy.heapBytesPerKey).toBeLessThan(320);
+    expect(light.snapshotBytesPerKey).toBeLessThan(40);
   });
 });

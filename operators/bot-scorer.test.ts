@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BinaryReader } from '../schemas/binary-reader.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { createBotScorer, type BotScorer } from './bot-scorer.ts';
-import { arbStream, DEFAULT_WATCH, key, MINUTE, rulesWith, score, scorer, SECOND, T0, toEvents, view } from './bot-scorer-fixtures.ts';
+import { arbStream, DEFAULT_WATCH, FINGERPRINTS, key, MINUTE, rulesWith, score, scorer, SECOND, T0, toEvents, view } from './bot-scorer-fixtures.ts';
 
 describe('bot scorer: single-event signals', () => {
   it('fires nothing for an ordinary view', () => {
@@ -85,8 +87,8 @@ describe('bot scorer: ip_velocity over a true sliding window', () => {
 
   it('lets the allow list take precedence over a burst only for listed ranges (rules reloaded)', () => {
     let rules = rulesWith({ carrierNatCidrs: [] });
-    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH });
-    const burst = (from: number) => Array.from({ length: 40 }, (_, i) => s.score(view({ ip: '100.64.1.1', ts: from + i * 100 }), `s:n${from}-${i}`).bot);
+    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH, fingerprints: FINGERPRINTS });
+    const burst = (from: number) => Array.from({ length: 40 }, (_, i) => score(s, view({ ip: '100.64.1.1', ts: from + i * 100 }), `s:n${from}-${i}`).bot);
     expect(burst(T0).filter(Boolean).length).toBe(10);
     rules = rulesWith();
     expect(burst(T0 + 10 * SECOND).filter(Boolean).length).toBe(0);
@@ -171,16 +173,30 @@ describe('bot scorer: replay_rate', () => {
 describe('bot scorer: rules reloaded while running', () => {
   it('decides new events under the new rules and leaves earlier verdicts alone', () => {
     let rules = rulesWith();
-    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH });
-    const before = s.score(view({ ip: '3.91.2.3' }), 's:x');
+    const s = createBotScorer({ partitionCount: 1, rules: () => rules, watch: DEFAULT_WATCH, fingerprints: FINGERPRINTS });
+    const before = score(s, view({ ip: '3.91.2.3' }), 's:x');
     expect(before.bot).toBe(false);
     rules = rulesWith({ weights: { datacenter_ip: 1 } });
-    expect(s.score(view({ ip: '3.91.2.3' }), 's:y')).toEqual({ bot: true, score: 1, reasons: ['datacenter_ip'] });
+    expect(score(s, view({ ip: '3.91.2.3' }), 's:y')).toEqual({ bot: true, score: 1, reasons: ['datacenter_ip'] });
     rules = rulesWith({ datacenterCidrs: [] });
-    expect(s.score(view({ ip: '3.91.2.3' }), 's:z').reasons).toEqual([]);
+    expect(score(s, view({ ip: '3.91.2.3' }), 's:z').reasons).toEqual([]);
     expect(before).toEqual({ bot: false, score: 0.6, reasons: ['datacenter_ip'] });
   });
 });
+
+/** The scorer's whole state as bytes. */
+function stateOf(s: BotScorer): Buffer {
+  const w = new BinaryWriter(64);
+  s.write(w, false);
+  return w.copy();
+}
+
+/** A scorer's change since its last write, as bytes. */
+function changeOf(s: BotScorer): Buffer {
+  const w = new BinaryWriter(64);
+  s.write(w, true);
+  return w.copy();
+}
 
 describe('bot scorer: snapshot and restore', () => {
   it('restores into a fresh scorer that then decides exactly as the original (300 random streams)', () => {
@@ -192,33 +208,34 @@ describe('bot scorer: snapshot and restore', () => {
         const expected = events.map((e) => score(original, e));
         const first = scorer({ partitionCount: 2 });
         events.slice(0, at).forEach((e) => score(first, e));
-        const state = JSON.parse(JSON.stringify(first.snapshot()));
         const resumed = scorer({ partitionCount: 2 });
-        resumed.restore(state);
+        resumed.read(new BinaryReader(stateOf(first)), true);
         expect(events.slice(at).map((e) => score(resumed, e))).toEqual(expected.slice(at));
-        expect(resumed.snapshot()).toEqual(original.snapshot());
+        expect(stateOf(resumed).equals(stateOf(original))).toBe(true);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('a snapshot and the deltas after it restore the exact state, small caps and evictions included (300 random streams)', () => {
+  it('a snapshot and the changes after it restore the exact state, small caps and evictions included (300 random streams)', () => {
     fc.assert(
       fc.property(arbStream, fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom(4, 12, 1_000), (steps, cuts, cap) => {
         const events = toEvents(steps);
         const at = [...new Set(cuts.map((c) => c % (events.length + 1)))].sort((a, b) => a - b);
         const original = scorer({ partitionCount: 2, maxIpKeys: cap, maxViewerKeys: cap });
-        const base = JSON.parse(JSON.stringify(original.snapshot()));
-        const deltas = [];
+        const base = stateOf(original);
+        const changes: Buffer[] = [];
         let done = 0;
         for (const cut of [...at, events.length]) {
           events.slice(done, cut).forEach((e) => score(original, e));
           done = cut;
-          deltas.push(JSON.parse(JSON.stringify(original.delta())));
+          changes.push(changeOf(original));
         }
         const resumed = scorer({ partitionCount: 2, maxIpKeys: cap, maxViewerKeys: cap });
-        resumed.restore(base, deltas);
-        expect(resumed.snapshot()).toEqual(original.snapshot());
+        resumed.read(new BinaryReader(base), true);
+        for (const c of changes) resumed.read(new BinaryReader(c), false);
+        expect(stateOf(resumed).equals(stateOf(original))).toBe(true);
+        expect([resumed.size(), resumed.evictions, resumed.expirations]).toEqual([original.size(), original.evictions, original.expirations]);
         // and it goes on deciding the same
         const more = toEvents(steps.slice(0, 20)).map((e) => ({ ...e, ts: e.ts + 2 * MINUTE }));
         expect(more.map((e) => score(resumed, e))).toEqual(more.map((e) => score(original, e)));
@@ -227,18 +244,17 @@ describe('bot scorer: snapshot and restore', () => {
     );
   });
 
-  it('keeps its state as plain JSON data', () => {
+  it('holds no string of a key: IPs and viewer keys are fingerprints, and a change only the keys seen since', () => {
     const s = scorer();
     toEvents(Array.from({ length: 50 }, (_, i) => ({ gap: 1000, ip: i % 2 ? '73.1.1.1' : '2a02:8108:9::1', viewer: i % 3, video: i % 5, watch: 40_000, ja3: null }))).forEach((e) => score(s, e));
-    const snap = s.snapshot();
-    expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
-    expect(snap.now).toBe(T0 + 50_000);
-    expect(snap.ips.keys).toContain(((73 << 24) >>> 0) + (1 << 16) + (1 << 8) + 1);
-    expect(snap.ips.keys).toContain('2a02:8108:9:0::/64');
-  });
-
-  it('refuses a snapshot of another version', () => {
-    expect(() => scorer().restore({ ...scorer().snapshot(), version: 2 as 1 })).toThrow(/version/);
+    const bytes = stateOf(s);
+    for (const text of ['73.1.1.1', '2a02', 's:', 'v:']) expect(bytes.includes(Buffer.from(text))).toBe(false);
+    expect(new BinaryReader(bytes).f64()).toBe(T0 + 50_000);
+    expect(s.size()).toBe(2 + 3);
+    score(s, view({ session_id: 'new-one', ip: '73.1.1.1', ts: T0 + 51_000 }));
+    const r = new BinaryReader(changeOf(s));
+    r.f64();
+    expect([r.u32(), r.f64(), r.f64(), r.u32()]).toEqual([2, 0, 0, 1]); // one IP seen since, of 2 held
   });
 });
 
@@ -249,8 +265,7 @@ describe('bot scorer: bounded state', () => {
     expect(s.size()).toBe(200);
     // An hour and a bit later (the longest window is 60 min), each new event sweeps expired keys.
     for (let i = 0; i < 60; i++) score(s, view({ session_id: `new-${i}`, ip: '73.3.0.1', ts: T0 + 61 * MINUTE + i }));
-    const snap = s.snapshot();
-    expect(snap.viewers.expired + snap.ips.expired).toBe(200);
+    expect(s.expirations).toBe(200);
     expect(s.size()).toBe(61);
     expect(s.evictions).toBe(0);
   });
@@ -260,20 +275,32 @@ describe('bot scorer: bounded state', () => {
     for (let i = 0; i < 25; i++) score(s, view({ session_id: `k${i}`, ip: `73.4.0.${i + 1}`, ts: T0 + i }));
     expect(s.size()).toBe(15);
     expect(s.evictions).toBe(15 + 20);
-    const snap = s.snapshot();
-    expect(snap.viewers.keys).toEqual(Array.from({ length: 10 }, (_, i) => `s:k${15 + i}`));
-    // Restoring into a smaller cap keeps the most recent keys.
+    // The least recently seen went: a viewer seen again now is new unless among the last 10.
+    const replays = (sessions: number[]) => sessions.map((i) => score(s, view({ session_id: `k${i}`, video_id: 'same', ip: '73.5.0.1', ts: T0 + 100 })));
+    const before = s.evictions;
+    replays([24, 23, 22]);
+    expect(s.evictions).toBe(before + 1); // only the new IP: the three viewers were held
+    replays([0]);
+    expect(s.evictions).toBe(before + 2); // viewer k0 was evicted long ago
+    // Restoring into a smaller cap keeps the most recently seen keys.
     const small = scorer({ maxViewerKeys: 3, maxIpKeys: 3 });
-    small.restore(snap);
-    expect(small.snapshot().viewers.keys).toEqual(['s:k22', 's:k23', 's:k24']);
+    small.read(new BinaryReader(stateOf(s)), true);
+    expect(small.size()).toBe(6);
   });
 
   it('keeps at most maxEventsPerKey observations per key, raised above the count limits', () => {
     const s = scorer({ maxEventsPerKey: 16 });
     for (let i = 0; i < 500; i++) score(s, view({ session_id: 'busy', ip: '73.6.6.6', ts: T0 + i * 10 }));
-    const snap = s.snapshot();
+    const r = new BinaryReader(stateOf(s));
+    r.f64();
+    const track = () => {
+      r.u32(); r.f64(); r.f64(); r.u32(); // counts
+      r.u32(); r.u32(); r.f64(); // fingerprint, latest time
+      const n = r.u32();
+      r.bytes(12 * n);
+      return n;
+    };
     // The velocity limit (30) needs 31 observations: the cap is raised to that.
-    expect(snap.ips.lengths).toEqual([31]);
-    expect(snap.viewers.lengths).toEqual([31]);
+    expect([track(), track()]).toEqual([31, 31]);
   });
 });

@@ -1,8 +1,11 @@
+import type { BinaryReader } from '../schemas/binary-reader.ts';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { mappedIPv4, parseIPv4, parseIPv6 } from './bot-cidr.ts';
-import type { BotRules, BotSignal } from './bot-rules.ts';
+import { BOT_SIGNALS, type BotRules, type BotSignal } from './bot-rules.ts';
+import type { Fingerprinter } from './fingerprint.ts';
+import { TrackTable } from './track-table.ts';
 import { requiredWatchMs, type WatchRules } from './view-rules.ts';
-import { TrackTable, type TrackTableDelta, type TrackTableState } from './bot-track-table.ts';
 
 /** What the bot rule decided for one event, with the evidence: the score and the signals that fired. */
 export interface BotVerdict {
@@ -11,36 +14,27 @@ export interface BotVerdict {
   reasons: BotSignal[];
 }
 
-/** A partition's bot-scoring state as plain JSON, for the checkpoint. */
-export interface BotScorerState {
-  version: 1;
-  /** Latest event time seen (drives the TTL), null before the first event. */
-  now: number | null;
-  ips: TrackTableState;
-  viewers: TrackTableState;
-}
-
-/** The change of a partition's bot-scoring state since the last snapshot or delta. */
-export interface BotScorerDelta {
-  version: 1;
-  now: number | null;
-  ips: TrackTableDelta;
-  viewers: TrackTableDelta;
-}
-
 /** One partition's bot scorer. */
 export interface BotScorer {
-  /** Scores a view that reached the bot rule and records it; call once per such event, in partition order. */
-  score(e: ViewEvent, viewerKey: string): BotVerdict;
-  snapshot(): BotScorerState;
-  /** The change since the last snapshot or delta (after a snapshot or restore). */
-  delta(): BotScorerDelta;
-  /** Restores a snapshot and the deltas taken after it, in order. */
-  restore(s: BotScorerState, deltas?: readonly BotScorerDelta[]): void;
+  /**
+   * Scores a view that reached the bot rule and records it; call once per such event, in partition
+   * order, with the fingerprint of its viewer key. Returns whether it is a bot; `verdict()` says why.
+   */
+  score(e: ViewEvent, viewerHi: number, viewerLo: number): boolean;
+  /** The last scored event's verdict (allocated on demand: only bots need it). */
+  verdict(): BotVerdict;
+  /** Writes the whole state, or its change since the last write, and marks it. */
+  write(w: BinaryWriter, changedOnly: boolean): void;
+  /** Reads a whole state (`replace`), or a change onto this one. */
+  read(r: BinaryReader, replace: boolean): void;
   /** Keys held (IPs plus viewer keys). */
   size(): number;
+  /** Bytes of the state's arrays as allocated now. */
+  memoryBytes(): number;
   /** Keys dropped by the size caps so far: a non-zero rate means the caps are too small for the traffic. */
   readonly evictions: number;
+  /** Keys dropped by the TTL sweep so far. */
+  readonly expirations: number;
 }
 
 export interface BotScorerOptions {
@@ -50,6 +44,8 @@ export interface BotScorerOptions {
   rules: () => BotRules;
   /** The view rule's watch threshold (the job's `view`): the watch pattern looks just past it. */
   watch: WatchRules;
+  /** Fingerprints of IP keys (the partition's seeded fingerprinter). */
+  fingerprints: Fingerprinter;
   /** Size caps per partition; the least recently seen key is evicted beyond them. */
   maxIpKeys?: number;
   maxViewerKeys?: number;
@@ -69,6 +65,15 @@ interface Derived {
 
 // Each event adds at most one key per table; two sweep steps per event keep pace (the size caps bound the rest).
 const EXPIRE_BUDGET = 2;
+// Fingerprint tags of the two kinds of IP key.
+const IPV4 = 4;
+const IPV6_64 = 6;
+const SIGNAL_BIT = Object.fromEntries(BOT_SIGNALS.map((s, i) => [s, 1 << i])) as Record<BotSignal, number>;
+
+/** The signals of a bit set, in BOT_SIGNALS order. */
+export function signalNames(bits: number): BotSignal[] {
+  return BOT_SIGNALS.filter((s) => (bits & SIGNAL_BIT[s]) !== 0);
+}
 
 /**
  * Creates one partition's bot scorer. Observations recorded for every scored event: per IP (IPv6:
@@ -81,13 +86,17 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
   const partitions = options.partitionCount;
   if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitionCount must be a positive integer, got ${partitions}`);
   const watch = options.watch;
+  const fp = options.fingerprints;
   const maxEventsPerKey = options.maxEventsPerKey ?? 64;
   // checkpointed state
-  const ips = new TrackTable<number | string>(options.maxIpKeys ?? 200_000);
-  const viewers = new TrackTable<string>(options.maxViewerKeys ?? 500_000);
+  const ips = new TrackTable(options.maxIpKeys ?? 200_000);
+  const viewers = new TrackTable(options.maxViewerKeys ?? 500_000);
   let now = Number.NEGATIVE_INFINITY;
-  // not checkpointed: derived from the rules, and scratch space
+  // not checkpointed: derived from the rules, the last verdict, and scratch space
   let derived: Derived | null = null;
+  let lastSignals = 0;
+  let lastScore = 0;
+  let lastBot = false;
   const words = new Uint32Array(4);
   const videos = new Set<number>();
 
@@ -104,7 +113,7 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     return { rules, velocityLimit, distinctLimit, capacity, ipTtlMs, viewerTtlMs };
   };
 
-  const score = (e: ViewEvent, viewerKey: string): BotVerdict => {
+  const score = (e: ViewEvent, viewerHi: number, viewerLo: number): boolean => {
     const rules = options.rules();
     if (derived === null || derived.rules !== rules) derived = derive(rules);
     const d = derived;
@@ -112,21 +121,22 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     const ts = e.ts;
     if (ts > now) now = ts;
 
-    let ipKey: number | string | null = null;
+    let ipKnown = false;
     let datacenter = false;
     let nat = false;
     let v4 = parseIPv4(e.ip);
     if (v4 < 0 && parseIPv6(e.ip, words)) {
       v4 = mappedIPv4(words);
       if (v4 < 0) {
-        ipKey = `${(words[0] >>> 16).toString(16)}:${(words[0] & 0xffff).toString(16)}:${(words[1] >>> 16).toString(16)}:${(words[1] & 0xffff).toString(16)}::/64`;
+        fp.words(IPV6_64, words[0], words[1]);
+        ipKnown = true;
         datacenter = rules.datacenter.hasV6(words);
         nat = rules.carrierNat.hasV6(words);
       }
     }
     if (v4 >= 0) {
-      // As an int32 the key stays an unboxed small integer in the map.
-      ipKey = v4 | 0;
+      fp.words(IPV4, v4, 0);
+      ipKnown = true;
       datacenter = rules.datacenter.hasV4(v4);
       nat = rules.carrierNat.hasV4(v4);
     }
@@ -138,19 +148,20 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     let velocity = false;
     let pattern = false;
     // Carrier NAT puts a whole neighbourhood behind one address: per-IP signals would flag them all.
-    if (ipKey !== null && !nat) {
-      const data = ips.record(ipKey, ts, band, d.capacity).data;
+    if (ipKnown && !nat) {
+      ips.view(ips.record(fp.hi, fp.lo, ts, band, d.capacity));
       const velocityFrom = ts - c.ipVelocity.windowMs;
       let inVelocity = 0;
       let views = 0;
       let banded = 0;
-      for (let i = 0; i < data.length; i += 2) {
-        const t = data[i];
+      for (let i = 0; i < ips.obsLen; i++) {
+        const at = ips.obsAt(i);
+        const t = ips.obsTs[at];
         if (t > ts) continue;
         if (t > velocityFrom) inVelocity++;
         if (t > patternFrom) {
           views++;
-          banded += data[i + 1];
+          banded += ips.obsTag[at];
         }
       }
       velocity = inVelocity > d.velocityLimit;
@@ -158,22 +169,23 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     }
 
     const video = videoHash(e.video_id);
-    const data = viewers.record(viewerKey, ts, video * 2 + band, d.capacity).data;
+    viewers.view(viewers.record(viewerHi, viewerLo, ts, video * 2 + band, d.capacity));
     const sameFrom = ts - c.replay.windowMs;
     const distinctFrom = ts - c.replay.distinctWindowMs;
     let views = 0;
     let banded = 0;
     let same = 0;
     let recent = 0;
-    for (let i = 0; i < data.length; i += 2) {
-      const t = data[i];
+    for (let i = 0; i < viewers.obsLen; i++) {
+      const at = viewers.obsAt(i);
+      const t = viewers.obsTs[at];
       if (t > ts) continue;
-      const tag = data[i + 1];
+      const tag = viewers.obsTag[at];
       if (t > patternFrom) {
         views++;
-        banded += tag % 2;
+        banded += tag & 1;
       }
-      if (t > sameFrom && Math.floor(tag / 2) === video) same++;
+      if (t > sameFrom && tag >>> 1 === video) same++;
       if (t > distinctFrom) recent++;
     }
     pattern ||= views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views;
@@ -181,9 +193,10 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     // Distinct videos can only exceed the limit when the views do; count them only then.
     if (!replay && recent > d.distinctLimit) {
       videos.clear();
-      for (let i = 0; i < data.length; i += 2) {
-        const t = data[i];
-        if (t > distinctFrom && t <= ts) videos.add(Math.floor(data[i + 1] / 2));
+      for (let i = 0; i < viewers.obsLen; i++) {
+        const at = viewers.obsAt(i);
+        const t = viewers.obsTs[at];
+        if (t > distinctFrom && t <= ts) videos.add(viewers.obsTag[at] >>> 1);
       }
       replay = videos.size > d.distinctLimit;
     }
@@ -193,37 +206,42 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
 
     const declared = rules.declaresBot(e.user_agent);
     const ja3 = e.ja3 !== null && e.ja3 !== '' && rules.ja3Deny.has(e.ja3.toLowerCase());
-    // Reasons are listed in BOT_SIGNALS order.
-    const reasons: BotSignal[] = [];
+    let bits = 0;
     let total = 0;
-    const fire = (signal: BotSignal) => {
-      reasons.push(signal);
-      total += c.weights[signal];
-    };
-    if (declared) fire('ua_bot');
-    if (ja3) fire('ja3');
-    if (datacenter) fire('datacenter_ip');
-    if (velocity) fire('ip_velocity');
-    if (pattern) fire('watch_pattern');
-    if (replay) fire('replay_rate');
-    total = Math.round(total * 1e6) / 1e6;
+    const w = c.weights;
+    if (declared) (bits |= SIGNAL_BIT.ua_bot), (total += w.ua_bot);
+    if (ja3) (bits |= SIGNAL_BIT.ja3), (total += w.ja3);
+    if (datacenter) (bits |= SIGNAL_BIT.datacenter_ip), (total += w.datacenter_ip);
+    if (velocity) (bits |= SIGNAL_BIT.ip_velocity), (total += w.ip_velocity);
+    if (pattern) (bits |= SIGNAL_BIT.watch_pattern), (total += w.watch_pattern);
+    if (replay) (bits |= SIGNAL_BIT.replay_rate), (total += w.replay_rate);
+    lastSignals = bits;
+    lastScore = Math.round(total * 1e6) / 1e6;
     // A self-declared bot is a bot whatever the weights say.
-    return { bot: declared || total >= c.threshold, score: total, reasons };
+    lastBot = declared || lastScore >= c.threshold;
+    return lastBot;
   };
 
   return {
     score,
-    snapshot: () => ({ version: 1, now: Number.isFinite(now) ? now : null, ips: ips.snapshot(), viewers: viewers.snapshot() }),
-    delta: () => ({ version: 1, now: Number.isFinite(now) ? now : null, ips: ips.delta(), viewers: viewers.delta() }),
-    restore: (s: BotScorerState, deltas: readonly BotScorerDelta[] = []) => {
-      for (const x of [s, ...deltas]) if (x.version !== 1) throw new RangeError(`bot state: unknown snapshot version ${String(x.version)}`);
-      now = (deltas.at(-1) ?? s).now ?? Number.NEGATIVE_INFINITY;
-      ips.restore(s.ips, deltas.map((d) => d.ips));
-      viewers.restore(s.viewers, deltas.map((d) => d.viewers));
+    verdict: () => ({ bot: lastBot, score: lastScore, reasons: signalNames(lastSignals) }),
+    write: (w, changedOnly) => {
+      w.f64(now);
+      ips.write(w, changedOnly);
+      viewers.write(w, changedOnly);
+    },
+    read: (r, replace) => {
+      now = r.f64();
+      ips.read(r, replace);
+      viewers.read(r, replace);
     },
     size: () => ips.size + viewers.size,
+    memoryBytes: () => ips.memoryBytes() + viewers.memoryBytes(),
     get evictions() {
       return ips.evicted + viewers.evicted;
+    },
+    get expirations() {
+      return ips.expired + viewers.expired;
     },
   };
 }

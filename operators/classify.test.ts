@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { classifyRecord, type ClassifyState } from './classify.ts';
-import { BoundedTtlMap } from './bounded-ttl-map.ts';
+import { DedupStore } from './dedup-store.ts';
 import { PartitionWatermark } from './watermark.ts';
 import { defaultJobConfig } from '../pipeline/config.ts';
-import { testEvent, testRecord } from './test-records.ts';
+import { testEvent, testRecord, TEST_FINGERPRINTS } from './test-records.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import type { BotScorer } from './bot-scorer.ts';
 
@@ -12,14 +12,19 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
 
 // A scorer that calls bots exactly the events whose user agent says "evil", so these tests see only the rule order.
-const stubBots = { score: (e: ViewEvent) => ({ bot: e.user_agent === 'evil', score: e.user_agent === 'evil' ? 1 : 0, reasons: e.user_agent === 'evil' ? ['stub'] : [] }) } as unknown as BotScorer;
+let lastAgent = '';
+const stubBots = {
+  score: (e: ViewEvent) => (lastAgent = e.user_agent) === 'evil',
+  verdict: () => ({ bot: lastAgent === 'evil', score: lastAgent === 'evil' ? 1 : 0, reasons: lastAgent === 'evil' ? ['stub'] : [] }),
+} as unknown as BotScorer;
 
 function state(): ClassifyState {
   return {
     watermark: new PartitionWatermark(time.outOfOrdernessMs),
-    eventIds: new BoundedTtlMap({ ttlMs: view.eventIdHorizonMs, maxEntries: 100 }),
-    sessions: new BoundedTtlMap({ ttlMs: view.sessionWindowMs, maxEntries: 100 }),
+    eventIds: new DedupStore({ ttlMs: view.eventIdHorizonMs, maxEntries: 100 }),
+    sessions: new DedupStore({ ttlMs: view.sessionWindowMs, maxEntries: 100 }),
     bots: stubBots,
+    fingerprints: TEST_FINGERPRINTS,
   };
 }
 
@@ -105,6 +110,19 @@ describe('classify', () => {
   it('falls back to the session, then to ip + user agent, as the viewer key', () => {
     expect(run([{ viewer_id: null }, { viewer_id: null, ts: T0 + MIN }])).toEqual(['counted', 'duplicate']);
     expect(run([{ viewer_id: null, session_id: '' }, { viewer_id: null, session_id: '', ts: T0 + MIN }])).toEqual(['counted', 'duplicate']);
+  });
+
+  it('keys the state by fingerprints of the key strings: event id, viewer key, and `<viewer key>|<video id>`', () => {
+    const s = state();
+    const r = testRecord(testEvent({ event_id: 'ev-9', viewer_id: 'u|1', video_id: 'vid|2' }));
+    r.viewerHi = r.viewerLo = r.videoHi = r.videoLo = 0;
+    classifyRecord(r, s, view, time);
+    expect(r.outcome).toBe('counted');
+    const fp = (k: string): [number, number] => (TEST_FINGERPRINTS.string(k), [TEST_FINGERPRINTS.hi, TEST_FINGERPRINTS.lo]);
+    expect([r.videoHi, r.videoLo]).toEqual(fp('vid|2'));
+    expect([r.viewerHi, r.viewerLo]).toEqual(fp('v:u|1'));
+    expect(s.eventIds.get(...fp('ev-9'), r.event!.ts)).toBe(r.event!.ts);
+    expect(s.sessions.get(...fp('v:u|1|vid|2'), r.event!.ts)).toBe(r.event!.ts);
   });
 
   it('applies the first rule that matches: a retried bot event is a duplicate, a short owner view is owner', () => {

@@ -1,29 +1,39 @@
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
+import { viewerKeyId, viewerKeyPrefix } from '../schemas/viewer-key.ts';
 import type { PartitionBatch, ViewRecord } from './view-record.ts';
-import { requiredWatchMs, type TimeRules, type ViewRules } from './view-rules.ts';
-import type { BoundedTtlMap } from './bounded-ttl-map.ts';
+import type { DedupStore } from './dedup-store.ts';
+import type { Fingerprinter } from './fingerprint.ts';
 import type { PartitionWatermark } from './watermark.ts';
 import type { BotScorer } from './bot-scorer.ts';
+import { requiredWatchMs, type TimeRules, type ViewRules } from './view-rules.ts';
 
 /** The per-partition state the rules consult and update. */
 export interface ClassifyState {
   watermark: PartitionWatermark;
-  eventIds: BoundedTtlMap;
-  sessions: BoundedTtlMap;
+  eventIds: DedupStore;
+  sessions: DedupStore;
   bots: BotScorer;
+  /** The seeded fingerprints every key is stored under. */
+  fingerprints: Fingerprinter;
 }
 
 /**
  * Decides each record's outcome — the one place where outcomes are decided. The first rule that
  * applies wins: invalid, not_a_view, too_late, duplicate (event_id), owner, too_short, bot,
  * duplicate (session), counted. Decisions depend only on the partition's order and event time,
- * so a replay from a checkpoint decides the same.
+ * so a replay from a checkpoint decides the same. Also sets the record's video and viewer-key
+ * fingerprints, which the windows and live counters use.
  */
 export function classifyRecord(r: ViewRecord, s: ClassifyState, view: ViewRules, time: TimeRules): void {
   if (r.outcome !== null) return;
+  const fp = s.fingerprints;
   const e = r.event;
+  fp.string(e === null ? '' : e.video_id);
+  r.videoHi = fp.hi;
+  r.videoLo = fp.lo;
   if (e === null) {
     r.outcome = 'invalid';
+    r.error ??= 'undecodable';
     return;
   }
   if (e.ts > r.kafkaTs + time.maxFutureSkewMs) {
@@ -40,11 +50,12 @@ export function classifyRecord(r: ViewRecord, s: ClassifyState, view: ViewRules,
     r.outcome = 'too_late';
     return;
   }
-  if (s.eventIds.get(e.event_id, e.ts) !== undefined) {
+  fp.string(e.event_id);
+  if (!Number.isNaN(s.eventIds.get(fp.hi, fp.lo, e.ts))) {
     r.outcome = 'duplicate';
     return;
   }
-  s.eventIds.set(e.event_id, e.ts);
+  s.eventIds.set(fp.hi, fp.lo, e.ts);
   if (e.owner_id !== null && e.owner_id === e.viewer_id) {
     r.outcome = 'owner';
     return;
@@ -53,19 +64,32 @@ export function classifyRecord(r: ViewRecord, s: ClassifyState, view: ViewRules,
     r.outcome = 'too_short';
     return;
   }
-  const verdict = s.bots.score(e, r.viewerKey);
-  if (verdict.bot) {
+  const prefix = viewerKeyPrefix(e);
+  const id = viewerKeyId(e, prefix);
+  fp.begin();
+  fp.add(prefix);
+  fp.add(id);
+  fp.end();
+  r.viewerHi = fp.hi;
+  r.viewerLo = fp.lo;
+  if (s.bots.score(e, r.viewerHi, r.viewerLo)) {
     r.outcome = 'bot';
-    r.bot = verdict;
+    r.bot = s.bots.verdict();
     return;
   }
-  const pair = `${r.viewerKey}|${e.video_id}`;
-  const last = s.sessions.get(pair, e.ts);
-  if (last !== undefined && Math.abs(e.ts - last) < view.sessionWindowMs) {
+  // The session key is the string `<viewer key>|<video id>`, fingerprinted without building it.
+  fp.begin();
+  fp.add(prefix);
+  fp.add(id);
+  fp.add('|');
+  fp.add(e.video_id);
+  fp.end();
+  const last = s.sessions.get(fp.hi, fp.lo, e.ts);
+  if (!Number.isNaN(last) && Math.abs(e.ts - last) < view.sessionWindowMs) {
     r.outcome = 'duplicate';
     return;
   }
-  s.sessions.set(pair, e.ts);
+  s.sessions.set(fp.hi, fp.lo, e.ts);
   r.outcome = 'counted';
 }
 

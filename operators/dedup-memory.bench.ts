@@ -1,26 +1,35 @@
-// Memory per live dedup key and dedup throughput, as the job holds them:
+// Memory per live dedup key (RSS of this process) and dedup speed, as the job holds them:
 //   node --expose-gc --import tsx operators/dedup-memory.bench.ts
-import { BoundedTtlMap } from './bounded-ttl-map.ts';
+import { DedupStore, entriesForBudget } from './dedup-store.ts';
+import { Fingerprinter } from './fingerprint.ts';
 
-const KEYS = 1_000_000;
+const KEYS = 2_000_000;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
+const fp = new Fingerprinter('0123456789abcdef0123456789abcdef');
 
 function measure(name: string, keyOf: (i: number) => string): void {
   gc!();
-  const before = process.memoryUsage().heapUsed;
-  const map = new BoundedTtlMap({ ttlMs: 30 * 60_000, maxEntries: 2 * KEYS });
+  const before = process.memoryUsage().rss;
+  const store = new DedupStore({ ttlMs: 24 * 60 * 60_000, maxEntries: entriesForBudget(80 * 2 ** 20) });
   const t0 = performance.now();
-  for (let i = 0; i < KEYS; i++) map.set(keyOf(i), 1_700_000_000_000 + i);
+  for (let i = 0; i < KEYS; i++) {
+    fp.string(keyOf(i));
+    store.set(fp.hi, fp.lo, 1_700_000_000_000 + i);
+  }
   const insertMs = performance.now() - t0;
   gc!();
-  const bytes = (process.memoryUsage().heapUsed - before) / KEYS;
+  const rss = (process.memoryUsage().rss - before) / (KEYS / 1e6);
   const t1 = performance.now();
   let hits = 0;
-  for (let i = 0; i < KEYS; i++) if (map.get(keyOf(i), 1_700_000_000_000 + KEYS) !== undefined) hits++;
+  for (let i = 0; i < KEYS; i++) {
+    fp.string(keyOf(i));
+    if (!Number.isNaN(store.get(fp.hi, fp.lo, 1_700_000_000_000 + KEYS))) hits++;
+  }
   const lookupMs = performance.now() - t1;
   console.log(
-    `${name}: ${Math.round(bytes)} B per live key; set ${Math.round(KEYS / (insertMs / 1000)).toLocaleString('en')}/s, get ${Math.round(KEYS / (lookupMs / 1000)).toLocaleString('en')}/s (${hits} hits)`,
+    `${name}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB per million live keys (tables ${(store.memoryBytes() / KEYS).toFixed(1)} B per key); ` +
+      `fingerprint + set ${Math.round(KEYS / (insertMs / 1000)).toLocaleString('en')}/s, fingerprint + get ${Math.round(KEYS / (lookupMs / 1000)).toLocaleString('en')}/s (${hits} hits)`,
   );
 }
 

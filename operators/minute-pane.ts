@@ -1,79 +1,290 @@
-import type { Outcome } from '../schemas/view-event.ts';
+import { BinaryReader } from '../schemas/binary-reader.ts';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Outcome, type ViewEvent } from '../schemas/view-event.ts';
+import type { Fingerprinter } from './fingerprint.ts';
 import type { ViewRecord } from './view-record.ts';
+import { fit } from './typed-arrays.ts';
 
-/** Counted views of one minute and one combination of dimensions. */
-export interface ViewsRow {
-  minute: number;
-  video_id: string;
-  channel_id: string;
-  category: string;
-  country: string;
-  device: string;
-  traffic_source: string;
-  views: number;
-  /** Viewer keys of the counted views; the sink turns them into a unique-viewer state. */
-  viewers: string[];
-}
+const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
+const DEVICE_CODE = code(DEVICES);
+const SOURCE_CODE = code(TRAFFIC_SOURCES);
+const OUTCOME_CODE = code(OUTCOMES);
+/** Each enum value as RowBinary String bytes, written by copy. */
+const encoded = (list: readonly string[]) => list.map((s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]));
+const DEVICE_BYTES = encoded(DEVICES);
+const SOURCE_BYTES = encoded(TRAFFIC_SOURCES);
+const OUTCOME_BYTES = encoded(OUTCOMES);
 
-/** Events of one minute, video and outcome. */
-export interface OutcomeRow {
-  minute: number;
-  video_id: string;
-  outcome: Outcome;
-  events: number;
-}
-
-/** The aggregate of one minute window of one partition: views by dimensions and events by outcome. */
+/**
+ * The aggregate of one minute window of one partition: counted views by dimensions (with the
+ * viewers' fingerprints, for unique viewers) and events by outcome. Cells live in typed arrays,
+ * found through an open-addressing index on the video's fingerprint and the dimension codes; the
+ * strings of a cell are copied once, already in RowBinary form, into a byte arena — so a pane holds
+ * no JS object per cell or event, and its rows are written to ClickHouse by copying bytes.
+ */
 export class MinutePane {
   readonly minute: number;
-  readonly views = new Map<string, ViewsRow>();
-  readonly outcomes = new Map<string, OutcomeRow>();
+  // view cells: video fingerprint, device and source codes, where its strings are, views, index hash
+  private views = 0;
+  private vVideoHi = new Uint32Array(64);
+  private vVideoLo = new Uint32Array(64);
+  private vCodes = new Uint32Array(64);
+  private vStrings = new Int32Array(64);
+  private vCount = new Uint32Array(64);
+  private vIndex = new Int32Array(128);
+  // viewers of counted views, in arrival order: the cell and the viewer-key fingerprint
+  private viewerCount = 0;
+  private viewerCell = new Int32Array(64);
+  private viewerHi = new Uint32Array(64);
+  private viewerLo = new Uint32Array(64);
+  // outcome cells: video fingerprint, outcome code, where its video id is, events
+  private outcomes = 0;
+  private oVideoHi = new Uint32Array(64);
+  private oVideoLo = new Uint32Array(64);
+  private oOutcome = new Uint8Array(64);
+  private oStrings = new Int32Array(64);
+  private oCount = new Uint32Array(64);
+  private oIndex = new Int32Array(128);
+  // RowBinary strings of the cells
+  private arena = Buffer.allocUnsafe(4096);
+  private arenaLength = 0;
 
   constructor(minute: number) {
     this.minute = minute;
   }
 
+  /** Cells of counted views (rows of `views_minute_rows`). */
+  get viewCells(): number {
+    return this.views;
+  }
+
   /** Adds a classified record: every record to its outcome, counted ones to the views. */
   add(r: ViewRecord): void {
-    const videoId = r.event?.video_id ?? '';
-    const outcome = r.outcome!;
-    const ok = videoId + '\u0001' + outcome;
-    const o = this.outcomes.get(ok);
-    if (o) o.events++;
-    else this.outcomes.set(ok, { minute: this.minute, video_id: videoId, outcome, events: 1 });
-    if (outcome !== 'counted') return;
-    const e = r.event!;
-    const vk = videoId + '\u0001' + e.channel_id + '\u0001' + e.category + '\u0001' + e.country + '\u0001' + e.device + '\u0001' + e.traffic_source;
-    const v = this.views.get(vk);
-    if (v) {
-      v.views++;
-      v.viewers.push(r.viewerKey);
-    } else {
-      this.views.set(vk, {
-        minute: this.minute,
-        video_id: videoId,
-        channel_id: e.channel_id,
-        category: e.category,
-        country: e.country,
-        device: e.device,
-        traffic_source: e.traffic_source,
-        views: 1,
-        viewers: [r.viewerKey],
-      });
+    this.addOutcome(r.videoHi, r.videoLo, r.event?.video_id ?? '', OUTCOME_CODE.get(r.outcome!)!, 1);
+    if (r.outcome === 'counted') this.addView(r.videoHi, r.videoLo, r.event!, r.viewerHi, r.viewerLo);
+  }
+
+  /** Writes the view rows (RowBinary of `views_minute_rows`). */
+  writeViews(w: BinaryWriter): void {
+    // Group the viewers by cell: each cell has exactly as many as its views.
+    const start = new Int32Array(this.views + 1);
+    for (let c = 0; c < this.views; c++) start[c + 1] = start[c] + this.vCount[c];
+    const next = start.slice(0, this.views);
+    const order = new Int32Array(this.viewerCount);
+    for (let i = 0; i < this.viewerCount; i++) order[next[this.viewerCell[i]]++] = i;
+    const minuteSeconds = Math.floor(this.minute / 1000);
+    for (let c = 0; c < this.views; c++) {
+      w.u32(minuteSeconds);
+      const strings = this.vStrings[c];
+      w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 4)));
+      const codes = this.vCodes[c];
+      w.bytes(DEVICE_BYTES[codes & 0xff]);
+      w.bytes(SOURCE_BYTES[codes >>> 8]);
+      w.u64(this.vCount[c]);
+      w.varUint(this.vCount[c]);
+      for (let k = start[c]; k < start[c + 1]; k++) {
+        w.u32(this.viewerLo[order[k]]);
+        w.u32(this.viewerHi[order[k]]);
+      }
     }
   }
 
-  /** Plain data for a checkpoint. */
-  snapshot(): { minute: number; views: ViewsRow[]; outcomes: OutcomeRow[] } {
-    return { minute: this.minute, views: [...this.views.values()], outcomes: [...this.outcomes.values()] };
+  /** Writes the outcome rows (RowBinary of `view_outcomes_minute`). */
+  writeOutcomes(w: BinaryWriter): void {
+    const minuteSeconds = Math.floor(this.minute / 1000);
+    for (let c = 0; c < this.outcomes; c++) {
+      w.u32(minuteSeconds);
+      const strings = this.oStrings[c];
+      w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 1)));
+      w.bytes(OUTCOME_BYTES[this.oOutcome[c]]);
+      w.u64(this.oCount[c]);
+    }
   }
 
-  static restore(s: { minute: number; views: ViewsRow[]; outcomes: OutcomeRow[] }): MinutePane {
-    const pane = new MinutePane(s.minute);
-    for (const v of s.views) {
-      pane.views.set(v.video_id + '\u0001' + v.channel_id + '\u0001' + v.category + '\u0001' + v.country + '\u0001' + v.device + '\u0001' + v.traffic_source, v);
+  /** Adds rows written by `writeViews` and `writeOutcomes` (a checkpoint's open window), fingerprinting video ids again. */
+  readRows(views: Buffer, outcomes: Buffer, fp: Fingerprinter): void {
+    const r = new BinaryReader(views);
+    const e = { video_id: '', channel_id: '', category: '', country: '', device: 'other', traffic_source: 'other' } as ViewEvent;
+    while (r.remaining > 0) {
+      r.u32();
+      e.video_id = r.string();
+      e.channel_id = r.string();
+      e.category = r.string();
+      e.country = r.string();
+      e.device = r.string() as ViewEvent['device'];
+      e.traffic_source = r.string() as ViewEvent['traffic_source'];
+      r.u64();
+      fp.string(e.video_id);
+      for (let n = r.varUint(); n > 0; n--) {
+        const lo = r.u32();
+        this.addView(fp.hi, fp.lo, e, r.u32(), lo);
+      }
     }
-    for (const o of s.outcomes) pane.outcomes.set(o.video_id + '\u0001' + o.outcome, o);
-    return pane;
+    const o = new BinaryReader(outcomes);
+    while (o.remaining > 0) {
+      o.u32();
+      const video = o.string();
+      const outcome = OUTCOME_CODE.get(o.string() as Outcome);
+      if (outcome === undefined) throw new RangeError('binary state: unknown outcome in an open window');
+      fp.string(video);
+      this.addOutcome(fp.hi, fp.lo, video, outcome, o.u64());
+    }
+  }
+
+  private addOutcome(videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
+    const index = this.oIndex;
+    const mask = index.length - 1;
+    for (let i = (videoLo ^ Math.imul(outcome + 1, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
+      const c = index[i] - 1;
+      if (c < 0) {
+        this.newOutcome(i, videoHi, videoLo, videoId, outcome, n);
+        return;
+      }
+      if (this.oVideoLo[c] === videoLo && this.oVideoHi[c] === videoHi && this.oOutcome[c] === outcome) {
+        this.oCount[c] += n;
+        return;
+      }
+    }
+  }
+
+  private newOutcome(slot: number, videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
+    const c = this.outcomes++;
+    this.oVideoHi = fit(this.oVideoHi, c + 1);
+    this.oVideoLo = fit(this.oVideoLo, c + 1);
+    this.oOutcome = fit(this.oOutcome, c + 1);
+    this.oStrings = fit(this.oStrings, c + 1);
+    this.oCount = fit(this.oCount, c + 1);
+    this.oVideoHi[c] = videoHi;
+    this.oVideoLo[c] = videoLo;
+    this.oOutcome[c] = outcome;
+    this.oStrings[c] = this.putString(videoId);
+    this.oCount[c] = n;
+    this.oIndex[slot] = c + 1;
+    if (2 * this.outcomes > this.oIndex.length) {
+      this.oIndex = new Int32Array(2 * this.oIndex.length);
+      const mask = this.oIndex.length - 1;
+      for (let k = 0; k < this.outcomes; k++) {
+        let i = (this.oVideoLo[k] ^ Math.imul(this.oOutcome[k] + 1, 0x9e3779b1)) & mask;
+        while (this.oIndex[i] !== 0) i = (i + 1) & mask;
+        this.oIndex[i] = k + 1;
+      }
+    }
+  }
+
+  private addView(videoHi: number, videoLo: number, e: ViewEvent, viewerHi: number, viewerLo: number): void {
+    const codes = DEVICE_CODE.get(e.device)! | (SOURCE_CODE.get(e.traffic_source)! << 8);
+    const index = this.vIndex;
+    const mask = index.length - 1;
+    let c = -1;
+    for (let i = (videoLo ^ Math.imul(codes + 1, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
+      c = index[i] - 1;
+      if (c < 0) {
+        c = this.newView(i, videoHi, videoLo, e, codes);
+        break;
+      }
+      if (this.vVideoLo[c] === videoLo && this.vVideoHi[c] === videoHi && this.vCodes[c] === codes && this.sameStrings(this.vStrings[c], e)) break;
+    }
+    this.vCount[c]++;
+    const v = this.viewerCount++;
+    this.viewerCell = fit(this.viewerCell, v + 1);
+    this.viewerHi = fit(this.viewerHi, v + 1);
+    this.viewerLo = fit(this.viewerLo, v + 1);
+    this.viewerCell[v] = c;
+    this.viewerHi[v] = viewerHi;
+    this.viewerLo[v] = viewerLo;
+  }
+
+  private newView(slot: number, videoHi: number, videoLo: number, e: ViewEvent, codes: number): number {
+    const c = this.views++;
+    this.vVideoHi = fit(this.vVideoHi, c + 1);
+    this.vVideoLo = fit(this.vVideoLo, c + 1);
+    this.vCodes = fit(this.vCodes, c + 1);
+    this.vStrings = fit(this.vStrings, c + 1);
+    this.vCount = fit(this.vCount, c + 1);
+    this.vVideoHi[c] = videoHi;
+    this.vVideoLo[c] = videoLo;
+    this.vCodes[c] = codes;
+    this.vStrings[c] = this.putString(e.video_id);
+    this.putString(e.channel_id);
+    this.putString(e.category);
+    this.putString(e.country);
+    this.vCount[c] = 0;
+    this.vIndex[slot] = c + 1;
+    if (2 * this.views > this.vIndex.length) {
+      this.vIndex = new Int32Array(2 * this.vIndex.length);
+      const mask = this.vIndex.length - 1;
+      for (let k = 0; k < this.views; k++) {
+        let i = (this.vVideoLo[k] ^ Math.imul(this.vCodes[k] + 1, 0x9e3779b1)) & mask;
+        while (this.vIndex[i] !== 0) i = (i + 1) & mask;
+        this.vIndex[i] = k + 1;
+      }
+    }
+    return c;
+  }
+
+  /** Whether the cell's channel, category and country (after its video id, in the arena) are the event's. */
+  private sameStrings(at: number, e: ViewEvent): boolean {
+    at = this.matchString(this.skipStrings(at, 1), e.channel_id);
+    if (at >= 0) at = this.matchString(at, e.category);
+    return at >= 0 && this.matchString(at, e.country) >= 0;
+  }
+
+  /** The arena position after the RowBinary string at `at` if it equals `s`, else -1. */
+  private matchString(at: number, s: string): number {
+    const a = this.arena;
+    let n = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = a[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b >= 0x80);
+    if (n === s.length) {
+      // ASCII: one byte per code unit.
+      let i = 0;
+      while (i < n && a[at + i] === s.charCodeAt(i)) i++;
+      if (i === n) return at + n;
+    }
+    if (n < s.length || n > 3 * s.length) return -1;
+    return a.toString('utf8', at, at + n) === s ? at + n : -1;
+  }
+
+  /** The arena position after `count` RowBinary strings starting at `at`. */
+  private skipStrings(at: number, count: number): number {
+    const a = this.arena;
+    for (let k = 0; k < count; k++) {
+      let n = 0;
+      let shift = 0;
+      let b: number;
+      do {
+        b = a[at++];
+        n += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b >= 0x80);
+      at += n;
+    }
+    return at;
+  }
+
+  /** Appends a RowBinary string to the arena; returns where it starts. */
+  private putString(s: string): number {
+    const need = 10 + 3 * s.length;
+    if (this.arenaLength + need > this.arena.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaLength + need));
+      this.arena.copy(bigger, 0, 0, this.arenaLength);
+      this.arena = bigger;
+    }
+    const at = this.arenaLength;
+    const bytes = Buffer.byteLength(s);
+    let n = bytes;
+    let p = at;
+    while (n >= 0x80) {
+      this.arena[p++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.arena[p++] = n;
+    this.arenaLength = p + this.arena.write(s, p, 'utf8');
+    return at;
   }
 }

@@ -1,6 +1,16 @@
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { viewerKey } from '../schemas/viewer-key.ts';
+import { Fingerprinter } from './fingerprint.ts';
 import { rawRecord, type ViewRecord } from './view-record.ts';
+
+/** The seeded fingerprints of the operator tests. */
+export const TEST_FINGERPRINTS = new Fingerprinter('00000000000000000000000000c0ffee');
+
+/** The fingerprint of a key string, as one bigint. */
+export function fingerprintOf(key: string): bigint {
+  TEST_FINGERPRINTS.string(key);
+  return (BigInt(TEST_FINGERPRINTS.hi) << 32n) | BigInt(TEST_FINGERPRINTS.lo);
+}
 
 /** A valid counted-looking view event for operator tests; override any field. */
 export function testEvent(overrides: Partial<ViewEvent> = {}): ViewEvent {
@@ -26,10 +36,15 @@ export function testEvent(overrides: Partial<ViewEvent> = {}): ViewEvent {
   };
 }
 
-/** A decoded record of `event` at `offset`, arriving at Kafka one second after its event time. */
+/** A decoded record of `event` at `offset`, arriving at Kafka one second after its event time, with its fingerprints set as classify sets them. */
 export function testRecord(event: ViewEvent, offset = 0, kafkaTs = event.ts + 1000): ViewRecord {
   const r = rawRecord(offset, kafkaTs, null);
   r.event = event;
-  r.viewerKey = viewerKey(event);
+  const video = fingerprintOf(event.video_id);
+  const viewer = fingerprintOf(viewerKey(event));
+  r.videoHi = Number(video >> 32n);
+  r.videoLo = Number(video & 0xffffffffn);
+  r.viewerHi = Number(viewer >> 32n);
+  r.viewerLo = Number(viewer & 0xffffffffn);
   return r;
 }

@@ -1,21 +1,16 @@
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
+import type { BinaryReader } from '../schemas/binary-reader.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import type { Fingerprinter } from './fingerprint.ts';
 import type { PartitionBatch, ViewRecord } from './view-record.ts';
-import { MinutePane, type OutcomeRow, type ViewsRow } from './minute-pane.ts';
+import { MinutePane } from './minute-pane.ts';
 
 const MINUTE = 60_000;
 
-/** What one firing emits: the panes whose minute the watermark has passed, late corrections included. */
-export interface FiredWindows {
-  views: ViewsRow[];
-  outcomes: OutcomeRow[];
-  windowsFired: number;
-}
-
-/** Snapshot of a partition's open windows. */
-export interface MinuteWindowsSnapshot {
-  firedThrough: number;
-  panes: ReturnType<MinutePane['snapshot']>[];
-  arrivals?: ReturnType<MinutePane['snapshot']>[];
+/** Where a firing writes its rows: RowBinary of `views_minute_rows` and of `view_outcomes_minute`. */
+export interface FiredRows {
+  views: BinaryWriter;
+  outcomes: BinaryWriter;
 }
 
 /** Whether a record has an event time to window by; invalid ones are recorded by arrival time. */
@@ -54,16 +49,16 @@ export class MinuteWindows {
     paneOf(this.panes, minute).add(r);
   }
 
-  /** Fires every window whose end is at or before `watermark`. */
-  fire(watermark: number): FiredWindows {
-    const fired: FiredWindows = { views: [], outcomes: [], windowsFired: 0 };
-    for (const pane of this.arrivals.values()) for (const o of pane.outcomes.values()) fired.outcomes.push(o);
+  /** Fires every window whose end is at or before `watermark`, writing its rows; returns the windows fired. */
+  fire(watermark: number, out: FiredRows): number {
+    for (const pane of this.arrivals.values()) pane.writeOutcomes(out.outcomes);
     this.arrivals.clear();
+    let fired = 0;
     for (const [minute, pane] of this.panes) {
       if (minute + MINUTE > watermark) continue;
-      for (const v of pane.views.values()) fired.views.push(v);
-      for (const o of pane.outcomes.values()) fired.outcomes.push(o);
-      fired.windowsFired++;
+      pane.writeViews(out.views);
+      pane.writeOutcomes(out.outcomes);
+      fired++;
       this.panes.delete(minute);
     }
     const end = Math.floor(watermark / MINUTE) * MINUTE;
@@ -75,21 +70,41 @@ export class MinuteWindows {
     return this.panes.size;
   }
 
-  snapshot(): MinuteWindowsSnapshot {
-    return {
-      firedThrough: this.firedThrough,
-      panes: [...this.panes.values()].map((p) => p.snapshot()),
-      arrivals: [...this.arrivals.values()].map((p) => p.snapshot()),
-    };
+  /** Writes the open windows (checkpointed whole in every link: they are small). */
+  write(w: BinaryWriter): void {
+    w.f64(this.firedThrough);
+    for (const panes of [this.panes, this.arrivals]) {
+      w.u32(panes.size);
+      for (const pane of panes.values()) writePane(w, pane);
+    }
   }
 
-  restore(s: MinuteWindowsSnapshot): void {
-    this.panes.clear();
-    this.firedThrough = s.firedThrough ?? Number.NEGATIVE_INFINITY;
-    for (const p of s.panes) this.panes.set(p.minute, MinutePane.restore(p));
-    this.arrivals.clear();
-    for (const p of s.arrivals ?? []) this.arrivals.set(p.minute, MinutePane.restore(p));
+  /** Replaces the open windows with written ones; video ids are fingerprinted again. */
+  read(r: BinaryReader, fp: Fingerprinter): void {
+    this.firedThrough = r.f64();
+    for (const panes of [this.panes, this.arrivals]) {
+      panes.clear();
+      for (let n = r.u32(); n > 0; n--) {
+        const pane = new MinutePane(r.f64());
+        const views = r.bytes(r.u32());
+        pane.readRows(views, r.bytes(r.u32()), fp);
+        panes.set(pane.minute, pane);
+      }
+    }
   }
+}
+
+/** One pane as its minute and its two row sets, each with its length. */
+function writePane(w: BinaryWriter, pane: MinutePane): void {
+  w.f64(pane.minute);
+  const rows = new BinaryWriter(1024);
+  pane.writeViews(rows);
+  w.u32(rows.length);
+  w.bytes(rows.view());
+  rows.reset();
+  pane.writeOutcomes(rows);
+  w.u32(rows.length);
+  w.bytes(rows.view());
 }
 
 function paneOf(panes: Map<number, MinutePane>, minute: number): MinutePane {

@@ -10,7 +10,11 @@ export interface ViewRecord {
   event: ViewEvent | null;
   /** Why decoding or validation failed; set together with outcome `invalid`. */
   error: string | null;
-  viewerKey: string;
+  /** Fingerprints of the video id and of the viewer key (see schemas/viewer-key.ts), set by classify. */
+  videoHi: number;
+  videoLo: number;
+  viewerHi: number;
+  viewerLo: number;
   outcome: Outcome | null;
   bot: BotVerdict | null;
   /** Whether the event's minute window had already fired when it arrived (a correction). */
@@ -28,5 +32,5 @@ export interface PartitionBatch {
 
 /** A fresh record for a raw Kafka message, before decoding. */
 export function rawRecord(offset: number, kafkaTs: number, value: Buffer | null): ViewRecord {
-  return { offset, kafkaTs, value, event: null, error: null, viewerKey: '', outcome: null, bot: null, late: false };
+  return { offset, kafkaTs, value, event: null, error: null, videoHi: 0, videoLo: 0, viewerHi: 0, viewerLo: 0, outcome: null, bot: null, late: false };
 }

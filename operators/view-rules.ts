@@ -8,8 +8,8 @@ export interface ViewRules {
   sessionWindowMs: number;
   /** How long a seen event_id is remembered (event time). */
   eventIdHorizonMs: number;
-  /** Size cap of each dedup store, per partition. */
-  maxDedupKeys: number;
+  /** Memory budget of each dedup store (event ids, sessions), per partition, in bytes: it sets the entries each can hold (see dedup-store.ts). */
+  dedupMemoryBytes: number;
 }
 
 /** Event-time semantics: watermarks, lateness, clock skew. */

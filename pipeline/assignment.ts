@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import type { Committer } from './committer.ts';
-import { newestLink, PartitionTask } from './partition-task.ts';
+import { PartitionTask } from './partition-task.ts';
 import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
-import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
-import type { CheckpointCopyRecord } from '../sinks/checkpoint-copies.ts';
+import { newestLink, progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import type { Fingerprinter } from '../operators/fingerprint.ts';
+import type { IpHasher } from './ip-privacy.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
 
 /**
@@ -30,8 +31,10 @@ export class Assignment {
       redis: RedisSink;
       committer: Committer;
       botRules: () => BotRules;
-      /** The latest checkpoint copy ClickHouse holds for a partition. */
-      checkpointCopy: (partition: number) => Promise<CheckpointCopyRecord | null>;
+      /** The offset of the latest checkpoint copy ClickHouse holds for a partition, or null. */
+      copyOffset: (partition: number) => Promise<number | null>;
+      fingerprints: Fingerprinter;
+      hasher: IpHasher;
       /** Where a partition without any checkpoint starts: the group's committed offset, else the log start. */
       startOffset: (partition: number) => Promise<number>;
       watermark: JobWatermark;
@@ -81,12 +84,12 @@ export class Assignment {
     const key = progressKey(config.group, config.topic, partition);
     const progress = await committer.claim(async () => {
       const claimed = await redis.claim(key, reconcileLockKey(config.group, config.topic));
-      const copy = await this.deps.checkpointCopy(partition);
+      const copy = await this.deps.copyOffset(partition);
       const offset = claimed.checkpoint?.offset;
-      if (copy && (offset === undefined || offset < copy.offset)) {
+      if (copy !== null && (offset === undefined || offset < copy)) {
         // Redis lost progress ClickHouse already has: continuing would count it again, so wait for reconcile.
         throw new ViewtallyError(
-          `partition ${partition}: Redis has ${offset === undefined ? 'no checkpoint' : `checkpoint ${offset}`} but ClickHouse has one at ${copy.offset}; Redis was wiped or restored — run \`viewtally reconcile --fix\``,
+          `partition ${partition}: Redis has ${offset === undefined ? 'no checkpoint' : `checkpoint ${offset}`} but ClickHouse has one at ${copy}; Redis was wiped or restored — run \`viewtally reconcile --fix\``,
           { retriable: true },
         );
       }
@@ -106,6 +109,8 @@ export class Assignment {
       config,
       partitionCount: this.deps.partitionCount,
       botRules: this.deps.botRules,
+      fingerprints: this.deps.fingerprints,
+      hasher: this.deps.hasher,
       livePosition: progress.livePosition,
       checkpointOffset: checkpoint?.offset ?? (await committer.claim(() => this.deps.startOffset(partition), partition)),
     });

@@ -37,6 +37,7 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
   config.clickhouse = flags.clickhouse ?? env.VT_CLICKHOUSE ?? config.clickhouse;
   config.redis = flags.redis ?? env.VT_REDIS ?? config.redis;
   config.botRulesPath = env.VT_BOT_RULES ?? config.botRulesPath;
+  config.stateSeed = env.VT_STATE_SEED ?? config.stateSeed;
   config.flushIntervalMs = positiveInt('VT_FLUSH_INTERVAL_MS', env.VT_FLUSH_INTERVAL_MS) ?? config.flushIntervalMs;
   config.checkpointIntervalMs = positiveInt('VT_CHECKPOINT_INTERVAL_MS', env.VT_CHECKPOINT_INTERVAL_MS) ?? config.checkpointIntervalMs;
   config.sessionTimeoutMs = positiveInt('VT_SESSION_TIMEOUT_MS', env.VT_SESSION_TIMEOUT_MS) ?? config.sessionTimeoutMs;

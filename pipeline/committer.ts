@@ -48,14 +48,14 @@ export class Committer {
 
   /** Flushes the live counters of a task up to its current position. */
   async flushLive(task: PartitionTask): Promise<void> {
+    if (!task.liveFlushDue) return;
     const to = task.nextOffset;
-    if (to < 0 || (task.liveEvents === 0 && to <= task.liveSkipBelow)) return;
     const started = performance.now();
     const live = task.takeLive();
     crashPoint('before-live-flush');
     crashPoint('during-redis-commit', { deferred: true });
     await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live));
-    if (to > task.liveSkipBelow) task.liveSkipBelow = to;
+    task.liveFlushed(to);
     this.stats.liveFlushes++;
     this.deps.metrics.flushSeconds.observe((performance.now() - started) / 1000);
   }
@@ -67,34 +67,33 @@ export class Committer {
    * live counts keep theirs). With `settle`, it waits for the previous write, and for its own.
    */
   async checkpoint(task: PartitionTask, watermark: number, options: { settle?: boolean } = {}): Promise<void> {
-    if (task.blockWriteError) throw task.blockWriteError; // e.g. fenced: the task is dropped
-    if (task.blockWrite !== null && !options.settle) return this.flushLive(task);
-    await task.blockWrite;
+    if (task.writingBlockNow && !options.settle) return this.flushLive(task);
+    await task.blockWritten(); // throws why the last write failed (e.g. fenced): the task is dropped
     const to = task.nextOffset;
     if (to < 0) return;
     const started = performance.now();
-    const openBefore = task.windows.openWindows;
-    const block = task.takeBlock(watermark, this.deps.group);
-    if (to === task.checkpointOffset && isEmptyBlock(block) && task.liveEvents === 0 && task.deadLetters.length === 0) return;
-    const fired = openBefore - task.windows.openWindows;
-    this.stats.windowsFired += fired;
-    this.deps.metrics.windowsFired.inc(Math.max(0, fired));
+    const { block, windowsFired } = task.takeBlock(watermark, this.deps.group);
+    if (to === task.checkpointOffsetNow && isEmptyBlock(block) && !task.hasPendingOutput) return;
+    this.stats.windowsFired += windowsFired;
+    this.deps.metrics.windowsFired.inc(windowsFired);
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
     const live = task.takeLive();
     const letters = task.takeDeadLetters();
-    const state = await task.encodeState();
+    const state = task.encodeState();
+    this.deps.metrics.stateBytes.observe({ kind: state.full ? 'snapshot' : 'change' }, state.bytes.length);
+    this.deps.metrics.checkpointEncodeSeconds.observe((performance.now() - started) / 1000);
     const { redis, consumer, deadLetters } = this.deps;
     if (letters.length > 0) {
       await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
       this.deps.metrics.deadLetters.inc(letters.length);
     }
     crashPoint('during-redis-commit', { deferred: true });
-    await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, { offset: to, state, pending: block }));
-    if (to > task.liveSkipBelow) task.liveSkipBelow = to;
-    task.checkpointOffset = to;
+    const checkpoint: CheckpointWrite = { offset: to, state, pending: block };
+    await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, checkpoint));
+    task.checkpointed(to);
     crashPoint('after-redis-checkpoint');
     // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
-    const write = this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, { offset: to, state, pending: block }).then(() => {
+    const write = this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, checkpoint).then(() => {
       // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
       // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
       void commitWithin(consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]), 5_000).catch((err: Error) => {
@@ -103,11 +102,9 @@ export class Committer {
       this.stats.checkpoints++;
       this.lastCheckpointAt.set(task.partition, Date.now());
       this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-      task.blockWrite = null;
     });
-    write.catch((err: Error) => (task.blockWriteError = err));
-    task.blockWrite = write;
-    if (options.settle) await write;
+    task.writingBlock(write);
+    if (options.settle) await task.blockWritten();
   }
 
   /** Claims a partition, retrying while Redis is unavailable. */
@@ -122,7 +119,7 @@ export class Committer {
    */
   async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite): Promise<void> {
     const block = checkpoint.pending;
-    const copy = await checkpointCopy(this.deps.group, topic, partition, checkpoint);
+    const copy = checkpointCopy(this.deps.group, topic, partition, checkpoint);
     await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
     crashPoint('after-clickhouse-insert');
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));

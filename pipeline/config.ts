@@ -23,11 +23,19 @@ export interface JobConfig {
   sessionTimeoutMs: number;
   /** Partition count used when the job creates the topic. */
   partitions: number;
+  /**
+   * Secret 128-bit seed (32 hex digits) of the fingerprints every key of the state is stored
+   * under; must stay the same for as long as checkpoints are kept (`VT_STATE_SEED`).
+   */
+  stateSeed: string;
   view: ViewRules;
   time: TimeRules;
 }
 
 const MINUTE = 60_000;
+
+/** The seed of the local default setup; a deployment sets its own secret. */
+export const LOCAL_STATE_SEED = '7669657774616c6c792d6c6f63616c21';
 
 /** The job's defaults, pointing at the local infra. */
 export function defaultJobConfig(): JobConfig {
@@ -43,12 +51,14 @@ export function defaultJobConfig(): JobConfig {
     maxPendingEvents: 200_000,
     sessionTimeoutMs: 30_000,
     partitions: 4,
+    stateSeed: LOCAL_STATE_SEED,
     view: {
       minWatchMs: 30_000,
       minWatchFraction: 0.5,
       sessionWindowMs: 30 * MINUTE,
       eventIdHorizonMs: 24 * 60 * MINUTE,
-      maxDedupKeys: 2_000_000,
+      // 2 097 152 entries per store per partition, 40 B each (entriesForBudget)
+      dedupMemoryBytes: 80 * 2 ** 20,
     },
     time: {
       outOfOrdernessMs: 5_000,

@@ -20,7 +20,8 @@ import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import { latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
+import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
+import { Fingerprinter } from '../operators/fingerprint.ts';
 import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -111,6 +112,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
+    stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0),
   });
   const committer = new Committer({
     metrics,
@@ -130,7 +132,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     redis: redisSink,
     committer,
     botRules: () => botRules.current(),
-    checkpointCopy: (p) => latestCheckpointCopy(clickhouseClient, config.group, config.topic, p),
+    copyOffset: (p) => latestCopyOffset(clickhouseClient, config.group, config.topic, p),
+    fingerprints: new Fingerprinter(config.stateSeed),
+    hasher,
     startOffset: async (p) => {
       const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions.find((c) => c.partition === p);
       if (committed && Number(committed.offset) >= 0) return Number(committed.offset);
@@ -158,7 +162,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
 
   function pendingEvents(): number {
     let n = 0;
-    for (const t of tasks.values()) n += t.liveEvents + t.rejected.length;
+    for (const t of tasks.values()) n += t.pendingEvents;
     return n;
   }
 
@@ -189,7 +193,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       classify<JobBatch>({ state: (b) => b.task, view: config.view, time: config.time }),
       tumblingWindow<JobBatch>({ windows: (b) => b.task.windows }),
       tap((batch) => {
-        batch.task.collect(batch, hasher);
+        batch.task.collect(batch);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
         const counts: Record<string, number> = {};

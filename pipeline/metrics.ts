@@ -10,6 +10,7 @@ export function createJobMetrics(observe: {
   dedupEvictions: () => number;
   botKeys: () => number;
   pendingEvents: () => number;
+  stateMemoryBytes: () => number;
 }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'viewtally_' });
@@ -23,6 +24,27 @@ export function createJobMetrics(observe: {
     deadLetters: new Counter({ name: 'viewtally_dead_letters_total', help: 'Undecodable messages sent to the dead-letter topic', ...r }),
     flushSeconds: new Histogram({ name: 'viewtally_live_flush_seconds', help: 'Live counter flush latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...r }),
     checkpointSeconds: new Histogram({ name: 'viewtally_checkpoint_seconds', help: 'Checkpoint latency (Redis, ClickHouse)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...r }),
+    checkpointEncodeSeconds: new Histogram({
+      name: 'viewtally_checkpoint_encode_seconds',
+      help: 'Event-loop time of a checkpoint: firing windows and writing the state link',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      ...r,
+    }),
+    stateBytes: new Histogram({
+      name: 'viewtally_state_link_bytes',
+      help: 'Size of the stored state links: snapshots and changes',
+      labelNames: ['kind'] as const,
+      buckets: [1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6, 256e6],
+      ...r,
+    }),
+    stateMemory: new Gauge({
+      name: 'viewtally_state_memory_bytes',
+      help: 'Memory of the keyed state tables (dedup stores and bot tracks), as allocated',
+      ...r,
+      collect() {
+        this.set(observe.stateMemoryBytes());
+      },
+    }),
     lag: new Gauge({
       name: 'viewtally_consumer_lag',
       help: 'Messages behind the partition end',

@@ -1,62 +1,120 @@
 import { describe, expect, it } from 'vitest';
 import { defaultJobConfig } from './config.ts';
 import { PartitionTask } from './partition-task.ts';
+import { readStateHead } from './partition-state.ts';
+import { IpHasher } from './ip-privacy.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
+import { Fingerprinter } from '../operators/fingerprint.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { testEvent, testRecord } from '../operators/test-records.ts';
+import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 
 const rules = loadBotRules();
-const newTask = () =>
-  new PartitionTask({ topic: 't', partition: 0, progressKey: 'k', epoch: 1, config: defaultJobConfig(), partitionCount: 1, botRules: () => rules, livePosition: -1, checkpointOffset: 0 });
+const SEED = '11111111111111111111111111111111';
+const newTask = (seed = SEED) =>
+  new PartitionTask({
+    topic: 't',
+    partition: 0,
+    progressKey: 'k',
+    epoch: 1,
+    config: defaultJobConfig(),
+    partitionCount: 1,
+    botRules: () => rules,
+    fingerprints: new Fingerprinter(seed),
+    hasher: new IpHasher('test'),
+    livePosition: -1,
+    checkpointOffset: 0,
+  });
+const T0 = Date.UTC(2026, 0, 1, 12);
+const fp = new Fingerprinter(SEED);
+const set = (store: PartitionTask['eventIds'], key: string, t: number) => (fp.string(key), store.set(fp.hi, fp.lo, t));
+
+/** Everything a task holds, as a fresh snapshot would write it (the keyed tables and the head). */
+function contents(task: PartitionTask): Buffer {
+  const w = new BinaryWriter();
+  task.windows.write(w);
+  task.eventIds.write(w, false);
+  task.sessions.write(w, false);
+  task.bots.write(w, false);
+  w.f64(task.nextOffset);
+  w.f64(task.watermark.maxEventTs);
+  return w.copy();
+}
 
 describe('PartitionTask checkpoint chain', () => {
-  it('stores a snapshot first, then deltas of what changed, and restores the chain to the same state', async () => {
+  it('stores a snapshot first, then changes, and restores the chain to the same state', () => {
     const task = newTask();
-    for (let i = 0; i < 5_000; i++) task.eventIds.set(`e${i}`, 1_000 + i);
-    const first = await task.encodeState();
+    for (let i = 0; i < 5_000; i++) set(task.eventIds, `e${i}`, 1_000 + i);
+    const first = task.encodeState();
     expect(first.full).toBe(true);
     const chain = [first.bytes];
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 50; i++) {
-        task.eventIds.set(`r${round}-${i}`, 10_000 + i);
-        task.sessions.set(`v${i}|video`, 10_000 + i);
+        set(task.eventIds, `r${round}-${i}`, 10_000 + i);
+        set(task.sessions, `v:${i}|video`, 10_000 + i);
       }
+      const r = testRecord(testEvent({ ts: T0 + round * 60_000, video_id: `vid${round}` }), round);
+      r.outcome = 'counted';
+      task.windows.add(r);
+      task.watermark.observe(T0 + round * 60_000);
       task.nextOffset = 100 * (round + 1);
-      const link = await task.encodeState();
+      const link = task.encodeState();
       expect(link.full).toBe(false);
-      // a delta carries the 100 keys set since, not the 5 000 before
+      // a change carries the 100 keys set since, not the 5 000 before
       expect(link.bytes.length).toBeLessThan(first.bytes.length / 5);
+      expect(readStateHead(link.bytes)).toEqual({ full: false, nextOffset: 100 * (round + 1), maxEventTs: T0 + round * 60_000, checkpoints: 0 });
       chain.push(link.bytes);
     }
     const restored = newTask();
     restored.restore(chain);
     expect(restored.nextOffset).toBe(300);
-    expect(restored.snapshot()).toEqual(task.snapshot());
+    expect(contents(restored).equals(contents(task))).toBe(true);
   });
 
-  it('starts a new chain once the deltas weigh as much as the snapshot', async () => {
+  it('starts a new chain once the changes weigh as much as the snapshot', () => {
     const task = newTask();
-    for (let i = 0; i < 100; i++) task.eventIds.set(`e${i}`, i);
-    let snapshotBytes = (await task.encodeState()).bytes.length;
-    let deltaBytes = 0;
+    for (let i = 0; i < 100; i++) set(task.eventIds, `e${i}`, i);
+    let snapshotBytes = task.encodeState().bytes.length;
+    let changeBytes = 0;
     let compactions = 0;
     for (let round = 0; round < 12; round++) {
-      for (let i = 0; i < 60; i++) task.eventIds.set(`r${round}-${i}`, 1_000 + i);
-      const link = await task.encodeState();
-      expect(link.full).toBe(deltaBytes >= snapshotBytes);
+      for (let i = 0; i < 60; i++) set(task.eventIds, `r${round}-${i}`, 1_000 + i);
+      const link = task.encodeState();
+      expect(link.full).toBe(changeBytes >= snapshotBytes);
       if (link.full) {
         compactions++;
-        [snapshotBytes, deltaBytes] = [link.bytes.length, 0];
+        [snapshotBytes, changeBytes] = [link.bytes.length, 0];
       } else {
-        deltaBytes += link.bytes.length;
+        changeBytes += link.bytes.length;
       }
     }
     expect(compactions).toBeGreaterThanOrEqual(2);
   });
 
-  it('refuses a chain that does not start with a snapshot', async () => {
+  it('refuses a chain that does not start with a snapshot', () => {
     const task = newTask();
-    await task.encodeState();
-    task.eventIds.set('x', 1);
-    const delta = (await task.encodeState()).bytes;
-    expect(() => newTask().restore([delta])).toThrow(/start with a full snapshot/);
+    task.encodeState();
+    set(task.eventIds, 'x', 1);
+    const change = task.encodeState().bytes;
+    expect(() => newTask().restore([change])).toThrow(/start with a full snapshot/);
+  });
+
+  it('refuses a chain written under another seed, and one of the previous JSON format, saying what to do', () => {
+    const task = newTask();
+    set(task.eventIds, 'x', 1);
+    const snapshot = task.encodeState().bytes;
+    expect(() => newTask('22222222222222222222222222222222').restore([snapshot])).toThrow(CheckpointFormatError);
+    expect(() => newTask('22222222222222222222222222222222').restore([snapshot])).toThrow(/another state seed/);
+    const gzipped = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    expect(() => newTask().restore([gzipped])).toThrow(/JSON format of viewtally 0\.1/);
+  });
+
+  it('holds no string of a key in the stored state', () => {
+    const task = newTask();
+    set(task.eventIds, 'event-id-in-clear', 1);
+    set(task.sessions, 'v:viewer-in-clear|video', 1);
+    const bytes = task.encodeState().bytes;
+    expect(bytes.includes(Buffer.from('event-id-in-clear'))).toBe(false);
+    expect(bytes.includes(Buffer.from('viewer-in-clear'))).toBe(false);
   });
 });

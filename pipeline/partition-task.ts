@@ -1,59 +1,23 @@
-import { BoundedTtlMap, type BoundedTtlMapDelta, type BoundedTtlMapSnapshot } from '../operators/bounded-ttl-map.ts';
+import { DedupStore, entriesForBudget } from '../operators/dedup-store.ts';
+import type { Fingerprinter } from '../operators/fingerprint.ts';
 import { PartitionWatermark } from '../operators/watermark.ts';
-import { MinuteWindows, type MinuteWindowsSnapshot } from '../operators/tumbling-window.ts';
+import { MinuteWindows } from '../operators/tumbling-window.ts';
 import { LiveCounts } from '../operators/live-counts.ts';
-import { createBotScorer, type BotScorer, type BotScorerDelta, type BotScorerState } from '../operators/bot-scorer.ts';
+import { createBotScorer, type BotScorer } from '../operators/bot-scorer.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch } from '../operators/view-record.ts';
-import type { ClickHouseBlock, RejectedRow } from '../sinks/clickhouse-block.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { writeRejectedRow } from '../schemas/clickhouse-rows.ts';
+import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
-import { blockToken } from '../sinks/clickhouse-block.ts';
-import { decodePayload, encodePayload } from '../sinks/checkpoint-codec.ts';
 import type { EncodedState } from '../sinks/redis-sink.ts';
+import { readPartitionState, writePartitionState } from './partition-state.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
-/** What every stored state of a partition holds whole: position, watermark and open windows (small). */
-interface PartitionHead {
-  nextOffset: number;
-  maxEventTs: number | null;
-  windows: MinuteWindowsSnapshot;
-  checkpoints: number;
-}
-
-/** Everything that decides outcomes for a partition: a full snapshot, the first of a checkpoint chain. */
-export interface PartitionSnapshot extends PartitionHead {
-  /** Absent in checkpoints written before deltas existed. */
-  full?: true;
-  eventIds: BoundedTtlMapSnapshot;
-  sessions: BoundedTtlMapSnapshot;
-  bots: BotScorerState;
-}
-
-/** The keyed state's change since the previous link of the chain, with the head whole. */
-export interface PartitionDelta extends PartitionHead {
-  full: false;
-  eventIds: BoundedTtlMapDelta;
-  sessions: BoundedTtlMapDelta;
-  bots: BotScorerDelta;
-}
-
-/** One stored link of a partition's checkpoint chain: a full snapshot, then deltas. */
-export type PartitionState = PartitionSnapshot | PartitionDelta;
-
-// A chain is compacted into a new snapshot once its deltas weigh as much as its snapshot (a restore
-// then reads at most twice the state), or after this many links (a restore applies them all).
+// A chain is compacted into a new snapshot once its changes weigh as much as its snapshot (a
+// restore then reads at most twice the state), or after this many links (a restore applies them all).
 const MAX_CHAIN = 500;
-
-/** The newest link of a stored chain, as written. */
-export function newestLink(chain: readonly Buffer[]): EncodedState {
-  return { full: chain.length === 1, bytes: chain[chain.length - 1] };
-}
-
-/** The newest link of a stored chain, decoded: position, watermark and open windows are whole in every link. */
-export function newestState(chain: readonly Buffer[]): PartitionState {
-  return decodePayload<PartitionState>(newestLink(chain).bytes);
-}
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
 export class PartitionTask {
@@ -62,29 +26,30 @@ export class PartitionTask {
   readonly partition: number;
   readonly progressKey: string;
   readonly epoch: number;
+  readonly fingerprints: Fingerprinter;
+  private readonly hasher: IpHasher;
   // checkpointed state
   nextOffset = -1;
   readonly watermark: PartitionWatermark;
-  readonly eventIds: BoundedTtlMap;
-  readonly sessions: BoundedTtlMap;
+  readonly eventIds: DedupStore;
+  readonly sessions: DedupStore;
   readonly bots: BotScorer;
   readonly windows = new MinuteWindows();
   private checkpoints = 0;
-  // the stored chain this task extends: bytes of its snapshot and of its deltas, and its length
-  private chain = { snapshotBytes: 0, deltaBytes: 0, links: 0 };
-  // not checkpointed: outputs since the last flush, and replay bookkeeping
+  // the stored chain this task extends: bytes of its snapshot and of its changes, and its length
+  private chain = { snapshotBytes: 0, changeBytes: 0, links: 0 };
+  // not checkpointed: outputs since the last flush, and where the sinks are
   /** Live counters already hold the events before this offset: a replay must not add them again. */
-  liveSkipBelow: number;
-  live = new LiveCounts();
-  liveEvents = 0;
-  rejected: RejectedRow[] = [];
-  deadLetters: DeadLetter[] = [];
+  private liveSkipBelow: number;
+  private live = new LiveCounts();
+  private readonly rejected = new BinaryWriter(4096);
+  private rejectedRows = 0;
+  private deadLetters: DeadLetter[] = [];
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
-  checkpointOffset: number;
-  /** The last checkpoint's ClickHouse write while it runs; null once written. */
-  blockWrite: Promise<void> | null = null;
-  /** Why that write failed, for the next checkpoint to throw. */
-  blockWriteError: Error | null = null;
+  private checkpointOffset: number;
+  /** The last checkpoint's ClickHouse write while it runs, and why it failed. */
+  private blockWrite: Promise<void> | null = null;
+  private blockWriteError: Error | null = null;
 
   constructor(options: {
     topic: string;
@@ -94,6 +59,8 @@ export class PartitionTask {
     config: JobConfig;
     partitionCount: number;
     botRules: () => BotRules;
+    fingerprints: Fingerprinter;
+    hasher: IpHasher;
     livePosition: number;
     checkpointOffset: number;
   }) {
@@ -102,10 +69,13 @@ export class PartitionTask {
     this.partition = options.partition;
     this.progressKey = options.progressKey;
     this.epoch = options.epoch;
+    this.fingerprints = options.fingerprints;
+    this.hasher = options.hasher;
     this.watermark = new PartitionWatermark(config.time.outOfOrdernessMs);
-    this.eventIds = new BoundedTtlMap({ ttlMs: config.view.eventIdHorizonMs, maxEntries: config.view.maxDedupKeys });
-    this.sessions = new BoundedTtlMap({ ttlMs: config.view.sessionWindowMs, maxEntries: config.view.maxDedupKeys });
-    this.bots = createBotScorer({ partitionCount: options.partitionCount, rules: options.botRules, watch: config.view });
+    const maxEntries = entriesForBudget(config.view.dedupMemoryBytes);
+    this.eventIds = new DedupStore({ ttlMs: config.view.eventIdHorizonMs, maxEntries });
+    this.sessions = new DedupStore({ ttlMs: config.view.sessionWindowMs, maxEntries });
+    this.bots = createBotScorer({ partitionCount: options.partitionCount, rules: options.botRules, watch: config.view, fingerprints: options.fingerprints });
     this.liveSkipBelow = options.livePosition;
     this.checkpointOffset = options.checkpointOffset;
     this.nextOffset = options.checkpointOffset;
@@ -119,28 +89,43 @@ export class PartitionTask {
   }
 
   /** Takes a classified, windowed batch's outputs: live increments, rejected rows, dead letters. */
-  collect(batch: PartitionBatch, hasher: IpHasher): void {
+  collect(batch: PartitionBatch): void {
     for (const r of batch.records) {
       if (r.outcome === 'invalid' && r.event === null) {
         this.deadLetters.push({ partition: this.partition, offset: r.offset, value: r.value, reason: r.error ?? 'undecodable' });
       } else if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
         this.live.add(r);
-        this.liveEvents++;
       } else if (r.outcome === 'bot') {
         const e = r.event!;
-        this.rejected.push({
+        writeRejectedRow(this.rejected, {
           ts: e.ts,
           video_id: e.video_id,
           event_id: e.event_id,
           score: r.bot!.score,
           reasons: r.bot!.reasons,
-          ip_hash: hasher.hash(e.ip, e.ts),
+          ip_hash: this.hasher.hash(e.ip, e.ts),
           ip_prefix: ipPrefix(e.ip),
           user_agent: e.user_agent,
         });
+        this.rejectedRows++;
       }
     }
     if (batch.nextOffset > this.nextOffset) this.nextOffset = batch.nextOffset;
+  }
+
+  /** Events gathered and not yet handed to a sink: counted views for the live counters, rejected rows. */
+  get pendingEvents(): number {
+    return this.live.events + this.rejectedRows;
+  }
+
+  /** Whether anything waits for the next checkpoint besides new offsets. */
+  get hasPendingOutput(): boolean {
+    return this.live.events > 0 || this.deadLetters.length > 0;
+  }
+
+  /** Whether a live flush up to the current position has anything to do. */
+  get liveFlushDue(): boolean {
+    return this.nextOffset >= 0 && (this.live.events > 0 || this.nextOffset > this.liveSkipBelow);
   }
 
   /** Hands over the undecodable messages gathered since the last checkpoint. */
@@ -150,84 +135,90 @@ export class PartitionTask {
     return letters;
   }
 
-  /** Hands over the live increments gathered since the last flush. */
-  takeLive(): LiveCounts {
-    const live = this.live;
-    this.live = new LiveCounts();
-    this.liveEvents = 0;
-    return live;
+  /** Hands over the live increments gathered since the last flush, as the Redis flush payload. */
+  takeLive(): Buffer {
+    const w = new BinaryWriter(64 + 40 * this.live.events);
+    this.live.write(w);
+    this.live.clear();
+    return w.view();
   }
 
-  /** Fires the windows the watermark has passed and builds the ClickHouse block for this checkpoint. */
-  takeBlock(watermark: number, group: string): ClickHouseBlock {
-    const fired = this.windows.fire(watermark);
-    const rejected = this.rejected;
-    this.rejected = [];
+  /** The live counters now hold everything before `to`. */
+  liveFlushed(to: number): void {
+    if (to > this.liveSkipBelow) this.liveSkipBelow = to;
+  }
+
+  /** Fires the windows the watermark has passed and builds the ClickHouse block for this checkpoint; returns it with the windows fired. */
+  takeBlock(watermark: number, group: string): { block: ClickHouseBlock; windowsFired: number } {
+    const views = new BinaryWriter(4096);
+    const outcomes = new BinaryWriter(4096);
+    const windowsFired = this.windows.fire(watermark, { views, outcomes });
+    const rejected = this.rejected.copy();
+    this.rejected.reset();
+    this.rejectedRows = 0;
     this.checkpoints++;
     const token = `${blockToken(group, this.topic, this.partition, this.checkpointOffset, this.nextOffset)}/${this.epoch}.${this.checkpoints}`;
-    return { token, views: fired.views, outcomes: fired.outcomes, rejected };
+    return { block: { token, views: views.view(), outcomes: outcomes.view(), rejected }, windowsFired };
+  }
+
+  /** Offset of the last checkpoint. */
+  get checkpointOffsetNow(): number {
+    return this.checkpointOffset;
+  }
+
+  /** Redis holds the checkpoint at `to`: the next block starts there, and the live counters hold everything before it. */
+  checkpointed(to: number): void {
+    this.checkpointOffset = to;
+    this.liveFlushed(to);
+  }
+
+  /** The checkpoint's ClickHouse write, running in the background; its failure is kept for the next checkpoint to throw. */
+  writingBlock(write: Promise<void>): void {
+    this.blockWrite = write.then(
+      () => {
+        this.blockWrite = null;
+      },
+      (err: Error) => {
+        this.blockWrite = null;
+        this.blockWriteError = err;
+      },
+    );
+  }
+
+  /** Whether the last checkpoint's ClickHouse write still runs. */
+  get writingBlockNow(): boolean {
+    return this.blockWrite !== null;
+  }
+
+  /** Waits for the last checkpoint's ClickHouse write, if one runs; throws what made a write fail. */
+  async blockWritten(): Promise<void> {
+    await this.blockWrite;
+    if (this.blockWriteError) throw this.blockWriteError;
   }
 
   /**
    * The state to store with the next checkpoint: the change since the last one, appended to the
-   * stored chain — or a full snapshot starting a new chain when there is none yet or the deltas
-   * have grown as heavy as the snapshot. The state is taken, and the keyed state's change tracking
-   * restarts, before this returns; only the compression is awaited.
+   * stored chain — or a full snapshot starting a new chain when there is none yet or the changes
+   * have grown as heavy as the snapshot. Binary, written from the tables directly.
    */
-  async encodeState(): Promise<EncodedState> {
+  encodeState(): EncodedState {
     const c = this.chain;
-    if (c.links > 0 && c.deltaBytes < c.snapshotBytes && c.links < MAX_CHAIN) {
+    const full = !(c.links > 0 && c.changeBytes < c.snapshotBytes && c.links < MAX_CHAIN);
+    const bytes = writePartitionState(this, full, this.checkpoints);
+    if (full) this.chain = { snapshotBytes: bytes.length, changeBytes: 0, links: 1 };
+    else {
       c.links++;
-      const bytes = await encodePayload(this.delta());
-      c.deltaBytes += bytes.length;
-      return { full: false, bytes };
+      c.changeBytes += bytes.length;
     }
-    const bytes = await encodePayload(this.snapshot());
-    this.chain = { snapshotBytes: bytes.length, deltaBytes: 0, links: 1 };
-    return { full: true, bytes };
+    return { full, bytes };
   }
 
-  snapshot(): PartitionSnapshot {
-    return {
-      ...this.head(),
-      full: true,
-      eventIds: this.eventIds.snapshot(),
-      sessions: this.sessions.snapshot(),
-      bots: this.bots.snapshot(),
-    };
-  }
-
-  private delta(): PartitionDelta {
-    return { ...this.head(), full: false, eventIds: this.eventIds.delta(), sessions: this.sessions.delta(), bots: this.bots.delta() };
-  }
-
-  private head(): PartitionHead {
-    return {
-      nextOffset: this.nextOffset,
-      maxEventTs: Number.isFinite(this.watermark.maxEventTs) ? this.watermark.maxEventTs : null,
-      windows: this.windows.snapshot(),
-      checkpoints: this.checkpoints,
-    };
-  }
-
-  /** Restores a stored chain: a full snapshot, then the deltas written after it, in order. */
+  /** Restores a stored chain: a full snapshot, then the changes written after it, in order. */
   restore(chain: readonly Buffer[]): void {
-    const links = chain.map((b) => decodePayload<PartitionState>(b));
-    const [first, ...rest] = links;
-    if (first === undefined || first.full === false) throw new Error(`partition ${this.partition}: a checkpoint chain must start with a full snapshot`);
-    const deltas = rest.map((d) => {
-      if (d.full !== false) throw new Error(`partition ${this.partition}: a full snapshot in the middle of a checkpoint chain`);
-      return d;
-    });
-    const last = links[links.length - 1];
-    this.nextOffset = last.nextOffset;
-    this.checkpointOffset = last.nextOffset;
-    this.watermark.maxEventTs = last.maxEventTs ?? Number.NEGATIVE_INFINITY;
-    this.eventIds.restore(first.eventIds, deltas.map((d) => d.eventIds));
-    this.sessions.restore(first.sessions, deltas.map((d) => d.sessions));
-    this.bots.restore(first.bots, deltas.map((d) => d.bots));
-    this.windows.restore(last.windows);
-    this.checkpoints = last.checkpoints;
-    this.chain = { snapshotBytes: chain[0].length, deltaBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
+    const head = readPartitionState(this, chain);
+    this.nextOffset = head.nextOffset;
+    this.checkpointOffset = head.nextOffset;
+    this.checkpoints = head.checkpoints;
+    this.chain = { snapshotBytes: chain[0].length, changeBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
   }
 }

@@ -2,8 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
-import { newestLink, newestState, type PartitionState } from './partition-task.ts';
-import { RedisSink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
+import { openWindowViews } from './partition-state.ts';
+import { RedisSink, newestLink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
 
@@ -29,16 +29,12 @@ export interface ReconcileReport {
 const SCAN_COUNT = 1000;
 
 /** Counted views of every video across ClickHouse (all time, from views_day) and the checkpoints' open windows. */
-async function expectedCounts(clickhouse: ClickHouseClient, snapshots: PartitionState[]): Promise<Map<string, number>> {
+async function expectedCounts(clickhouse: ClickHouseClient, openWindows: Map<string, number>[]): Promise<Map<string, number>> {
   const rows = await (
     await clickhouse.query({ query: 'SELECT video_id, sum(views) AS views FROM views_day GROUP BY video_id', format: 'JSONEachRow' })
   ).json<{ video_id: string; views: string }>();
   const expected = new Map(rows.map((r) => [r.video_id, Number(r.views)]));
-  for (const s of snapshots) {
-    for (const pane of s.windows.panes) {
-      for (const v of pane.views) expected.set(v.video_id, (expected.get(v.video_id) ?? 0) + v.views);
-    }
-  }
+  for (const views of openWindows) for (const [video, n] of views) expected.set(video, (expected.get(video) ?? 0) + n);
   return expected;
 }
 
@@ -73,7 +69,7 @@ export async function reconcile(
     if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
   }
   try {
-    const snapshots: PartitionState[] = [];
+    const openWindows: Map<string, number>[] = [];
     const partitions: ReconcileReport['partitions'] = [];
     for (const partition of deps.partitions) {
       const key = progressKey(config.group, config.topic, partition);
@@ -87,13 +83,13 @@ export async function reconcile(
         if (checkpoint.pending) {
           // Re-inserting under the block's token is a no-op if ClickHouse has it already.
           const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
-          await new ClickHouseSink(clickhouse).write(checkpoint.pending, await checkpointCopy(config.group, config.topic, partition, write));
+          await new ClickHouseSink(clickhouse).write(checkpoint.pending, checkpointCopy(config.group, config.topic, partition, write));
         }
         await sink.reset(key, checkpoint);
       }
-      snapshots.push(newestState(checkpoint.chain));
+      openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1]));
     }
-    const expected = await expectedCounts(clickhouse, snapshots);
+    const expected = await expectedCounts(clickhouse, openWindows);
     const live = await liveCounts(redis);
     const missing: CountDifference[] = [];
     const ahead: CountDifference[] = [];

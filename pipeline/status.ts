@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { JobConfig } from './config.ts';
-import { newestState } from './partition-task.ts';
+import { readStateHead } from './partition-state.ts';
 import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
 
 /** One partition at a glance: how far behind, how old its checkpoint, where its watermark is. */
@@ -25,7 +25,7 @@ export async function jobStatus(config: JobConfig, admin: Admin, redis: Redis): 
     const key = progressKey(config.group, config.topic, partition);
     const progress = await sink.inspect(key);
     const at = await redis.hget(key, 'ckpt_at');
-    const snapshot = progress.checkpoint ? newestState(progress.checkpoint.chain) : null;
+    const head = progress.checkpoint ? readStateHead(progress.checkpoint.chain[progress.checkpoint.chain.length - 1]) : null;
     const end = Number(high);
     const offset = progress.checkpoint?.offset ?? null;
     out.push({
@@ -35,7 +35,7 @@ export async function jobStatus(config: JobConfig, admin: Admin, redis: Redis): 
       lag: end - (offset ?? 0),
       live_position: progress.livePosition >= 0 ? progress.livePosition : null,
       checkpoint_age_s: at === null ? null : Math.max(0, Math.round(Date.now() / 1000 - Number(at))),
-      watermark: snapshot?.maxEventTs == null ? null : new Date(snapshot.maxEventTs - config.time.outOfOrdernessMs).toISOString(),
+      watermark: head === null || !Number.isFinite(head.maxEventTs) ? null : new Date(head.maxEventTs - config.time.outOfOrdernessMs).toISOString(),
       epoch: progress.epoch,
     });
   }

@@ -1,17 +1,18 @@
+import { Readable } from 'node:stream';
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
 import { ViewtallyError } from '../schemas/errors.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { OUTCOMES_COLUMNS, REJECTED_COLUMNS, VIEWS_COLUMNS } from '../schemas/clickhouse-rows.ts';
 import { SinkUnavailableError } from './sink-errors.ts';
-import type { CheckpointCopy, ClickHouseBlock } from './clickhouse-block.ts';
+import { COPY_COLUMNS, writeCopyRow, type CheckpointCopy, type ClickHouseBlock } from './clickhouse-block.ts';
 
 // ClickHouse errors that no retry can fix: the statement or the schema is wrong.
 const PERMANENT_CODES = new Set(['16', '27', '47', '60', '62', '117']);
 
-const seconds = (ms: number) => Math.floor(ms / 1000);
-
 /**
- * Writes checkpoint blocks to ClickHouse. Each table's insert carries the block's token as
- * `insert_deduplication_token`, and dependent materialized views deduplicate too, so writing
- * the same block twice stores it once, rollups included.
+ * Writes checkpoint blocks to ClickHouse in RowBinary. Each table's insert carries the block's
+ * token as `insert_deduplication_token`, and dependent materialized views deduplicate too, so
+ * writing the same block twice stores it once, rollups included.
  */
 export class ClickHouseSink {
   private readonly client: ClickHouseClient;
@@ -25,31 +26,31 @@ export class ClickHouseSink {
    * newer than the latest copy); throws SinkUnavailableError when a retry may succeed.
    */
   async write(block: ClickHouseBlock, copy: CheckpointCopy): Promise<void> {
-    await this.insert('job_checkpoints', `${block.token}/checkpoint`, [copy]);
-    if (block.views.length > 0) {
-      await this.insert('views_minute_in', `${block.token}/views`, block.views.map((v) => ({ ...v, minute: seconds(v.minute) })));
-    }
-    if (block.outcomes.length > 0) {
-      await this.insert('view_outcomes_minute', `${block.token}/outcomes`, block.outcomes.map((o) => ({ ...o, minute: seconds(o.minute) })));
-    }
-    if (block.rejected.length > 0) {
-      await this.insert('rejected_views', `${block.token}/rejected`, block.rejected.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() })));
-    }
+    const row = new BinaryWriter(copy.state.length + copy.block.length + 256);
+    writeCopyRow(row, copy);
+    await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, row.view());
+    if (block.views.length > 0) await insertRowBinary(this.client, 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views);
+    if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes);
+    if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected);
   }
+}
 
-  private async insert(table: string, token: string, values: object[]): Promise<void> {
-    try {
-      await this.client.insert({
-        table,
-        values,
-        format: 'JSONEachRow',
-        clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
-      });
-    } catch (err) {
-      if (err instanceof ClickHouseError && PERMANENT_CODES.has(err.code)) {
-        throw new ViewtallyError(`ClickHouse rejected the insert into ${table}: ${err.message}`, { cause: err });
-      }
-      throw new SinkUnavailableError(`ClickHouse insert into ${table} failed: ${(err as Error).message}`, err);
+/**
+ * Inserts RowBinary rows into a table under a deduplication token (dependent materialized views
+ * deduplicate too); throws SinkUnavailableError when a retry may succeed.
+ */
+export async function insertRowBinary(client: ClickHouseClient, table: string, columns: readonly string[], token: string, rows: Buffer): Promise<void> {
+  try {
+    const result = await client.exec({
+      query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
+      values: Readable.from([rows]),
+      clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+    });
+    result.stream.resume();
+  } catch (err) {
+    if (err instanceof ClickHouseError && PERMANENT_CODES.has(err.code)) {
+      throw new ViewtallyError(`ClickHouse rejected the insert into ${table}: ${err.message}`, { cause: err });
     }
+    throw new SinkUnavailableError(`ClickHouse insert into ${table} failed: ${(err as Error).message}`, err);
   }
 }

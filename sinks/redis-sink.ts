@@ -1,21 +1,25 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
-import type { LiveCounts } from '../operators/live-counts.ts';
-import type { ClickHouseBlock } from './clickhouse-block.ts';
+import { blockTokenPrefix, decodeBlock, encodeBlock, type ClickHouseBlock } from './clickhouse-block.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
-// Clears the pending block only for the owner and only if it is still the same block.
+// Clears the pending block only for the owner and only if it is still the same block (it starts with its token).
 const CLEAR_PENDING = `
 if tonumber(redis.call('HGET', ARGV[1], 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
 local p = redis.call('HGET', ARGV[1], 'pending')
-if p and string.find(p, ARGV[3], 1, true) then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
+if p and string.sub(p, 1, #ARGV[3]) == ARGV[3] then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
 return 0`;
 
+/** A snapshot is stored in chunks of this size: no single Redis value or command carries a whole large state. */
+const CHUNK_BYTES = 1 << 20;
+/** A staged snapshot its writer never committed (it crashed or was fenced) expires. */
+const STAGED_TTL_S = 3600;
+
 /**
- * A partition's checkpoint: operator state after everything before `offset` as a chain of gzipped
- * JSON links (a full snapshot, then deltas), and the ClickHouse block not yet known written.
+ * A partition's checkpoint: operator state after everything before `offset` as a chain of binary
+ * links (a snapshot, then changes), and the ClickHouse block not yet known written.
  */
 export interface StoredCheckpoint {
   offset: number;
@@ -32,10 +36,15 @@ export interface PartitionClaim {
   checkpoint: StoredCheckpoint | null;
 }
 
-/** A stored state link: gzipped JSON, and whether it starts a new chain (a full snapshot). */
+/** A stored state link, and whether it starts a new chain (a snapshot). */
 export interface EncodedState {
   full: boolean;
   bytes: Buffer;
+}
+
+/** The newest link of a stored chain, as written. */
+export function newestLink(chain: readonly Buffer[]): EncodedState {
+  return { full: chain.length === 1, bytes: chain[chain.length - 1] };
 }
 
 /** The checkpoint to store with a commit: its state is the chain's next link (or a new chain's snapshot). */
@@ -50,14 +59,21 @@ export function progressKey(group: string, topic: string, partition: number): st
   return `vt:ckpt:{${group}/${topic}/${partition}}`;
 }
 
-/** The list of checkpoint deltas that follow the snapshot in a progress key's `state`. */
-function logKey(key: string): string {
-  return `${key}:log`;
-}
-
 /** Redis key that, while it exists, holds every claim of the group's partitions back (reconcile --fix). */
 export function reconcileLockKey(group: string, topic: string): string {
   return `vt:reconcile:{${group}/${topic}}`;
+}
+
+// The lists beside a progress key: the chain's snapshot (in chunks), its changes, and a snapshot being staged.
+const snapKey = (key: string) => `${key}:snap`;
+const logKey = (key: string) => `${key}:log`;
+const stagedKey = (key: string, epoch: number) => `${key}:snap:${epoch}`;
+
+/** A byte string in chunks of at most CHUNK_BYTES. */
+function chunks(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) out.push(bytes.subarray(at, at + CHUNK_BYTES));
+  return out.length > 0 ? out : [bytes];
 }
 
 /**
@@ -83,20 +99,24 @@ export class RedisSink {
   /** Reads a partition's progress without taking it over. */
   async inspect(key: string): Promise<PartitionClaim> {
     return this.guard('inspect', async () => {
-      // One transaction: a commit between the two reads would pair a snapshot with another chain's deltas.
-      const replies = await this.redis.multi().hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending').lrangeBuffer(logKey(key), 0, -1).exec();
+      // One transaction: a commit between the reads would pair a snapshot with another chain's changes.
+      const replies = await this.redis
+        .multi()
+        .hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending')
+        .lrangeBuffer(snapKey(key), 0, -1)
+        .lrangeBuffer(logKey(key), 0, -1)
+        .exec();
       const failed = replies?.find(([err]) => err !== null);
       if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-      const [epoch, pos, ckpt, state, pending] = replies[0][1] as Array<Buffer | null>;
-      const deltas = replies[1][1] as Buffer[];
+      const [epoch, pos, ckpt, legacyState, pending] = replies[0][1] as Array<Buffer | null>;
+      const snapshot = replies[1][1] as Buffer[];
+      const changes = replies[2][1] as Buffer[];
+      // A chain written by the previous version kept its snapshot in the hash: restoring it explains what to do.
+      const first = snapshot.length > 0 ? Buffer.concat(snapshot) : legacyState;
       const checkpoint =
-        ckpt === null
+        ckpt === null || first === null
           ? null
-          : {
-              offset: Number(ckpt.toString()),
-              chain: [state!, ...deltas],
-              pending: pending !== null && pending.length > 0 ? (JSON.parse(pending.toString('utf8')) as ClickHouseBlock) : null,
-            };
+          : { offset: Number(ckpt.toString()), chain: [first, ...changes], pending: pending !== null && pending.length > 0 ? decodeBlock(pending) : null };
       return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
     });
   }
@@ -107,32 +127,49 @@ export class RedisSink {
    */
   async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
     await this.guard('reset', async () => {
-      const [snapshot, ...deltas] = checkpoint.chain;
-      const reset = this.redis.multi().hincrby(key, 'epoch', 1).hset(key, 'ckpt', String(checkpoint.offset), 'state', snapshot, 'pending', '', 'pos', String(checkpoint.offset)).del(logKey(key));
-      if (deltas.length > 0) reset.rpush(logKey(key), ...deltas);
+      const [snapshot, ...changes] = checkpoint.chain;
+      const reset = this.redis
+        .multi()
+        .hincrby(key, 'epoch', 1)
+        .hset(key, 'ckpt', String(checkpoint.offset), 'pending', '', 'pos', String(checkpoint.offset))
+        .hdel(key, 'state')
+        .del(snapKey(key), logKey(key))
+        .rpush(snapKey(key), ...chunks(snapshot));
+      if (changes.length > 0) reset.rpush(logKey(key), ...changes);
       await reset.exec();
     });
   }
 
-  /** Applies live increments up to offset `to` and, when given, stores a checkpoint; false when already applied. */
-  async commit(key: string, epoch: number, to: number, live: LiveCounts, checkpoint?: CheckpointWrite): Promise<boolean> {
-    const flat: unknown[] = [];
-    for (const [video, c] of live.videos) flat.push(video, c.views, c.viewers);
-    const args: (string | Buffer)[] = [key, String(epoch), String(to), flat.length === 0 ? '[]' : JSON.stringify(flat)];
-    if (checkpoint) {
-      args.push(String(checkpoint.offset), checkpoint.state.bytes, JSON.stringify(checkpoint.pending), checkpoint.state.full ? '1' : '0');
-    } else {
-      args.push('', '', '', '');
+  /**
+   * Applies live increments up to offset `to` (the payload of LiveCounts.write) and, when given,
+   * stores a checkpoint; false when already applied. A snapshot is staged in chunks first, then
+   * moved into place by the same script that applies the increments.
+   */
+  async commit(key: string, epoch: number, to: number, live: Buffer, checkpoint?: CheckpointWrite): Promise<boolean> {
+    if (checkpoint?.state.full) {
+      const staged = stagedKey(key, epoch);
+      await this.guard('stage snapshot', () =>
+        this.redis
+          .multi()
+          .del(staged)
+          .rpush(staged, ...chunks(checkpoint.state.bytes))
+          .expire(staged, STAGED_TTL_S)
+          .exec(),
+      );
     }
+    const args: (string | Buffer)[] = [key, String(epoch), String(to), live];
+    if (checkpoint) args.push(String(checkpoint.offset), checkpoint.state.full ? '' : checkpoint.state.bytes, encodeBlock(checkpoint.pending), checkpoint.state.full ? '1' : '0');
+    else args.push('', '', '', '');
     const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
     if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
+    if (result === -3) throw new SinkUnavailableError(`partition ${key}: the staged snapshot is gone (expired or replaced); the checkpoint is retried`);
     return result === 1;
   }
 
   /** Forgets the pending block once ClickHouse has it. */
   async clearPending(key: string, epoch: number, token: string): Promise<void> {
-    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), JSON.stringify(token)) as Promise<number>);
+    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), blockTokenPrefix(token)) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
   }
 

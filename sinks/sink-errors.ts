@@ -13,3 +13,6 @@ export class FencedError extends ViewtallyError {
     super(message, { retriable: false });
   }
 }
+
+/** A stored checkpoint in a format this version cannot read; the message says what to do. */
+export class CheckpointFormatError extends ViewtallyError {}

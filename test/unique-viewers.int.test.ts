@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { LiveCounts } from '../operators/live-counts.ts';
-import { rawRecord } from '../operators/view-record.ts';
 import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import type { ViewsRow } from '../operators/minute-pane.ts';
-import { testEvent } from '../operators/test-records.ts';
+import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { writeViewsRow } from '../schemas/clickhouse-rows.ts';
+import { fingerprintOf } from '../operators/test-records.ts';
 import { clickhouse, redis, rows, uniqueName } from './harness.ts';
 
 const VIEWERS = 1_000_000;
@@ -29,25 +30,28 @@ describe('unique viewers of a video with 1 000 000 distinct viewers', () => {
     const key = progressKey(video, video, 0);
     const { epoch } = await sink.claim(key, `${key}:lock`);
     const clickhouseSink = new ClickHouseSink(ch);
-    const event = testEvent({ video_id: video });
+    const videoFp = fingerprintOf(video);
+    const [videoHi, videoLo] = [Number(videoFp >> 32n), Number(videoFp & 0xffffffffn)];
     for (let from = 0; from < VIEWERS; from += BATCH) {
       const live = new LiveCounts();
-      const views: ViewsRow[] = [];
+      const viewers: bigint[] = [];
       for (let i = from; i < from + BATCH; i++) {
-        const r = rawRecord(i, 0, null);
-        r.event = event;
-        r.viewerKey = `v:viewer-${i}`;
-        live.add(r);
+        const viewer = fingerprintOf(`v:viewer-${i}`);
+        viewers.push(viewer);
+        live.addView(video, videoHi, videoLo, Number(viewer >> 32n), Number(viewer & 0xffffffffn));
       }
       // each batch spreads over 10 minutes, with every viewer also seen again in a later minute
+      const views = new BinaryWriter();
       for (let m = 0; m < 10; m++) {
-        const viewers = live.videos.get(video)!.viewers.filter((_, i) => i % 10 === m);
-        const again = viewers.slice(0, 100);
-        views.push({ minute: base + (from / BATCH) * 10 * MINUTE + m * MINUTE, video_id: video, channel_id: 'c', category: 'x', country: 'DE', device: 'mobile', traffic_source: 'search', views: viewers.length + again.length, viewers: [...viewers, ...again] });
+        const minute = viewers.filter((_, i) => i % 10 === m);
+        const again = minute.slice(0, 100);
+        writeViewsRow(views, { minute: base + (from / BATCH) * 10 * MINUTE + m * MINUTE, video_id: video, channel_id: 'c', category: 'x', country: 'DE', device: 'mobile', traffic_source: 'search', views: minute.length + again.length, viewers: [...minute, ...again] });
       }
-      await sink.commit(key, epoch, from + BATCH, live);
-      const token = `${video}/${from}`;
-      await clickhouseSink.write({ token, views, outcomes: [], rejected: [] }, { group_id: video, topic: video, partition: 0, offset: from + BATCH, token, full: 1, state: '', block: '' });
+      const payload = new BinaryWriter();
+      live.write(payload);
+      await sink.commit(key, epoch, from + BATCH, payload.view());
+      const block = { token: `${video}/${from}`, views: views.view(), outcomes: Buffer.alloc(0), rejected: Buffer.alloc(0) };
+      await clickhouseSink.write(block, checkpointCopy(video, video, 0, { offset: from + BATCH, state: { full: true, bytes: Buffer.alloc(0) }, pending: block }));
     }
   });
 

@@ -1,0 +1,128 @@
+import type { BotScorer } from '../operators/bot-scorer.ts';
+import type { DedupStore } from '../operators/dedup-store.ts';
+import type { Fingerprinter } from '../operators/fingerprint.ts';
+import type { MinuteWindows } from '../operators/tumbling-window.ts';
+import type { PartitionWatermark } from '../operators/watermark.ts';
+import { BinaryReader } from '../schemas/binary-reader.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { readViewsRows } from '../schemas/clickhouse-rows.ts';
+import { CheckpointFormatError } from '../sinks/sink-errors.ts';
+
+/**
+ * A partition's stored state, one link of its checkpoint chain, in binary:
+ *
+ *   "VTS2", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
+ *   open windows (whole in every link: they are small),
+ *   event-id store, session store, bot tracks               — whole in a snapshot, changes in a change
+ *
+ * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
+ * typed arrays; a restore is the snapshot followed by each change, in order.
+ */
+const MAGIC = Buffer.from('VTS2');
+const SEED_CHECK_KEY = 'viewtally/state-seed-check';
+
+/** What a partition's state consists of, as the task holds it. */
+export interface PartitionStateParts {
+  nextOffset: number;
+  readonly watermark: PartitionWatermark;
+  readonly windows: MinuteWindows;
+  readonly eventIds: DedupStore;
+  readonly sessions: DedupStore;
+  readonly bots: BotScorer;
+  readonly fingerprints: Fingerprinter;
+}
+
+/** The head of a stored link: where the partition is. */
+export interface StateHead {
+  full: boolean;
+  nextOffset: number;
+  /** Latest event time seen, -Infinity before the first. */
+  maxEventTs: number;
+  checkpoints: number;
+}
+
+/** Writes a link: a snapshot (`full`) or the change since the last link, which it marks. */
+export function writePartitionState(s: PartitionStateParts, full: boolean, checkpoints: number): Buffer {
+  const w = new BinaryWriter(1 << 16);
+  w.bytes(MAGIC);
+  w.u8(full ? 1 : 0);
+  s.fingerprints.string(SEED_CHECK_KEY);
+  w.u32(s.fingerprints.hi);
+  w.u32(s.fingerprints.lo);
+  w.f64(s.nextOffset);
+  w.f64(s.watermark.maxEventTs);
+  w.u32(checkpoints);
+  s.windows.write(w);
+  s.eventIds.write(w, !full);
+  s.sessions.write(w, !full);
+  s.bots.write(w, !full);
+  return w.copy();
+}
+
+/** Reads the head of a link without its tables (for status and tools). */
+export function readStateHead(link: Buffer): StateHead {
+  const r = openLink(link, 0);
+  const full = r.u8() === 1;
+  r.u32();
+  r.u32();
+  return { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
+}
+
+/** Counted views per video in the open windows a link holds (for reconcile), read without the tables. */
+export function openWindowViews(link: Buffer): Map<string, number> {
+  const r = openLink(link, 0);
+  r.bytes(1 + 8 + 8 + 8 + 4);
+  r.f64();
+  const views = new Map<string, number>();
+  for (let n = r.u32(); n > 0; n--) {
+    r.f64();
+    for (const row of readViewsRows(Buffer.from(r.bytes(r.u32())))) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
+    r.bytes(r.u32());
+  }
+  return views;
+}
+
+/** Restores a chain (a snapshot, then changes) into the parts; returns the newest head. */
+export function readPartitionState(s: PartitionStateParts, chain: readonly Buffer[]): StateHead {
+  if (chain.length === 0) throw new CheckpointFormatError('a checkpoint chain must start with a full snapshot (it is empty)');
+  s.fingerprints.string(SEED_CHECK_KEY);
+  const seedHi = s.fingerprints.hi;
+  const seedLo = s.fingerprints.lo;
+  let head: StateHead | null = null;
+  chain.forEach((link, i) => {
+    const r = openLink(link, i);
+    const full = r.u8() === 1;
+    if (full !== (i === 0)) {
+      throw new CheckpointFormatError(i === 0 ? 'a checkpoint chain must start with a full snapshot' : `a full snapshot in the middle of a checkpoint chain (link ${i})`);
+    }
+    if (r.u32() !== seedHi || r.u32() !== seedLo) {
+      throw new CheckpointFormatError(
+        'this checkpoint was written under another state seed (VT_STATE_SEED / stateSeed): keys are stored as seeded fingerprints, so start the job with the seed the checkpoint was written with',
+      );
+    }
+    head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
+    s.windows.read(r, s.fingerprints);
+    s.eventIds.read(r, full);
+    s.sessions.read(r, full);
+    s.bots.read(r, full);
+    if (r.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${r.remaining} bytes after its state`);
+  });
+  s.nextOffset = head!.nextOffset;
+  s.watermark.maxEventTs = head!.maxEventTs;
+  return head!;
+}
+
+function openLink(link: Buffer, i: number): BinaryReader {
+  // gzip, or gzip in base64 (the previous version's ClickHouse copies)
+  if ((link.length >= 2 && link[0] === 0x1f && link[1] === 0x8b) || link.subarray(0, 4).toString('latin1') === 'H4sI') {
+    throw new CheckpointFormatError(
+      'this checkpoint is in the JSON format of viewtally 0.1 (gzipped JSON); this version stores binary state. ' +
+        'Stop every job of the old version after its final checkpoint and run `viewtally reconcile --fix --migrate-state`, or start a new consumer group.',
+    );
+  }
+  if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state`);
+  const r = new BinaryReader(link);
+  r.bytes(MAGIC.length);
+  return r;
+}

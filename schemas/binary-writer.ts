@@ -1,0 +1,120 @@
+/**
+ * A growable little-endian byte buffer: the one writer behind checkpoint state and ClickHouse's
+ * RowBinary blocks. Reuse one across batches (`reset`) so steady state allocates nothing.
+ */
+export class BinaryWriter {
+  private buf: Buffer;
+  private dv: DataView;
+  length = 0;
+
+  constructor(initialBytes = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Starts over, keeping the memory. */
+  reset(): void {
+    this.length = 0;
+  }
+
+  u8(x: number): void {
+    this.room(1);
+    this.buf[this.length++] = x;
+  }
+
+  u16(x: number): void {
+    this.room(2);
+    this.dv.setUint16(this.length, x, true);
+    this.length += 2;
+  }
+
+  u32(x: number): void {
+    this.room(4);
+    this.dv.setUint32(this.length, x, true);
+    this.length += 4;
+  }
+
+  /** Overwrites 4 bytes written earlier (a count known only once its items are written). */
+  patchU32(at: number, x: number): void {
+    this.dv.setUint32(at, x, true);
+  }
+
+  /** An unsigned integer below 2^53 as 8 bytes (UInt64). */
+  u64(x: number): void {
+    this.room(8);
+    this.dv.setUint32(this.length, x % 0x1_0000_0000, true);
+    this.dv.setUint32(this.length + 4, Math.floor(x / 0x1_0000_0000), true);
+    this.length += 8;
+  }
+
+  /** A signed integer of magnitude below 2^53 as 8 bytes (Int64). */
+  i64(x: number): void {
+    this.room(8);
+    this.dv.setBigInt64(this.length, BigInt(x), true);
+    this.length += 8;
+  }
+
+  f32(x: number): void {
+    this.room(4);
+    this.dv.setFloat32(this.length, x, true);
+    this.length += 4;
+  }
+
+  f64(x: number): void {
+    this.room(8);
+    this.dv.setFloat64(this.length, x, true);
+    this.length += 8;
+  }
+
+  /** LEB128, as RowBinary writes lengths. */
+  varUint(x: number): void {
+    this.room(10);
+    while (x >= 0x80) {
+      this.buf[this.length++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    this.buf[this.length++] = x;
+  }
+
+  /** UTF-8 bytes with their LEB128 length (RowBinary's String). */
+  string(s: string): void {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    this.room(10 + 3 * s.length);
+    const at = this.length;
+    const short = s.length < 0x80 / 3;
+    // Lengths of short strings fit one LEB128 byte: write the bytes first, then the length before them.
+    if (short) {
+      const n = this.buf.write(s, at + 1, 'utf8');
+      this.buf[at] = n;
+      this.length = at + 1 + n;
+    } else {
+      const n = Buffer.byteLength(s);
+      this.varUint(n);
+      this.length += this.buf.write(s, this.length, 'utf8');
+    }
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  /** What was written, without copying: valid until the next write or reset. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** A copy of what was written (the writer may be reused at once). */
+  copy(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.length));
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+    this.dv = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
+  }
+}
