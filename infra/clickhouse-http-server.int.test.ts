@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
 import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createClickHouseClient } from './clickhouse-client.ts';
@@ -112,6 +113,36 @@ describe('chDB behind the ClickHouse HTTP interface', () => {
       [3, 'three', 3],
       [4, 'four', 4],
       [5, 'five', 5],
+    ]);
+  });
+
+  it('inserts RowBinary byte for byte, empty lines and every byte value included, deduplicated by token', async () => {
+    await ch.command({ query: 'CREATE TABLE rb (s String, n UInt64) ENGINE = MergeTree ORDER BY n SETTINGS non_replicated_deduplication_window = 100' });
+    // Text-oriented paths cut binary data at the first "\n\n" or NUL: put both, and every byte, inside the values.
+    const value = Buffer.concat([Buffer.from('a\n\nb\0c'), Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) & 255))]);
+    const row = (n: number) => {
+      const len: number[] = [];
+      for (let x = value.length; ; x >>>= 7) {
+        if (x < 0x80) {
+          len.push(x);
+          break;
+        }
+        len.push((x & 0x7f) | 0x80);
+      }
+      const num = Buffer.alloc(8);
+      num.writeBigUInt64LE(BigInt(n));
+      return Buffer.concat([Buffer.from(len), value, num]);
+    };
+    const body = Buffer.concat([row(1), row(2)]);
+    for (const token of ['rb/1', 'rb/1']) {
+      const r = await ch.exec({ query: 'INSERT INTO rb (s, n) FORMAT RowBinary', values: Readable.from([body]), clickhouse_settings: { insert_deduplication_token: token } });
+      r.stream.resume();
+    }
+    const sha = createHash('sha256').update(value).digest('hex').toUpperCase();
+    const rows = await (await ch.query({ query: 'SELECT n, length(s) AS len, hex(SHA256(s)) = {h:String} AS same FROM rb ORDER BY n', query_params: { h: sha }, format: 'JSONEachRow' })).json();
+    expect(rows).toEqual([
+      { n: '1', len: String(value.length), same: 1 },
+      { n: '2', len: String(value.length), same: 1 },
     ]);
   });
 

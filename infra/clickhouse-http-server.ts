@@ -45,7 +45,9 @@
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import zlib from 'node:zlib';
@@ -141,6 +143,9 @@ const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `INSERT INTO t [(c1, c2)] [SETTINGS …] FORMAT Fmt` whose data follows separately. */
+/** Insert formats whose data is lines of text, and binary ones (sent to the engine as a file). */
+const LINE_FORMAT = /^(JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|TabSeparated|TSV|NDJSON|JSONLines)$/i;
+const BINARY_FORMAT = /^(RowBinary\w*|Native|Parquet|Arrow\w*|ORC|Avro|Protobuf\w*|MsgPack|CapnProto|BSONEachRow|Npy)$/i;
 const INSERT_WITH_DATA = /^\s*INSERT\s+INTO\s+(?!FUNCTION\b)(?:TABLE\s+)?(?:`[^`]*`|"[^"]*"|[\w.])+\s*(?:\([^()]*\))?\s*(?:SETTINGS\s+[\s\S]*?)?FORMAT\s+(\w+)\s*$/i;
 /** The output format a statement asks for, when it ends with `FORMAT X`. */
 const TRAILING_FORMAT = /\bFORMAT\s+(\w+)\s*(?:SETTINGS\s+[^;]*?)?\s*;?\s*$/i;
@@ -386,6 +391,21 @@ export class ChdbEngine {
     }
   }
 
+  /**
+   * chDB's inline insert data is text: it cuts binary data at the first empty line ("\n\n"), which
+   * RowBinary values contain at random. Binary data goes through a file instead (FROM INFILE), which
+   * the engine reads as the bytes they are.
+   */
+  private async insertBinary(conn: unknown, sql: string, data: Buffer): Promise<NativeResult> {
+    const path = join(tmpdir(), `viewtally-insert-${randomUUID()}.bin`);
+    await writeFile(path, data);
+    try {
+      return await this.native.QueryAsyncConnection(conn, sql.replace(/\s+FORMAT\s+(\w+)\s*$/i, ` FROM INFILE '${path}' FORMAT $1`), 'TabSeparated');
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
   async execute(req: ParsedRequest): Promise<EngineResult> {
     const slot = await this.acquire();
     let recycle = STARTS_WITH_STATE_CHANGE.test(req.sql);
@@ -402,8 +422,7 @@ export class ChdbEngine {
         if (req.data.length === 0) {
           raw = { elapsed: 0, rowsWritten: 0, bytesWritten: 0 };
         } else {
-          const lineDelimited = /^(JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|TabSeparated|TSV|NDJSON|JSONLines)$/i.test(req.insertFormat);
-          raw = await this.native.InsertRawAsyncConnection(conn, req.sql.trim(), req.data, lineDelimited);
+          raw = BINARY_FORMAT.test(req.insertFormat) ? await this.insertBinary(conn, req.sql.trim(), req.data) : await this.native.InsertRawAsyncConnection(conn, req.sql.trim(), req.data, LINE_FORMAT.test(req.insertFormat));
         }
       } else if (req.params.size > 0) {
         const bound = Object.fromEntries(req.params);
