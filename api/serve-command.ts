@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
 import { createLogger } from '../pipeline/logger.ts';
 import { startApi } from './start-api.ts';
+import { stopRequest, whenStopped } from '../pipeline/stop-request.ts';
 
 interface ServeFlags extends ConnectionFlags {
   port?: string;
@@ -58,7 +59,6 @@ export function serveCommand(): Command {
         await api.close();
         process.exit(0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      whenStopped(() => void stop(String(stopRequest.reason)));
     });
 }

@@ -3,4 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// First, before the CLI's modules load: a stop asked during start-up is kept for the command.
+await import('../pipeline/stop-request.ts');
 await import('../pipeline/cli.ts');

@@ -4,6 +4,9 @@ import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
+import { stopRequest, whenStopped } from './stop-request.ts';
+import { runJobThreads } from './job-threads.ts';
+import { availableParallelism } from 'node:os';
 import { runDemo } from './demo.ts';
 import { reconcile } from './reconcile.ts';
 import { jobStatus } from './status.ts';
@@ -17,7 +20,7 @@ import { ensureTopic } from './topic.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
-import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
@@ -94,27 +97,30 @@ withConnection(program.command('produce').description('send JSONL view events (f
     console.log(JSON.stringify({ sent: summary.sent, rejected: summary.rejected.length }));
   });
 
-withConnection(program.command('run').description('run the job: one consumer-group member'))
+withConnection(program.command('run').description('run the job: one consumer-group member per worker thread'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
+  .option('--workers <n>', 'consumer-group members in this process, one per worker thread (env VT_WORKERS; default: the number of cores)')
   .option('--metrics-port <n>', 'serve /metrics, /healthz and /readyz on 127.0.0.1:<n> (env VT_METRICS_PORT)')
   .option('--serve', 'also serve the read API, collector and dashboard from this process (one process can own an embedded ClickHouse)')
   .option('--port <n>', 'port for --serve (env VT_PORT)', process.env.VT_PORT ?? '8080')
   .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
-  .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string }) => {
+  .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string; workers?: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
-    const stop = new AbortController();
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(sig, () => {
-        log.info({ signal: sig }, 'stopping: flush, checkpoint, leave the group');
-        stop.abort();
-        setTimeout(() => process.exit(1), 20_000).unref();
-      });
+    let workers = jobWorkers(flags.workers ?? process.env.VT_WORKERS);
+    if (workers > 1 && isEmbeddedTarget(config.clickhouse)) {
+      log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one worker');
+      workers = 1;
     }
+    whenStopped(() => {
+      log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
+      setTimeout(() => process.exit(1), 20_000).unref();
+    });
     const metricsPort = Number(flags.metricsPort ?? process.env.VT_METRICS_PORT ?? 0) || undefined;
     const api = flags.serve ? await startApi(config, { ...LOCAL_API, port: Number(flags.port), log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
-    const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal, metricsPort });
+    const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
+    const summary = workers === 1 ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
     await api?.close();
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
@@ -184,10 +190,7 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
 withConnection(program.command('demo').description('local infra, a synthetic stream in real time, the job, and live counts (npm start)'))
   .option('--rate <n>', 'events per second to produce', '300')
   .action(async (flags: ConnectionFlags & { rate: string }) => {
-    const stop = new AbortController();
-    process.once('SIGINT', () => stop.abort());
-    process.once('SIGTERM', () => stop.abort());
-    await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stop.signal });
+    await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stopRequest });
   });
 
 program.addCommand(serveCommand());
@@ -198,3 +201,11 @@ program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`viewtally: ${err.message}`);
   process.exit(1);
 });
+
+/** Worker threads of `run`: a positive integer, by default one per core. */
+function jobWorkers(value: string | undefined): number {
+  if (value === undefined || value === '') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be an integer in 1..256, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -2,6 +2,7 @@ import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from '
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import type { PartitionTask } from './partition-task.ts';
@@ -51,6 +52,8 @@ export interface RunOptions {
   now?: () => number;
   /** Serve /metrics, /healthz and /readyz on this port (127.0.0.1). */
   metricsPort?: number;
+  /** As one worker thread of a process: no process metrics; the metrics and readiness go to `expose` instead of a port. */
+  expose?: (job: { registry: Registry; ready: () => boolean }) => void;
 }
 
 const MINUTE = 60_000;
@@ -89,7 +92,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     onError: (err: Error) => log.error({ path: config.botRulesPath, err: err.message }, 'bot rules file invalid; keeping the previous rules'),
   });
   const stop = new AbortController();
-  options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  if (options.signal?.aborted) stop.abort();
+  else options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const consumer: Consumer = kafka.consumer({
     groupId: config.group,
     sessionTimeout: config.sessionTimeoutMs,
@@ -113,7 +117,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
     stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0),
-  });
+  }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
     metrics,
     redis: redisSink,
@@ -249,7 +253,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return true;
   };
 
-  const metricsServer = options.metricsPort ? await serveMetrics(metrics, options.metricsPort, () => assignment.assigned.every((p) => tasks.has(p))) : null;
+  const ready = () => assignment.assigned.every((p) => tasks.has(p));
+  options.expose?.({ registry: metrics.registry, ready });
+  const metricsServer = options.metricsPort
+    ? await serveMetrics({ contentType: metrics.registry.contentType, text: () => metrics.registry.metrics(), ready: async () => ready() }, options.metricsPort)
+    : null;
   let lastCheckpoint = now();
   try {
     while (!stop.signal.aborted) {

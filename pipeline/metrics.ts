@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The job's Prometheus metrics; gauges that describe current state are read at scrape time through `observe`. */
-export function createJobMetrics(observe: {
+export function createJobMetrics(
+  observe: {
   lag: () => Map<number, number>;
   watermarkDelayMs: () => number;
   checkpointAgeMs: () => Map<number, number>;
@@ -11,9 +12,12 @@ export function createJobMetrics(observe: {
   botKeys: () => number;
   pendingEvents: () => number;
   stateMemoryBytes: () => number;
-}) {
+  },
+  options: { processMetrics: boolean } = { processMetrics: true },
+) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'viewtally_' });
+  // Process metrics (CPU, memory, event loop) once per process: worker threads leave them to the main thread.
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'viewtally_' });
   const r = { registers: [registry] };
   return {
     registry,
@@ -57,7 +61,8 @@ export function createJobMetrics(observe: {
     }),
     watermarkDelay: new Gauge({
       name: 'viewtally_watermark_delay_seconds',
-      help: 'Wall clock minus the job watermark',
+      help: 'Wall clock minus the job watermark (the largest of the worker threads)',
+      aggregator: 'max',
       ...r,
       collect() {
         this.set(observe.watermarkDelayMs() / 1000);
@@ -118,28 +123,30 @@ export function metricSum(text: string, prefix: string): number {
     .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
+/** What the metrics endpoint serves: the exposition text, and whether the job can work. */
+export interface MetricsSource {
+  contentType: string;
+  text(): Promise<string>;
+  ready(): Promise<boolean>;
+}
+
 /** Serves `/metrics`, `/healthz` (the process runs) and `/readyz` (`ready()` says it can work). */
-export function serveMetrics(metrics: JobMetrics, port: number, ready: () => boolean): Promise<Server> {
+export function serveMetrics(source: MetricsSource, port: number): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        })
-        .catch((err: Error) => {
-          res.writeHead(500);
-          res.end(err.message);
-        });
-    } else if (req.url === '/healthz') {
-      res.writeHead(200).end('ok\n');
-    } else if (req.url === '/readyz') {
-      const ok = ready();
-      res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
-    } else {
-      res.writeHead(404).end();
-    }
+    const answer = async () => {
+      if (req.url === '/metrics') {
+        const text = await source.text();
+        res.writeHead(200, { 'content-type': source.contentType }).end(text);
+      } else if (req.url === '/healthz') {
+        res.writeHead(200).end('ok\n');
+      } else if (req.url === '/readyz') {
+        const ok = await source.ready();
+        res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+      } else {
+        res.writeHead(404).end();
+      }
+    };
+    answer().catch((err: Error) => res.writeHead(500).end(err.message));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

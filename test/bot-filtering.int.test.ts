@@ -10,6 +10,7 @@ import { DEFAULT_BOT_RULES_PATH } from '../operators/bot-rules-source.ts';
 import { testEvent } from '../operators/test-records.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
+import { progressKey } from '../sinks/redis-sink.ts';
 
 const HOUR = 3_600_000;
 
@@ -99,20 +100,29 @@ describe('bot rules reload', () => {
         testEvent({ event_id: `${prefix}-${name}-${i}`, video_id: `${prefix}-${name}`, viewer_id: `${prefix}-${name}-viewer-${i}`, session_id: `${name}-${i}`, ts: at + i, ja3, ip: `198.51.100.${i + 1}` }),
       );
     const worker = startWorker(['--topic', prefix, '--group', prefix], { VT_BOT_RULES: rulesPath, VT_CHECKPOINT_INTERVAL_MS: '1000' });
+    const rd = redis();
+    // Events are decided once the job's live position (flushed every 0.5 s) is past them in both partitions.
+    const decided = async (name: string, events: number) => {
+      for (let waited = 0; waited < 120_000; waited += 500) {
+        const positions = await Promise.all([0, 1].map((p) => rd.hget(progressKey(prefix, prefix, p), 'pos')));
+        if (positions.reduce((n, pos) => n + Math.max(0, Number(pos ?? 0)), 0) >= events) return;
+        await sleep(500);
+      }
+      throw new Error(`the job did not decide the ${name} batch within 2 minutes:\n${worker.log().slice(-2000)}`);
+    };
     try {
       await produceToTopic(prefix, 2, batch('before', now - 60_000));
-      await sleep(4_000);
+      await decided('before', 20);
       rules.weights.ja3 = 0;
       writeFileSync(rulesPath, JSON.stringify(rules));
       await sleep(3_000); // the job polls the file every second
       await produceToTopic(prefix, 2, batch('after', now - 50_000));
-      await sleep(4_000);
+      await decided('after', 40);
     } finally {
       worker.kill('SIGTERM');
       await exited(worker);
     }
     await runCli(['run', '--until-idle', '--topic', prefix, '--group', prefix], { VT_BOT_RULES: rulesPath });
-    const rd = redis();
     try {
       expect(await rd.get(`vt:views:${prefix}-before`)).toBeNull();
       expect(Number(await rd.get(`vt:views:${prefix}-after`))).toBe(20);
