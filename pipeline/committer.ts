@@ -11,6 +11,7 @@ import type { CheckpointWrite } from '../sinks/redis-sink.ts';
 import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { crashPoint } from './crash-points.ts';
 import type { JobMetrics } from './metrics.ts';
+import { OUTCOMES } from '../schemas/view-event.ts';
 
 /** Counters an operator reads to see what the committer has done. */
 export interface CommitStats {
@@ -18,6 +19,8 @@ export interface CommitStats {
   checkpoints: number;
   sinkRetries: number;
   windowsFired: number;
+  /** Events by outcome (OUTCOMES index) whose checkpoint is stored: each event once, replays and lost partitions notwithstanding. */
+  outcomes: Float64Array;
 }
 
 /**
@@ -28,7 +31,7 @@ export interface CommitStats {
  * nothing is lost or doubled, while consumption waits on the pending-events bound.
  */
 export class Committer {
-  readonly stats: CommitStats = { liveFlushes: 0, checkpoints: 0, sinkRetries: 0, windowsFired: 0 };
+  readonly stats: CommitStats = { liveFlushes: 0, checkpoints: 0, sinkRetries: 0, windowsFired: 0, outcomes: new Float64Array(OUTCOMES.length) };
   /** When each partition last completed a checkpoint (wall clock), for the checkpoint-age metric. */
   readonly lastCheckpointAt = new Map<number, number>();
   private readonly deps: {
@@ -79,6 +82,7 @@ export class Committer {
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
     const live = task.takeLive();
     const letters = task.takeDeadLetters();
+    const outcomes = task.takeOutcomes();
     const state = task.encodeState();
     this.deps.metrics.stateBytes.observe({ kind: state.full ? 'snapshot' : 'change' }, state.bytes.length);
     this.deps.metrics.checkpointEncodeSeconds.observe((performance.now() - started) / 1000);
@@ -91,6 +95,7 @@ export class Committer {
     const checkpoint: CheckpointWrite = { offset: to, state, pending: block };
     await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, checkpoint));
     task.checkpointed(to);
+    for (let i = 0; i < outcomes.length; i++) this.stats.outcomes[i] += outcomes[i];
     crashPoint('after-redis-checkpoint');
     // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
     const write = this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, checkpoint).then(() => {

@@ -23,6 +23,7 @@ import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
+import { OUTCOMES } from '../schemas/view-event.ts';
 import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -32,7 +33,7 @@ interface JobBatch extends SourcedBatch {
   task: PartitionTask;
 }
 
-/** What a finished run reports. */
+/** What a finished run reports; events and outcomes are those it stored (each once, however often it replayed). */
 export interface JobSummary {
   events: number;
   byOutcome: Record<string, number>;
@@ -148,8 +149,6 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   });
   const tasks = assignment.tasks;
-  const byOutcome: Record<string, number> = {};
-  let events = 0;
 
   consumer.on(consumer.events.CRASH, (e) => {
     // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
@@ -200,19 +199,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         batch.task.collect(batch);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
-        const counts: Record<string, number> = {};
-        let late = 0;
-        for (const r of batch.records) {
-          counts[r.outcome!] = (counts[r.outcome!] ?? 0) + 1;
-          if (r.late) late++;
-        }
-        for (const [outcome, n] of Object.entries(counts)) {
-          byOutcome[outcome] = (byOutcome[outcome] ?? 0) + n;
-          metrics.events.inc({ outcome }, n);
-        }
-        metrics.lateEvents.inc(late);
+        const counts = batch.task.batchOutcomes;
+        for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
+        metrics.lateEvents.inc(batch.task.batchLate);
         lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));
-        events += batch.records.length;
         batch.done();
       }),
       map(() => undefined),
@@ -292,5 +282,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   }
   let lateEvents = assignment.droppedLateEvents;
   for (const t of tasks.values()) lateEvents += t.windows.lateEvents;
+  const byOutcome: Record<string, number> = {};
+  OUTCOMES.forEach((o, i) => {
+    if (committer.stats.outcomes[i] > 0) byOutcome[o] = committer.stats.outcomes[i];
+  });
+  const events = committer.stats.outcomes.reduce((a, b) => a + b, 0);
   return { events, byOutcome, elapsedMs: now() - started, checkpoints: committer.stats.checkpoints, windowsFired: committer.stats.windowsFired, lateEvents };
 }

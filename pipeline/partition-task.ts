@@ -6,6 +6,7 @@ import { LiveCounts } from '../operators/live-counts.ts';
 import { createBotScorer, type BotScorer } from '../operators/bot-scorer.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch } from '../operators/view-record.ts';
+import { OUTCOMES } from '../schemas/view-event.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { writeRejectedRow } from '../schemas/clickhouse-rows.ts';
 import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
@@ -14,6 +15,8 @@ import type { EncodedState } from '../sinks/redis-sink.ts';
 import { readPartitionState, writePartitionState } from './partition-state.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
+
+const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
 
 // A chain is compacted into a new snapshot once its changes weigh as much as its snapshot (a
 // restore then reads at most twice the state), or after this many links (a restore applies them all).
@@ -45,6 +48,11 @@ export class PartitionTask {
   private readonly rejected = new BinaryWriter(4096);
   private rejectedRows = 0;
   private deadLetters: DeadLetter[] = [];
+  /** Outcomes of the last collected batch (by OUTCOMES index) and its late events, for the metrics. */
+  readonly batchOutcomes = new Float64Array(OUTCOMES.length);
+  batchLate = 0;
+  /** Outcomes collected since the last checkpoint: they count once that checkpoint is stored. */
+  private outcomesSinceCheckpoint = new Float64Array(OUTCOMES.length);
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
   private checkpointOffset: number;
   /** The last checkpoint's ClickHouse write while it runs, and why it failed. */
@@ -90,7 +98,11 @@ export class PartitionTask {
 
   /** Takes a classified, windowed batch's outputs: live increments, rejected rows, dead letters. */
   collect(batch: PartitionBatch): void {
+    this.batchOutcomes.fill(0);
+    this.batchLate = 0;
     for (const r of batch.records) {
+      this.batchOutcomes[OUTCOME_INDEX.get(r.outcome!)!]++;
+      if (r.late) this.batchLate++;
       if (r.outcome === 'invalid' && r.event === null) {
         this.deadLetters.push({ partition: this.partition, offset: r.offset, value: r.value, reason: r.error ?? 'undecodable' });
       } else if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
@@ -110,7 +122,15 @@ export class PartitionTask {
         this.rejectedRows++;
       }
     }
+    for (let i = 0; i < OUTCOMES.length; i++) this.outcomesSinceCheckpoint[i] += this.batchOutcomes[i];
     if (batch.nextOffset > this.nextOffset) this.nextOffset = batch.nextOffset;
+  }
+
+  /** Hands over the outcomes collected since the last checkpoint (by OUTCOMES index), with the checkpoint that will store them. */
+  takeOutcomes(): Float64Array {
+    const taken = this.outcomesSinceCheckpoint;
+    this.outcomesSinceCheckpoint = new Float64Array(OUTCOMES.length);
+    return taken;
   }
 
   /** Events gathered and not yet handed to a sink: counted views for the live counters, rejected rows. */

@@ -13,8 +13,8 @@ const HOUR = 3_600_000;
 // The foundation's promise: events spread over 4 partitions and shuffled within each minute come
 // out of `run --until-idle` with ClickHouse and Redis equal to the truth, exactly. The stream
 // holds only rules that are exact by construction (no bots: their scoring has its own tests).
-describe('end to end: Kafka → job → ClickHouse + Redis', () => {
-  const prefix = uniqueName('e2e');
+describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse + Redis', (workers) => {
+  const prefix = uniqueName(`e2e-w${workers}`);
   const topic = prefix;
   let events: LabelledEvent[];
   let truth: StreamTruth;
@@ -45,9 +45,9 @@ describe('end to end: Kafka → job → ClickHouse + Redis', () => {
     ch = await clickhouse();
     rd = redis();
     await produceToTopic(topic, 4, events.map((l) => l.event));
-    const { stdout } = await runCli(['run', '--until-idle', '--topic', topic, '--group', prefix]);
+    const { stdout } = await runCli(['run', '--until-idle', '--workers', String(workers), '--topic', topic, '--group', prefix]);
     summary = lastJson(stdout);
-    console.log(`end-to-end: ${summary.events} events in one run, ${summary.eventsPerSecond} events/s`);
+    console.log(`end-to-end (--workers ${workers}): ${summary.events} events in one run, ${summary.eventsPerSecond} events/s`);
   });
 
   afterAll(async () => {
