@@ -70,6 +70,16 @@ const IPV4 = 4;
 const IPV6_64 = 6;
 const SIGNAL_BIT = Object.fromEntries(BOT_SIGNALS.map((s, i) => [s, 1 << i])) as Record<BotSignal, number>;
 
+/** The key of an IPv4 address in the IP table. */
+export function fingerprintIPv4(fp: Fingerprinter, v4: number): void {
+  fp.words(IPV4, v4 >>> 0, 0);
+}
+
+/** The key of an IPv6 /64 (its first two 32-bit words) in the IP table. */
+export function fingerprintIPv6Prefix(fp: Fingerprinter, w0: number, w1: number): void {
+  fp.words(IPV6_64, w0, w1);
+}
+
 /** The signals of a bit set, in BOT_SIGNALS order. */
 export function signalNames(bits: number): BotSignal[] {
   return BOT_SIGNALS.filter((s) => (bits & SIGNAL_BIT[s]) !== 0);
@@ -128,14 +138,14 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     if (v4 < 0 && parseIPv6(e.ip, words)) {
       v4 = mappedIPv4(words);
       if (v4 < 0) {
-        fp.words(IPV6_64, words[0], words[1]);
+        fingerprintIPv6Prefix(fp, words[0], words[1]);
         ipKnown = true;
         datacenter = rules.datacenter.hasV6(words);
         nat = rules.carrierNat.hasV6(words);
       }
     }
     if (v4 >= 0) {
-      fp.words(IPV4, v4, 0);
+      fingerprintIPv4(fp, v4);
       ipKnown = true;
       datacenter = rules.datacenter.hasV4(v4);
       nat = rules.carrierNat.hasV4(v4);

@@ -32,6 +32,9 @@ export class TrackTable {
   private start = new Int32Array(0);
   private len = new Int32Array(0);
   private readonly slabs: Slab[] = [];
+  // scratch space for reading tracks
+  private scratchTs = new Float64Array(64);
+  private scratchTags = new Uint32Array(64);
   private readonly table: FingerprintTable;
   /** Keys dropped by the size cap while they could still matter (decisions may differ from an unbounded table). */
   evicted = 0;
@@ -155,22 +158,36 @@ export class TrackTable {
       const lo = r.u32();
       const lastTs = r.f64();
       const len = r.u32();
-      let slot = table.find(hi, lo);
-      if (slot >= 0) {
-        table.touch(slot);
-        this.release(slot);
-      } else {
-        if (table.size >= table.maxEntries) this.removeOldest();
-        slot = table.insert(hi, lo);
+      if (this.scratchTs.length < len) {
+        this.scratchTs = new Float64Array(len);
+        this.scratchTags = new Uint32Array(len);
       }
-      this.lastTs[slot] = lastTs;
-      let c = 0;
-      while (1 << c < len) c++;
-      this.allocate(slot, c);
-      for (let i = 0; i < len; i++) this.append(slot, r.f64(), r.u32(), len);
+      for (let i = 0; i < len; i++) {
+        this.scratchTs[i] = r.f64();
+        this.scratchTags[i] = r.u32();
+      }
+      this.put(hi, lo, lastTs, this.scratchTs, this.scratchTags, len);
     }
     while (table.size > size) this.removeOldest();
     table.mark();
+  }
+
+  /** Sets a key's whole track (its latest time and `len` observations, oldest first) as the most recently seen, adding the key if new. */
+  put(hi: number, lo: number, lastTs: number, ts: ArrayLike<number>, tags: ArrayLike<number>, len: number): void {
+    const table = this.table;
+    let slot = table.find(hi, lo);
+    if (slot >= 0) {
+      table.touch(slot);
+      this.release(slot);
+    } else {
+      if (table.size >= table.maxEntries) this.removeOldest();
+      slot = table.insert(hi, lo);
+    }
+    this.lastTs[slot] = lastTs;
+    let c = 0;
+    while (1 << c < len) c++;
+    this.allocate(slot, c);
+    for (let i = 0; i < len; i++) this.append(slot, ts[i], tags[i], len);
   }
 
   private append(slot: number, ts: number, tag: number, capacity: number): void {

@@ -13,6 +13,13 @@ export interface FiredRows {
   outcomes: BinaryWriter;
 }
 
+/** One pane as its minute and its rows (RowBinary of `views_minute_rows` and `view_outcomes_minute`). */
+export interface PaneRows {
+  minute: number;
+  views: Buffer;
+  outcomes: Buffer;
+}
+
 /** Whether a record has an event time to window by; invalid ones are recorded by arrival time. */
 function hasEventTime(r: ViewRecord): boolean {
   return r.event !== null && r.outcome !== 'invalid';
@@ -81,14 +88,20 @@ export class MinuteWindows {
 
   /** Replaces the open windows with written ones; video ids are fingerprinted again. */
   read(r: BinaryReader, fp: Fingerprinter): void {
-    this.firedThrough = r.f64();
-    for (const panes of [this.panes, this.arrivals]) {
-      panes.clear();
-      for (let n = r.u32(); n > 0; n--) {
-        const pane = new MinutePane(r.f64());
-        const views = r.bytes(r.u32());
-        pane.readRows(views, r.bytes(r.u32()), fp);
-        panes.set(pane.minute, pane);
+    const firedThrough = r.f64();
+    const [panes, arrivals] = [0, 1].map(() => Array.from({ length: r.u32() }, () => ({ minute: r.f64(), views: r.bytes(r.u32()), outcomes: r.bytes(r.u32()) })));
+    this.load(firedThrough, panes, arrivals, fp);
+  }
+
+  /** Replaces the open windows with panes given as their RowBinary rows (event-time panes, and invalid events by arrival). */
+  load(firedThrough: number, panes: PaneRows[], arrivals: PaneRows[], fp: Fingerprinter): void {
+    this.firedThrough = firedThrough;
+    for (const [map, rows] of [[this.panes, panes], [this.arrivals, arrivals]] as const) {
+      map.clear();
+      for (const p of rows) {
+        const pane = new MinutePane(p.minute);
+        pane.readRows(p.views, p.outcomes, fp);
+        map.set(p.minute, pane);
       }
     }
   }

@@ -127,7 +127,7 @@ export class Committer {
     const copy = checkpointCopy(this.deps.group, topic, partition, checkpoint);
     await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
     crashPoint('after-clickhouse-insert');
-    await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block.token));
+    await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block));
   }
 
   private retry<T>(what: string, partition: number, fn: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { readViewsRows } from '../schemas/clickhouse-rows.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
+import { isLegacyLink, legacyOpenWindowViews, restoreLegacyChain } from './legacy-state.ts';
 
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
@@ -60,8 +61,9 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   return w.copy();
 }
 
-/** Reads the head of a link without its tables (for status and tools). */
-export function readStateHead(link: Buffer): StateHead {
+/** Reads the head of a link without its tables (for status and tools); null for a link of viewtally 0.1. */
+export function readStateHead(link: Buffer): StateHead | null {
+  if (isLegacyLink(link)) return null;
   const r = openLink(link, 0);
   const full = r.u8() === 1;
   r.u32();
@@ -71,6 +73,7 @@ export function readStateHead(link: Buffer): StateHead {
 
 /** Counted views per video in the open windows a link holds (for reconcile), read without the tables. */
 export function openWindowViews(link: Buffer): Map<string, number> {
+  if (isLegacyLink(link)) return legacyOpenWindowViews(link);
   const r = openLink(link, 0);
   r.bytes(1 + 8 + 8 + 8 + 4);
   r.f64();
@@ -86,6 +89,7 @@ export function openWindowViews(link: Buffer): Map<string, number> {
 /** Restores a chain (a snapshot, then changes) into the parts; returns the newest head. */
 export function readPartitionState(s: PartitionStateParts, chain: readonly Buffer[]): StateHead {
   if (chain.length === 0) throw new CheckpointFormatError('a checkpoint chain must start with a full snapshot (it is empty)');
+  if (isLegacyLink(chain[0])) return restoreLegacyChain(s, chain);
   s.fingerprints.string(SEED_CHECK_KEY);
   const seedHi = s.fingerprints.hi;
   const seedLo = s.fingerprints.lo;
@@ -114,13 +118,7 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
 }
 
 function openLink(link: Buffer, i: number): BinaryReader {
-  // gzip, or gzip in base64 (the previous version's ClickHouse copies)
-  if ((link.length >= 2 && link[0] === 0x1f && link[1] === 0x8b) || link.subarray(0, 4).toString('latin1') === 'H4sI') {
-    throw new CheckpointFormatError(
-      'this checkpoint is in the JSON format of viewtally 0.1 (gzipped JSON); this version stores binary state. ' +
-        'Stop every job of the old version after its final checkpoint and run `viewtally reconcile --fix --migrate-state`, or start a new consumer group.',
-    );
-  }
+  if (isLegacyLink(link)) throw new CheckpointFormatError(`checkpoint link ${i} is in the JSON format of viewtally 0.1 after binary links: the chain is mixed`);
   if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state`);
   const r = new BinaryReader(link);
   r.bytes(MAGIC.length);

@@ -13,6 +13,7 @@ import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
 import type { EncodedState } from '../sinks/redis-sink.ts';
 import { readPartitionState, writePartitionState } from './partition-state.ts';
+import { isLegacyLink } from './legacy-state.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
@@ -239,6 +240,7 @@ export class PartitionTask {
     this.nextOffset = head.nextOffset;
     this.checkpointOffset = head.nextOffset;
     this.checkpoints = head.checkpoints;
-    this.chain = { snapshotBytes: chain[0].length, changeBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
+    // A chain of the previous format is followed by a snapshot of this one.
+    this.chain = isLegacyLink(chain[0]) ? { snapshotBytes: 0, changeBytes: 0, links: 0 } : { snapshotBytes: chain[0].length, changeBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
   }
 }

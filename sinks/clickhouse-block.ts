@@ -1,6 +1,7 @@
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { CheckpointFormatError } from './sink-errors.ts';
+import { isLegacyBlock, legacyBlock, legacyPendingPrefix } from './legacy-block.ts';
 
 /**
  * Everything a partition sends ClickHouse at one checkpoint, as RowBinary rows per table (see
@@ -9,8 +10,9 @@ import { CheckpointFormatError } from './sink-errors.ts';
  */
 export interface ClickHouseBlock {
   token: string;
-  /** Rows of `views_minute_rows`. */
+  /** Rows of `views_minute_rows`, or, in a block viewtally 0.1 left pending, of its `views_minute_in` (viewers as key strings). */
   views: Buffer;
+  viewsTable?: 'views_minute_in';
   /** Rows of `view_outcomes_minute`. */
   outcomes: Buffer;
   /** Rows of `rejected_views`. */
@@ -27,10 +29,11 @@ export function isEmptyBlock(b: ClickHouseBlock): boolean {
   return b.views.length === 0 && b.outcomes.length === 0 && b.rejected.length === 0;
 }
 
-/** A block as one byte string (Redis keeps the pending one, ClickHouse a copy): the token, then each table's rows with their length. */
+/** A block as one byte string (Redis keeps the pending one, ClickHouse a copy): the token, which views table, then each table's rows with their length. */
 export function encodeBlock(b: ClickHouseBlock): Buffer {
   const w = new BinaryWriter(64 + b.token.length + b.views.length + b.outcomes.length + b.rejected.length);
   w.string(b.token);
+  w.u8(b.viewsTable === 'views_minute_in' ? 1 : 0);
   for (const rows of [b.views, b.outcomes, b.rejected]) {
     w.u32(rows.length);
     w.bytes(rows);
@@ -38,25 +41,28 @@ export function encodeBlock(b: ClickHouseBlock): Buffer {
   return w.copy();
 }
 
-/** The bytes an encoded block starts with: its token. */
-export function blockTokenPrefix(token: string): Buffer {
-  const w = new BinaryWriter(16 + 3 * token.length);
-  w.string(token);
+/** The bytes a block stored pending in Redis starts with: its token (in 0.1's JSON for a block 0.1 left). */
+export function pendingPrefix(block: ClickHouseBlock): Buffer {
+  if (block.viewsTable === 'views_minute_in') return legacyPendingPrefix(block.token);
+  const w = new BinaryWriter(16 + 3 * block.token.length);
+  w.string(block.token);
   return w.copy();
 }
 
+/** A stored block: this version's binary form, or 0.1's JSON (which goes to 0.1's tables, under its tokens, so that it lands once). */
 export function decodeBlock(bytes: Buffer): ClickHouseBlock {
+  if (isLegacyBlock(bytes)) return legacyBlock(bytes);
   try {
     const r = new BinaryReader(bytes);
     const token = r.string();
-    const block = { token, views: Buffer.from(r.bytes(r.u32())), outcomes: Buffer.from(r.bytes(r.u32())), rejected: Buffer.from(r.bytes(r.u32())) };
+    const legacy = r.u8() === 1;
+    const block: ClickHouseBlock = { token, views: Buffer.from(r.bytes(r.u32())), outcomes: Buffer.from(r.bytes(r.u32())), rejected: Buffer.from(r.bytes(r.u32())) };
+    if (legacy) block.viewsTable = 'views_minute_in';
     if (r.remaining === 0) return block;
   } catch {
     // the message below says what it is instead
   }
-  throw new CheckpointFormatError(
-    'a stored ClickHouse block is not in this version\'s binary format (the previous version stored JSON): let the previous version write its pending block (stop it after a final checkpoint) before upgrading',
-  );
+  throw new CheckpointFormatError(`a stored ClickHouse block of ${bytes.length} bytes is in no format this version knows`);
 }
 
 /** A checkpoint as ClickHouse keeps a copy of it (`job_checkpoints`): its state link and its block, as bytes. */

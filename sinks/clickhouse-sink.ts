@@ -29,7 +29,7 @@ export class ClickHouseSink {
     const row = new BinaryWriter(copy.state.length + copy.block.length + 256);
     writeCopyRow(row, copy);
     await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, row.view());
-    if (block.views.length > 0) await insertRowBinary(this.client, 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views);
+    if (block.views.length > 0) await insertRowBinary(this.client, block.viewsTable ?? 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views);
     if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes);
     if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected);
   }

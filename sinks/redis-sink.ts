@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
-import { blockTokenPrefix, decodeBlock, encodeBlock, type ClickHouseBlock } from './clickhouse-block.ts';
+import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
@@ -168,8 +168,8 @@ export class RedisSink {
   }
 
   /** Forgets the pending block once ClickHouse has it. */
-  async clearPending(key: string, epoch: number, token: string): Promise<void> {
-    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), blockTokenPrefix(token)) as Promise<number>);
+  async clearPending(key: string, epoch: number, block: ClickHouseBlock): Promise<void> {
+    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), pendingPrefix(block)) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
   }
 

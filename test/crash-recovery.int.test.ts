@@ -19,7 +19,7 @@ const HOUR = 3_600_000;
 // The promise: whatever moment workers die (kill -9, many times, also between a ClickHouse
 // insert and its checkpoint and inside a Redis flush) and however partitions move, the sinks end
 // exactly where an undisturbed run ends. Both runs read the same events in the same partitions;
-// only the video ids differ by prefix.
+// only the video ids differ by prefix. The killed processes run one or two worker threads each.
 describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORKERS} workers)`, () => {
   let stream: LabelledEvent[];
   let runs: PairedRuns;
@@ -39,14 +39,15 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
     rd = redis();
 
     await runs.produce(reference);
-    await runCli(['run', '--until-idle', '--topic', reference, '--group', reference]);
+    await runCli(['run', '--until-idle', '--workers', '1', '--topic', reference, '--group', reference]);
 
     // The chaos run: events arrive while workers are killed at random moments and restarted.
     const feeding = runs.produce(chaos, { chunks: 40, everyMs: 500 });
     const workers: (ChildProcess | null)[] = [];
     let spawned = 0;
     const spawnWorker = (slot: number) => {
-      const w = startWorker(['--topic', chaos, '--group', chaos], {
+      // Even slots run two worker threads per process, odd ones one: both are killed and replaced alike.
+      const w = startWorker(['--topic', chaos, '--group', chaos, '--workers', slot % 2 === 0 ? '2' : '1'], {
         VT_CHECKPOINT_INTERVAL_MS: '1000',
         VT_CRASH_POINTS: 'after-redis-checkpoint:0.08,after-clickhouse-insert:0.08,during-redis-commit:0.02,mid-batch:0.003',
         VT_CRASH_SEED: String(SEED * 1000 + ++spawned),
@@ -81,7 +82,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
       }
     }
     // After the storm, one clean worker finishes the topic.
-    const { stdout } = await runCli(['run', '--until-idle', '--topic', chaos, '--group', chaos], { VT_SESSION_TIMEOUT_MS: '6000' });
+    const { stdout } = await runCli(['run', '--until-idle', '--workers', '2', '--topic', chaos, '--group', chaos], { VT_SESSION_TIMEOUT_MS: '6000' });
     console.log(`crash recovery: ${kills} kills by the test, ${crashes} by crash points; final run ${JSON.stringify(lastJson<object>(stdout))}`);
   });
 

@@ -55,11 +55,11 @@ describe('disturbances', () => {
     const topic = runs.disturbed;
     const feeding = runs.produce(topic, { chunks: 20, everyMs: 600 });
     const args = ['--topic', topic, '--group', topic];
-    const w1 = startWorker(args, SESSION);
+    const w1 = startWorker([...args, '--workers', '1'], SESSION);
     await sleep(3_000);
-    const w2 = startWorker(args, SESSION);
+    const w2 = startWorker([...args, '--workers', '2'], SESSION);
     await sleep(3_000);
-    const w3 = startWorker(args, SESSION);
+    const w3 = startWorker([...args, '--workers', '1'], SESSION);
     await sleep(3_000);
     const stops = [await stopGracefully(w1)];
     await sleep(2_000);
