@@ -83,7 +83,8 @@ function movingRate(points: { t: number; processed: number }[], window: number):
 
 /** Throughput and lag over time: the job on the pre-loaded topic, and the chosen freshness run. */
 export function renderChart(r: BenchResults): string {
-  const job = r.throughput.job.series.filter((p) => p.t > 0);
+  const shown = r.throughput.jobThreads ?? r.throughput.job;
+  const job = shown.series.filter((p) => p.t > 0);
   const fresh = r.freshness.chosen.series;
   const freshRate = movingRate(fresh, 2);
   const limit = r.throughput.limit.kafkajs ?? Object.values(r.throughput.limit)[0];
@@ -96,7 +97,7 @@ export function renderChart(r: BenchResults): string {
     { label: 'processed events/s (2 s average)', color: '#1f77b4', axis: 'left', points: freshRate },
     { label: 'lag (events)', color: '#d62728', axis: 'right', points: fresh.map((p) => [p.t, Math.max(0, p.lag)]) },
   ];
-  const title1 = `Job on ${fmt(r.throughput.job.events)} pre-loaded events: ${fmt(r.throughput.job.eventsPerSecond)} events/s sustained`;
+  const title1 = `Job (--workers ${shown.workers}) on ${fmt(shown.events)} pre-loaded events: ${fmt(shown.eventsPerSecond)} events/s sustained`;
   const title2 = `Freshness run at ${fmt(r.freshness.chosen.targetRate)} events/s produced: p99 ${Number.isFinite(r.freshness.chosen.p99Ms) ? `${Math.round(r.freshness.chosen.p99Ms)} ms` : 'not visible'}`;
   const h = 2 * PANEL_H + 40;
   return [

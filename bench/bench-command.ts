@@ -23,6 +23,7 @@ export function benchCommand(): Command {
     .option('--dashboard-only', 'only the dashboard measure, written to bench/results/dashboard-<rows>.json (101000000 rows: dashboard-100m.json)')
     .option('--clients <list>', 'Kafka clients for the limit line: kafkajs,platformatic', (v: string) => v.split(',').map((s) => s.trim()))
     .option('--profile', 'run the job under node --cpu-prof and report its hot spots')
+    .option('--workers <n>', 'worker threads of the second job line (default: the number of cores)', positive)
     .option('--job-node-args <flags>', 'extra node flags for the job processes, an experiment (e.g. "--max-semi-space-size=64")')
     .option('--no-reuse', 'produce the pre-loaded topic afresh even if an earlier run left one')
     .option('--out <dir>', 'where the results go (default bench/results)')
@@ -40,6 +41,7 @@ export function benchCommand(): Command {
       set('dashboardRows', 'dashboardRows');
       set('dashboardRuns', 'dashboardRuns');
       set('out', 'out');
+      set('workers', 'workers');
       options.profile = Boolean(flags.profile);
       if (typeof flags.jobNodeArgs === 'string') options.jobNodeArgs = flags.jobNodeArgs.split(' ').filter(Boolean);
       options.dashboardOnly = Boolean(flags.dashboardOnly);

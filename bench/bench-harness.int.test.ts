@@ -17,7 +17,7 @@ function holes(value: unknown, path = ''): string[] {
 // part runs, and the result file has every field with a sane value.
 describe('bench harness (tiny)', () => {
   const out = mkdtempSync(join(tmpdir(), 'vt-bench-'));
-  const options = { ...benchDefaults(true), out };
+  const options = { ...benchDefaults(true), workers: 2, out };
   let results: BenchResults;
 
   beforeAll(async () => {
@@ -43,16 +43,21 @@ describe('bench harness (tiny)', () => {
   });
 
   it('has every field, with no null or non-finite number where a measure belongs', () => {
-    const allowed = /^(dashboard\.reference100M|throughput\.job\.profile|targets\.\d+\.met)$/;
+    const allowed = /^(dashboard\.reference100M|throughput\.job(Threads)?\.profile|targets\.\d+\.met)$/;
     expect(holes(results).filter((p) => !allowed.test(p))).toEqual([]);
   });
 
-  it('measures the job, the limit lines and the baseline on the same events', () => {
-    const { job, limit, baseline } = results.throughput;
-    expect(job.events).toBe(options.events);
-    expect(job.eventsPerSecond).toBeGreaterThan(0);
-    expect(job.cpuMicrosPerEvent).toBeGreaterThan(0);
-    expect(job.series.length).toBeGreaterThan(1);
+  it('measures the job (one and two worker threads), the limit lines and the baseline on the same events', () => {
+    const { job, jobThreads, limit, baseline } = results.throughput;
+    expect(jobThreads?.workers).toBe(2);
+    for (const line of [job, jobThreads!]) {
+      expect(line.events).toBe(options.events);
+      expect(line.eventsPerSecond).toBeGreaterThan(0);
+      expect(line.cpuMicrosPerEvent).toBeGreaterThan(0);
+      expect(line.series.length).toBeGreaterThan(1);
+      expect(Object.values(line.byOutcome).reduce((a, b) => a + b, 0)).toBe(options.events);
+    }
+    expect(jobThreads!.byOutcome).toEqual(job.byOutcome);
     expect(Object.keys(limit).sort()).toEqual(['kafkajs', 'platformatic']);
     expect(results.throughput.operators.cpuMicrosPerEvent).toBeGreaterThan(0);
     for (const line of [...Object.values(limit), baseline]) {
@@ -88,6 +93,9 @@ describe('bench harness (tiny)', () => {
     expect(results.memory.dedup.entries).toBeGreaterThan(0);
     expect(results.memory.dedup.heapBytesPerEntry).toBeGreaterThan(0);
     expect(results.memory.dedup.checkpointBytesPerEntry).toBeGreaterThan(0);
+    expect(results.memory.restore.keys).toBe(20_000);
+    expect(results.memory.restore.restoreMs).toBeGreaterThanOrEqual(0);
+    expect(results.memory.restore.tableBytesPerKey).toBeGreaterThan(16);
   });
 
   it('measures the read API and the dashboard queries', () => {
@@ -100,7 +108,7 @@ describe('bench harness (tiny)', () => {
   });
 
   it('states every design target and writes the table and the chart', () => {
-    expect(results.targets.map((t) => t.what)).toHaveLength(7);
+    expect(results.targets.map((t) => t.what)).toHaveLength(10);
     for (const t of results.targets) expect(t.measured.length).toBeGreaterThan(5);
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(md).toContain('## Targets');

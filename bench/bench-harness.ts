@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { infraUp } from '../infra/services.ts';
@@ -11,7 +11,7 @@ import { runConsumeLine, runJobLine, runOperatorCost, round, type JobRunResult, 
 import { runFreshness, type FreshnessAttempt } from './bench-freshness.ts';
 import { runApiLoad, type ApiResult } from './bench-api.ts';
 import { readDashboardReference, runDashboardLatency, type DashboardResult } from './bench-dashboard.ts';
-import { measureDedupState, type DedupState } from './bench-memory.ts';
+import { measureDedupState, measureRestore, type DedupState, type RestoreMeasure } from './bench-memory.ts';
 import { machineInfo, versions, type MachineInfo, type Versions } from './bench-env.ts';
 import { evaluateTargets, renderMarkdown, type TargetRow } from './bench-report.ts';
 import { renderChart } from './bench-chart.ts';
@@ -38,6 +38,8 @@ export interface BenchOptions {
   clients: ('kafkajs' | 'platformatic')[];
   /** Run the job under `node --cpu-prof` and summarise its hot spots. */
   profile: boolean;
+  /** Worker threads of the job's second line (the first always runs one: its ratio to the limit line). */
+  workers: number;
   /** Extra node flags of the job processes (an experiment, e.g. `--max-semi-space-size=64`); none by default. */
   jobNodeArgs: string[];
   /** Reuse a pre-loaded topic of the same stream from an earlier run. */
@@ -65,6 +67,7 @@ export function benchDefaults(tiny: boolean): BenchOptions {
     dashboardRuns: tiny ? 3 : 20,
     clients: ['kafkajs', 'platformatic'],
     profile: false,
+    workers: availableParallelism(),
     jobNodeArgs: [],
     reuse: true,
     dashboardOnly: false,
@@ -86,7 +89,10 @@ export interface BenchResults {
   options: Omit<BenchOptions, 'out'>;
   load: PreloadedTopic;
   throughput: {
+    /** The job with one worker thread: its ratio to the limit line. */
     job: JobRunResult;
+    /** The job with the default worker threads (one per core): the process's throughput. */
+    jobThreads: JobRunResult | null;
     limit: Record<string, LineResult>;
     baseline: LineResult;
     operators: OperatorCost;
@@ -94,7 +100,7 @@ export interface BenchResults {
     jobToBaseline: number;
   };
   freshness: { attempts: FreshnessAttempt[]; chosen: FreshnessAttempt };
-  memory: { job: JobRunResult['memory']; dedup: DedupState };
+  memory: { job: JobRunResult['memory']; dedup: DedupState; restore: RestoreMeasure };
   api: ApiResult;
   dashboard: { run: DashboardResult; reference100M: DashboardResult | null };
   targets: TargetRow[];
@@ -144,14 +150,16 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const baseline = await phase('baseline', () => runConsumeLine(ctx, 'naive'));
     const operators = await phase('operators', () => runOperatorCost(ctx, options.tiny ? options.events : 500_000));
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
-    const job = await phase('job', () => runJobLine(ctx, { profileDir, nodeArgs: options.jobNodeArgs }));
+    const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
+    const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
+    const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
 
     const attempts: FreshnessAttempt[] = [];
     await phase('freshness', async () => {
       let rate = options.freshRate;
       for (let i = 0; i < options.freshAttempts; i++) {
-        const a = await runFreshness({ brokers: config.brokers, redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs }, rate, options.freshSeconds, i);
+        const a = await runFreshness({ brokers: config.brokers, redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
         attempts.push(a);
         if (a.sustained) break;
         // Next: a bit under what the box showed it can do.
@@ -179,6 +187,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       load,
       throughput: {
         job,
+        jobThreads,
         limit,
         baseline,
         operators,
@@ -186,7 +195,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         jobToBaseline: round(job.eventsPerSecond / baseline.eventsPerSecond, 3),
       },
       freshness: { attempts, chosen },
-      memory: { job: job.memory, dedup },
+      memory: { job: job.memory, dedup, restore },
       api,
       dashboard: { run: dashboard, reference100M: readDashboardReference(out) },
       targets: [],

@@ -27,6 +27,62 @@ export interface DedupState {
   boundBytes: number;
 }
 
+/** A partition's state of `keys` dedup keys (half event ids, half sessions): stored, then restored into fresh tables. */
+export interface RestoreMeasure {
+  keys: number;
+  snapshotBytes: number;
+  /** Writing the snapshot link (the job's event loop at a snapshot checkpoint). */
+  writeMs: number;
+  /** Reading it back into fresh tables (a takeover's restore). */
+  restoreMs: number;
+  /** Bytes of the dedup tables per key, as allocated. */
+  tableBytesPerKey: number;
+}
+
+/** Measures the snapshot and restore of one partition holding `keys` dedup keys. */
+export function measureRestore(config: JobConfig, keys: number): RestoreMeasure {
+  const rules = loadBotRules(config.botRulesPath);
+  const task = (checkpointOffset: number) =>
+    new PartitionTask({
+      topic: 't',
+      partition: 0,
+      progressKey: 'k',
+      epoch: 1,
+      config,
+      partitionCount: 1,
+      botRules: () => rules,
+      fingerprints: new Fingerprinter(config.stateSeed),
+      hasher: new IpHasher('bench'),
+      livePosition: -1,
+      checkpointOffset,
+    });
+  const full = task(0);
+  const fp = full.fingerprints;
+  const t0 = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < keys / 2; i++) {
+    fp.string(`${(0x10000000 + i).toString(16)}-1b2c-4d5e-8f90-${(0x100000000000 + i).toString(16)}`);
+    full.eventIds.set(fp.hi, fp.lo, t0 + i);
+    fp.string(`v:viewer-${i}|video-${i % 100_000}`);
+    full.sessions.set(fp.hi, fp.lo, t0 + i);
+  }
+  full.nextOffset = keys;
+  let started = performance.now();
+  const snapshot = full.encodeState().bytes;
+  const writeMs = performance.now() - started;
+  const restored = task(0);
+  started = performance.now();
+  restored.restore([snapshot]);
+  const restoreMs = performance.now() - started;
+  if (restored.eventIds.size + restored.sessions.size !== keys) throw new Error(`restore: ${restored.eventIds.size + restored.sessions.size} of ${keys} keys`);
+  return {
+    keys,
+    snapshotBytes: snapshot.length,
+    writeMs: Math.round(writeMs),
+    restoreMs: Math.round(restoreMs),
+    tableBytesPerKey: Math.round(((restored.eventIds.memoryBytes() + restored.sessions.memoryBytes()) / keys) * 10) / 10,
+  };
+}
+
 /**
  * Reads every partition's checkpoint of a finished job (Redis `vt:ckpt:{group/topic/p}`), restores
  * it into fresh tables, and reports the entries, what the tables take and how long a restore took.

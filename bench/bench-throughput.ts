@@ -37,7 +37,7 @@ export async function runConsumeLine(ctx: LineContext, mode: ConsumeChildArgs['m
   const summary = (await child.done) as unknown as ConsumeSummary;
   if (summary.events < ctx.expected) throw new Error(`${mode}: read ${summary.events} of ${ctx.expected} events`);
   ctx.log(`${mode}: ${summary.eventsPerSecond} events/s`);
-  return { ...summary, group, cpuMicrosPerEvent: Math.round((summary.cpuMs * 1000) / summary.events), loadAverage: loadavg().map((x) => round(x, 2)) };
+  return { ...summary, group, cpuMicrosPerEvent: round((summary.cpuMs * 1000) / summary.events, 1), loadAverage: loadavg().map((x) => round(x, 2)) };
 }
 
 /** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */
@@ -69,16 +69,25 @@ export interface JobSinkTimes {
   liveFlushSeconds: number;
   /** Highest pending-events gauge seen (consumption waits at the job's bound). */
   maxPendingEvents: number;
+  /** Event-loop time of a partition checkpoint (firing windows, writing the state link): mean, and how many took over 20 ms. */
+  checkpointEncodeMeanMs: number;
+  checkpointEncodeOver20ms: number;
+  /** Bytes of the stored state links: snapshots and changes, in all. */
+  snapshotBytes: number;
+  snapshots: number;
+  changeBytes: number;
+  changes: number;
 }
 
-/** Sums, counts and `le` buckets of a Prometheus text exposition, by series name (labels other than `le` dropped). */
+/** Sums, counts and `le` buckets of a Prometheus text exposition, by series name (labels other than `le` and `kind` dropped). */
 function parseMetrics(text: string): Map<string, number> {
   const m = new Map<string, number>();
   for (const line of text.split('\n')) {
     const x = /^(\w+)(?:\{([^}]*)\})? ([\d.eE+-]+|NaN|\+Inf)$/.exec(line);
     if (!x) continue;
     const le = x[2] ? /le="([^"]+)"/.exec(x[2])?.[1] : undefined;
-    const key = le ? `${x[1]}{le=${le}}` : x[1];
+    const kind = x[2] ? /kind="([^"]+)"/.exec(x[2])?.[1] : undefined;
+    const key = le ? `${x[1]}{le=${le}}` : kind ? `${x[1]}{kind=${kind}}` : x[1];
     m.set(key, (m.get(key) ?? 0) + Number(x[3]));
   }
   return m;
@@ -95,6 +104,12 @@ function sinkTimes(m: Map<string, number>, maxPending: number): JobSinkTimes {
     liveFlushes: g('viewtally_live_flush_seconds_count'),
     liveFlushSeconds: round(g('viewtally_live_flush_seconds_sum'), 2),
     maxPendingEvents: maxPending,
+    checkpointEncodeMeanMs: round((g('viewtally_checkpoint_encode_seconds_sum') * 1000) / Math.max(1, g('viewtally_checkpoint_encode_seconds_count')), 2),
+    checkpointEncodeOver20ms: g('viewtally_checkpoint_encode_seconds_count') - g('viewtally_checkpoint_encode_seconds_bucket{le=0.02}'),
+    snapshotBytes: g('viewtally_state_link_bytes_sum{kind=snapshot}'),
+    snapshots: g('viewtally_state_link_bytes_count{kind=snapshot}'),
+    changeBytes: g('viewtally_state_link_bytes_sum{kind=change}'),
+    changes: g('viewtally_state_link_bytes_count{kind=change}'),
   };
 }
 
@@ -127,6 +142,8 @@ export interface JobPoint {
 /** The full job on the pre-loaded topic. */
 export interface JobRunResult {
   group: string;
+  /** Worker threads (consumer-group members) of the job process. */
+  workers: number;
   events: number;
   /** From the first events visible in Redis to the last: the sustained rate. */
   seconds: number;
@@ -152,23 +169,23 @@ export interface JobRunResult {
  * from outside: live positions in Redis every 500 ms, the process's memory every second.
  * With `profileDir`, the process runs under `--cpu-prof` and its main thread's profile is summarised.
  */
-export async function runJobLine(ctx: LineContext, options: { profileDir?: string; nodeArgs?: string[] } = {}): Promise<JobRunResult> {
-  const group = `vt-bench-job-${ctx.runId}`;
+export async function runJobLine(ctx: LineContext, options: { workers: number; profileDir?: string; nodeArgs?: string[] }): Promise<JobRunResult> {
+  const group = `vt-bench-job-w${options.workers}-${ctx.runId}`;
   const keys = Array.from({ length: ctx.partitions }, (_, p) => progressKey(group, ctx.topic, p));
   const nodeArgs = [...(options.nodeArgs ?? []), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])];
   if (options.profileDir) {
     rmSync(options.profileDir, { recursive: true, force: true });
     mkdirSync(options.profileDir, { recursive: true });
   }
-  ctx.log(`job: processing ${ctx.expected} events${options.profileDir ? ' (profiled)' : ''}`);
+  ctx.log(`job (--workers ${options.workers}): processing ${ctx.expected} events${options.profileDir ? ' (profiled)' : ''}`);
   const started = Date.now();
   let rss = 0;
   let heapUsed = 0;
   const metricsPort = await freePort();
   let metrics = new Map<string, number>();
   let maxPending = 0;
-  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, metricsPort }, {
-    name: `job-${ctx.runId}`,
+  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort }, {
+    name: `job-w${options.workers}-${ctx.runId}`,
     nodeArgs,
     onJson: (line) => {
       if (line.sample) {
@@ -218,6 +235,7 @@ export async function runJobLine(ctx: LineContext, options: { profileDir?: strin
   }
   const result: JobRunResult = {
     group,
+    workers: options.workers,
     events: s.events,
     seconds: round(seconds, 2),
     eventsPerSecond: Math.round(ctx.expected / seconds),
@@ -227,7 +245,7 @@ export async function runJobLine(ctx: LineContext, options: { profileDir?: strin
     windowsFired: s.windowsFired as number,
     lateEvents: s.lateEvents as number,
     cpuSeconds: round(out.cpuMs / 1000, 2),
-    cpuMicrosPerEvent: Math.round((out.cpuMs * 1000) / s.events),
+    cpuMicrosPerEvent: round((out.cpuMs * 1000) / s.events, 1),
     memory: {
       peakRssBytes: out.maxRss,
       rssAt10PercentBytes: tenth.rssBytes,
@@ -241,7 +259,7 @@ export async function runJobLine(ctx: LineContext, options: { profileDir?: strin
     profile,
     loadAverage: loadavg().map((x) => round(x, 2)),
   };
-  ctx.log(`job: ${result.eventsPerSecond} events/s sustained, ${s.events} events, peak RSS ${Math.round(out.maxRss / 2 ** 20)} MiB`);
+  ctx.log(`job (--workers ${options.workers}): ${result.eventsPerSecond} events/s sustained, ${result.cpuMicrosPerEvent} µs CPU per event, ${s.events} events, peak RSS ${Math.round(out.maxRss / 2 ** 20)} MiB`);
   return result;
 }
 

@@ -15,11 +15,11 @@ const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '100
 const WIPED_DB = 7;
 
 /** Stops a worker with SIGTERM; resolves with its exit code and how long the graceful stop took. */
-async function stopGracefully(w: ChildProcess): Promise<{ code: number | null; ms: number }> {
+async function stopGracefully(w: ChildProcess & { log(): string }): Promise<{ code: number | null; ms: number; log: string }> {
   const started = Date.now();
   w.kill('SIGTERM');
   await exited(w);
-  return { code: w.exitCode, ms: Date.now() - started };
+  return { code: w.exitCode, ms: Date.now() - started, log: w.log().slice(-3000) };
 }
 
 // Workers joining and leaving, service outages and a wiped Redis: after each, the sinks hold
@@ -67,8 +67,8 @@ describe('disturbances', () => {
     await feeding;
     stops.push(await stopGracefully(w3));
     for (const s of stops) {
-      expect(s.code).toBe(0);
-      expect(s.ms).toBeLessThan(20_000);
+      expect(s.code, s.log).toBe(0);
+      expect(s.ms, s.log).toBeLessThan(20_000);
     }
     await runCli(['run', '--until-idle', ...args], SESSION);
     await expectSameAsReference(runs);
