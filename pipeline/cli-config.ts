@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultJobConfig, type JobConfig } from './config.ts';
 import { applyOverrides, loadConfigFile } from './config-file.ts';
-import { infraRoot, readInfraAddresses } from '../infra/services.ts';
+import { infraRoot } from '../infra/infra-paths.ts';
+import { readInfraAddresses } from '../infra/services.ts';
 
 /** The connection flags every command shares. */
 export interface ConnectionFlags {

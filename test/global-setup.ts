@@ -6,7 +6,8 @@
  * setup started are stopped again after the run; ones that were already running
  * (someone's `viewtally infra up`) are left alone.
  */
-import { infraDown, infraUpDetailed, type ServiceName } from '../infra/services.ts';
+import type { ServiceName } from '../infra/infra-paths.ts';
+import { infraDown, infraUpDetailed } from '../infra/services.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const t0 = Date.now();
