@@ -9,13 +9,14 @@ import { reconcile } from './reconcile.ts';
 import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { benchCommand } from '../bench/bench-command.ts';
-import { serveCommand } from '../api/serve-command.ts';
-import { LOCAL_API, startApi } from '../api/start-api.ts';
+import { serveCommand } from './serve-command.ts';
+import { LOCAL_API, startApi } from './start-api.ts';
 import { Redis } from 'ioredis';
 import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
 import { ensureTopic } from './topic.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
+import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
@@ -111,8 +112,9 @@ withConnection(program.command('run').description('run the job: one consumer-gro
         setTimeout(() => process.exit(1), 20_000).unref();
       });
     }
-    const metricsPort = Number(flags.metricsPort ?? process.env.VT_METRICS_PORT ?? 0) || undefined;
-    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port: Number(flags.port), log }) : null;
+    const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
+    const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
     const summary = await runJob(config, { untilIdle: flags.untilIdle, log, signal: stop.signal, metricsPort });
     await api?.close();
@@ -183,11 +185,14 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
 
 withConnection(program.command('demo').description('local infra, a synthetic stream in real time, the job, and live counts (npm start)'))
   .option('--rate <n>', 'events per second to produce', '300')
-  .action(async (flags: ConnectionFlags & { rate: string }) => {
+  .option('--port <n>', 'port of the dashboard and API (env VT_PORT)', process.env.VT_PORT ?? '8080')
+  .action(async (flags: ConnectionFlags & { rate: string; port: string }) => {
+    const eventsPerSecond = parseIntegerOption('--rate', flags.rate, { min: 1, max: 1_000_000 }) ?? 300;
+    const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
-    await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stop.signal });
+    await runDemo(resolveJobConfig(flags), { eventsPerSecond, port, signal: stop.signal });
   });
 
 program.addCommand(serveCommand());

@@ -6,14 +6,14 @@ import type { JobConfig } from './config.ts';
 import { runJob } from './job.ts';
 import { connectProducer, produceEvents } from './produce.ts';
 import { createLogger } from './logger.ts';
-import { LOCAL_API, startApi } from '../api/start-api.ts';
+import { LOCAL_API, startApi } from './start-api.ts';
 
 /**
  * `npm start`: local infra up, a synthetic stream produced in real time (event times follow the
  * clock), the job running, and the live counts of the busiest videos redrawn every two seconds.
  * Ctrl-C stops the producer and the job cleanly, and the infra if this run started it.
  */
-export async function runDemo(config: JobConfig, options: { eventsPerSecond: number; signal: AbortSignal }): Promise<void> {
+export async function runDemo(config: JobConfig, options: { eventsPerSecond: number; port: number; signal: AbortSignal }): Promise<void> {
   const infra = await infraUpDetailed();
   const log = createLogger('viewtally-demo', 'warn');
   const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-demo' });
@@ -45,7 +45,7 @@ export async function runDemo(config: JobConfig, options: { eventsPerSecond: num
     }
   })();
 
-  const api = await startApi(config, { ...LOCAL_API, port: Number(process.env.VT_PORT ?? 8080), log });
+  const api = await startApi(config, { ...LOCAL_API, port: options.port, log });
   const url = `${api.address}/`;
   while (!stopped.signal.aborted) {
     await sleep(2_000, undefined, { signal: stopped.signal }).catch(() => {});

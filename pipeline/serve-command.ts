@@ -1,6 +1,7 @@
 import { Command } from 'commander';
-import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
-import { createLogger } from '../pipeline/logger.ts';
+import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
+import { createLogger } from './logger.ts';
+import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
 import { startApi } from './start-api.ts';
 
 interface ServeFlags extends ConnectionFlags {
@@ -10,12 +11,6 @@ interface ServeFlags extends ConnectionFlags {
   beaconRate?: string;
   trustProxy?: boolean;
   collector: boolean;
-}
-
-function integerIn(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 /** `viewtally serve`: the read API, the beacon collector and the dashboard on one port. */
@@ -34,8 +29,8 @@ export function serveCommand(): Command {
     .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a load balancer; env VT_TRUST_PROXY=1)', process.env.VT_TRUST_PROXY === '1')
     .option('--no-collector', 'serve without the beacon collector (no Kafka connection)')
     .action(async (flags: ServeFlags) => {
-      const port = integerIn('--port', flags.port ?? '8080', 0, 65535);
-      const beaconRate = integerIn('--beacon-rate', flags.beaconRate ?? '120', 1, 1_000_000);
+      const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+      const beaconRate = parseIntegerOption('--beacon-rate', flags.beaconRate, { min: 1, max: 1_000_000 }) ?? 120;
       const config = resolveJobConfig(flags);
       const log = createLogger('viewtally-serve');
       const api = await startApi(config, {
