@@ -70,8 +70,8 @@ export interface InfraConfig {
   ports: InfraPorts;
 }
 
-function envPort(name: string): number | undefined {
-  const v = process.env[name];
+function envPort(name: string, env: NodeJS.ProcessEnv): number | undefined {
+  const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name}=${v} is not a port number`);
@@ -79,18 +79,18 @@ function envPort(name: string): number | undefined {
 }
 
 /** The infra folder: `opts.root`, else `$VT_INFRA_DIR`, else `<repo>/.viewtally`. */
-export function infraRoot(opts: InfraOptions = {}): string {
-  return resolve(opts.root ?? (process.env.VT_INFRA_DIR || join(REPO_ROOT, '.viewtally')));
+export function infraRoot(opts: InfraOptions = {}, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(opts.root ?? (env.VT_INFRA_DIR || join(REPO_ROOT, '.viewtally')));
 }
 
 /** The ports from `opts.ports`, else `VT_*_PORT`, else the defaults (the controller follows a moved broker). */
-export function resolvePorts(opts: InfraOptions = {}): InfraPorts {
-  const kafka = opts.ports?.kafka ?? envPort('VT_KAFKA_PORT') ?? DEFAULT_PORTS.kafka;
+export function resolvePorts(opts: InfraOptions = {}, env: NodeJS.ProcessEnv = process.env): InfraPorts {
+  const kafka = opts.ports?.kafka ?? envPort('VT_KAFKA_PORT', env) ?? DEFAULT_PORTS.kafka;
   return {
     kafka,
-    kafkaController: opts.ports?.kafkaController ?? envPort('VT_KAFKA_CONTROLLER_PORT') ?? (opts.ports?.kafka !== undefined || process.env.VT_KAFKA_PORT ? kafka + 1 : DEFAULT_PORTS.kafkaController),
-    redis: opts.ports?.redis ?? envPort('VT_REDIS_PORT') ?? DEFAULT_PORTS.redis,
-    clickhouse: opts.ports?.clickhouse ?? envPort('VT_CLICKHOUSE_PORT') ?? DEFAULT_PORTS.clickhouse,
+    kafkaController: opts.ports?.kafkaController ?? envPort('VT_KAFKA_CONTROLLER_PORT', env) ?? (opts.ports?.kafka !== undefined || env.VT_KAFKA_PORT ? kafka + 1 : DEFAULT_PORTS.kafkaController),
+    redis: opts.ports?.redis ?? envPort('VT_REDIS_PORT', env) ?? DEFAULT_PORTS.redis,
+    clickhouse: opts.ports?.clickhouse ?? envPort('VT_CLICKHOUSE_PORT', env) ?? DEFAULT_PORTS.clickhouse,
   };
 }
 

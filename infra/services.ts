@@ -161,8 +161,8 @@ export async function infraStatus(opts: InfraOptions = {}): Promise<ServiceStatu
 }
 
 /** Addresses of the infra that `viewtally infra up` started (reads `infra.json`). */
-export function readInfraAddresses(opts: Pick<InfraOptions, 'root'> = {}): InfraAddresses {
-  const file = join(infraRoot(opts), 'infra.json');
+export function readInfraAddresses(opts: Pick<InfraOptions, 'root'> = {}, env: NodeJS.ProcessEnv = process.env): InfraAddresses {
+  const file = join(infraRoot(opts, env), 'infra.json');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultJobConfig, type JobConfig } from './config.ts';
 import { applyOverrides, loadConfigFile } from './config-file.ts';
-import { infraRoot } from '../infra/infra-paths.ts';
+import { addressesFor, infraRoot, resolvePorts } from '../infra/infra-paths.ts';
 import { readInfraAddresses } from '../infra/services.ts';
 import { parseIntegerOption } from './integer-option.ts';
 
@@ -20,16 +20,15 @@ export interface ConnectionFlags {
 /**
  * The job's configuration: flags win over `VT_*` environment variables, which win over a JSON
  * config file (`--config` or `VT_CONFIG`), which wins over the addresses of the local infra
- * (`.viewtally/infra.json`), which win over the defaults.
+ * (`.viewtally/infra.json` once `infra up` has run, else where `infra up` would start it:
+ * `VT_KAFKA_PORT`, `VT_REDIS_PORT`, `VT_CLICKHOUSE_PORT`), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
   let config = defaultJobConfig();
-  if (existsSync(join(infraRoot(), 'infra.json'))) {
-    const infra = readInfraAddresses();
-    config.brokers = infra.kafka.brokers;
-    config.redis = infra.redis.url;
-    config.clickhouse = infra.clickhouse.url;
-  }
+  const infra = existsSync(join(infraRoot({}, env), 'infra.json')) ? readInfraAddresses({}, env) : addressesFor(resolvePorts({}, env));
+  config.brokers = infra.kafka.brokers;
+  config.redis = infra.redis.url;
+  config.clickhouse = infra.clickhouse.url;
   const file = flags.config ?? env.VT_CONFIG;
   if (file) config = applyOverrides(config, loadConfigFile(file));
   const brokers = flags.brokers ?? env.VT_BROKERS;

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
@@ -11,29 +10,21 @@ import { exportCommand } from './export-command.ts';
 import { benchCommand } from '../bench/bench-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { LOCAL_API, startApi } from './start-api.ts';
-import { Redis } from 'ioredis';
-import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
-import { ensureTopic } from './topic.ts';
+import { produceCommand } from './produce-command.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
 import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
-import { parseJsonEvent } from '../schemas/json-event.ts';
+import { withConnection } from './connection-flags.ts';
+import { connectCommandRedis } from './command-redis.ts';
+import { errorLine } from './cli-errors.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
-const program = new Command('viewtally').description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters');
-
-/** Adds the connection flags every job command takes. */
-function withConnection(cmd: Command): Command {
-  return cmd
-    .option('--brokers <list>', 'Kafka brokers, comma separated (env VT_BROKERS)')
-    .option('--topic <name>', 'topic of view events (env VT_TOPIC)', undefined)
-    .option('--group <id>', 'consumer group (env VT_GROUP)')
-    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
-    .option('--redis <url>', 'Redis URL (env VT_REDIS)')
-    .option('--config <file>', 'JSON file with any of the job settings; unknown keys are errors (env VT_CONFIG)');
-}
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('viewtally')
+  .description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters')
+  .version(version, '-V, --version', 'print the version');
 
 const infra = program.command('infra').description('local Kafka, Redis and ClickHouse as processes (no Docker)');
 infra.command('up').description('start what is missing and wait until every service answers').action(async () => {
@@ -53,47 +44,13 @@ infra
     else printRows(status as unknown as Record<string, unknown>[]);
   });
 
-withConnection(program.command('migrate').description('apply the ClickHouse migrations')).action(async (flags: ConnectionFlags) => {
+withConnection(program.command('migrate').description('apply the ClickHouse migrations'), ['clickhouse']).action(async (flags: ConnectionFlags) => {
   const config = resolveJobConfig(flags);
   const client = createClickHouseClient(config.clickhouse);
   const applied = await migrate(client);
   await client.close();
   console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
 });
-
-withConnection(program.command('produce').description('send JSONL view events (file or stdin) to the topic as Avro'))
-  .option('--file <path>', 'JSONL file (default: stdin)')
-  .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
-  .action(async (flags: ConnectionFlags & { file?: string }) => {
-    const config = resolveJobConfig(flags);
-    const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-produce' });
-    const lines = createInterface({ input: flags.file ? createReadStream(flags.file) : process.stdin, crlfDelay: Infinity });
-    async function* inputs(): AsyncGenerator<ProduceInput> {
-      let line = 0;
-      for await (const text of lines) {
-        line++;
-        if (text.trim() === '') continue;
-        try {
-          yield { line, event: parseJsonEvent(text) };
-        } catch (err) {
-          yield { line, error: (err as Error).message };
-        }
-      }
-    }
-    let last = 0;
-    const summary = await produceEvents(producer, config.topic, inputs(), {
-      onProgress: (s) => {
-        if (Date.now() - last < 1000) return;
-        last = Date.now();
-        process.stderr.write(`\rsent ${s.sent}, rejected ${s.rejected.length}`);
-      },
-    });
-    await producer.disconnect();
-    process.stderr.write('\n');
-    for (const r of summary.rejected.slice(0, 20)) console.error(`line ${r.line}: ${r.error}`);
-    if (summary.rejected.length > 20) console.error(`… and ${summary.rejected.length - 20} more rejected lines`);
-    console.log(JSON.stringify({ sent: summary.sent, rejected: summary.rejected.length }));
-  });
 
 withConnection(program.command('run').description('run the job: one consumer-group member'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
@@ -123,7 +80,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     process.exit(0); // flushed, checkpointed and out of the group: no client's timer may keep the process
   });
 
-withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'))
+withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'), ['clickhouse'])
   .argument('<query>', 'the SQL query')
   .option('--json', 'one JSON object per row')
   .action(async (query: string, flags: ConnectionFlags & { json?: boolean }) => {
@@ -148,7 +105,7 @@ withConnection(program.command('reconcile').description('compare Redis live coun
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
     await admin.disconnect();
-    const redis = new Redis(config.redis);
+    const redis = await connectCommandRedis(config.redis);
     const client = createClickHouseClient(config.clickhouse);
     try {
       const partitions = meta.topics[0].partitions.map((p) => p.partitionId);
@@ -165,14 +122,17 @@ withConnection(program.command('reconcile').description('compare Redis live coun
     }
   });
 
-withConnection(program.command('status').description('lag, checkpoint age and watermark of every partition, at a glance'))
+withConnection(program.command('status').description('lag, checkpoint age and watermark of every partition, at a glance'), ['brokers', 'topic', 'group', 'redis'])
   .option('--json', 'one JSON object per partition')
   .action(async (flags: ConnectionFlags & { json?: boolean }) => {
     const config = resolveJobConfig(flags);
     const kafka = new Kafka({ clientId: 'viewtally-status', brokers: config.brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    const redis = new Redis(config.redis);
+    const redis = await connectCommandRedis(config.redis).catch(async (err: unknown) => {
+      await admin.disconnect();
+      throw err;
+    });
     try {
       const status = await jobStatus(config, admin, redis);
       if (flags.json) for (const s of status) console.log(JSON.stringify(s));
@@ -192,14 +152,29 @@ withConnection(program.command('demo').description('local infra, a synthetic str
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
-    await runDemo(resolveJobConfig(flags), { eventsPerSecond, port, signal: stop.signal });
+    await runDemo(() => resolveJobConfig(flags), { eventsPerSecond, port, signal: stop.signal });
   });
 
+program.addCommand(produceCommand());
 program.addCommand(serveCommand());
 program.addCommand(exportCommand());
 program.addCommand(benchCommand());
 
-program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`viewtally: ${err.message}`);
+let running: Command | undefined;
+program.hook('preAction', (_program, command) => {
+  running = command;
+});
+
+/** The addresses the failed command used, to name the service that did not answer (none when the configuration itself is wrong). */
+function servicesOf(command: Command | undefined) {
+  try {
+    return resolveJobConfig((command?.opts() ?? {}) as ConnectionFlags);
+  } catch {
+    return undefined;
+  }
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`viewtally: ${errorLine(err, servicesOf(running))}`);
   process.exit(1);
 });

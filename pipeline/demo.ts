@@ -13,8 +13,10 @@ import { LOCAL_API, startApi } from './start-api.ts';
  * clock), the job running, and the live counts of the busiest videos redrawn every two seconds.
  * Ctrl-C stops the producer and the job cleanly, and the infra if this run started it.
  */
-export async function runDemo(config: JobConfig, options: { eventsPerSecond: number; port: number; signal: AbortSignal }): Promise<void> {
+export async function runDemo(resolveConfig: () => JobConfig, options: { eventsPerSecond: number; port: number; signal: AbortSignal }): Promise<void> {
   const infra = await infraUpDetailed();
+  // Resolved once the services answer, so the addresses are the ones just started.
+  const config = resolveConfig();
   const log = createLogger('viewtally-demo', 'warn');
   const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-demo' });
   const redis = new Redis(config.redis);
