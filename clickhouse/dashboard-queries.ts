@@ -183,6 +183,11 @@ export async function totals(client: ClickHouseClient, input: RangeInput, ctx: Q
   return { from: iso(src.fromMs, tz), to: iso(src.toMs, tz), views: num(r?.views ?? 0), unique_viewers: num(r?.unique_viewers ?? 0) };
 }
 
+/** Whether any event of the video was ever written, counted or not (outcome rows have no TTL). */
+export async function videoSeen(client: ClickHouseClient, videoId: string): Promise<boolean> {
+  return (await rows(client, 'SELECT 1 AS seen FROM view_outcomes_minute WHERE video_id = {videoId:String} LIMIT 1', { videoId })).length > 0;
+}
+
 /** Unique viewers over the range, merged from the unique-viewer states (≈0.6 % error at scale). */
 export async function uniqueViewers(client: ClickHouseClient, input: RangeInput, ctx: QueryContext = {}): Promise<number> {
   return (await totals(client, input, ctx)).unique_viewers;
