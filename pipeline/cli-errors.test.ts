@@ -5,14 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError } from '@clickhouse/client';
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
-import { errorLine } from './cli-errors.ts';
+import { errorLines } from './cli-errors.ts';
 import { freePort } from '../infra/free-port.ts';
 import { REPO_ROOT } from '../infra/infra-paths.ts';
 
 const known = { brokers: ['127.0.0.1:39092'], redis: 'redis://127.0.0.1:36379', clickhouse: 'http://127.0.0.1:38123' };
 const refused = (port: number) => Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED', address: '127.0.0.1', port });
 
-describe('errorLine', () => {
+describe('errorLines', () => {
+  const errorLine = (err: unknown, k?: typeof known) => {
+    const lines = errorLines(err, k);
+    expect(lines).toHaveLength(1);
+    return lines[0];
+  };
+
   it('names the service that does not answer and says how to start the local ones', () => {
     expect(errorLine(refused(38123), known)).toBe(
       'cannot reach ClickHouse at 127.0.0.1:38123 (ECONNREFUSED); start the local services with `viewtally infra up` (`viewtally infra status` shows what runs)',
@@ -33,6 +39,11 @@ describe('errorLine', () => {
       /the topic does not exist .*viewtally produce/,
     );
     expect(errorLine(new Error('--port must be an integer in 0..65535, got "x"'))).toBe('--port must be an integer in 0..65535, got "x"');
+  });
+
+  it('gives one line per failure of a message holding several, without the log tails under them', () => {
+    const infra = new Error('infra: kafka exited before it answered; see /x/logs/kafka.log\n[2026] ERROR boom\n  at a.b\n\ninfra: cannot start redis: port 127.0.0.1:1 is used by another process');
+    expect(errorLines(infra)).toEqual(['infra: kafka exited before it answered; see /x/logs/kafka.log', 'infra: cannot start redis: port 127.0.0.1:1 is used by another process']);
   });
 });
 

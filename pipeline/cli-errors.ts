@@ -43,12 +43,13 @@ function oneLine(text: string): string {
 }
 
 /**
- * The one line a command prints when it fails: the cause in a sentence, and when a service does
- * not answer, which one and how to start the local ones.
+ * The lines a command prints when it fails, one per error: the cause in a sentence, and when a
+ * service does not answer, which one and how to start the local ones. Several failures (an
+ * `infra up` whose services each failed) are paragraphs of one message; each gives its first line.
  */
-export function errorLine(err: unknown, known?: KnownServices): string {
+export function errorLines(err: unknown, known?: KnownServices): string[] {
   const errors = chain(err);
-  if (errors.length === 0) return oneLine(String(err));
+  if (errors.length === 0) return [oneLine(String(err))];
   const kafkaError = errors.some((e) => e.name.startsWith('KafkaJS'));
   const down = errors.find((e) => (typeof e.code === 'string' && UNREACHABLE.has(e.code)) || e.name === 'KafkaJSConnectionError');
   if (down) {
@@ -59,10 +60,13 @@ export function errorLine(err: unknown, known?: KnownServices): string {
           ? down.broker
           : (/([\w.-]+:\d+)/.exec(down.message)?.[1] ?? 'its address');
     const why = typeof down.code === 'string' ? down.code : oneLine(down.message);
-    return `cannot reach ${serviceAt(address, kafkaError, known)} at ${address} (${why}); start the local services with \`viewtally infra up\` (\`viewtally infra status\` shows what runs)`;
+    return [`cannot reach ${serviceAt(address, kafkaError, known)} at ${address} (${why}); start the local services with \`viewtally infra up\` (\`viewtally infra status\` shows what runs)`];
   }
   const top = errors[0];
-  if (top instanceof ClickHouseError) return `ClickHouse: ${oneLine(top.message)}`;
-  if (errors.some((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION')) return `Kafka: the topic does not exist (yet): \`viewtally produce\` or \`viewtally run\` creates it`;
-  return oneLine(top.message);
+  if (top instanceof ClickHouseError) return [`ClickHouse: ${oneLine(top.message)}`];
+  if (errors.some((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION')) return [`Kafka: the topic does not exist (yet): \`viewtally produce\` or \`viewtally run\` creates it`];
+  return top.message
+    .split(/\n\s*\n/)
+    .map((paragraph) => oneLine(paragraph.trim().split('\n')[0]))
+    .filter((line) => line !== '');
 }

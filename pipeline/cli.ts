@@ -16,7 +16,7 @@ import { printRows } from './print-rows.ts';
 import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
 import { withConnection } from './connection-flags.ts';
 import { connectCommandRedis } from './command-redis.ts';
-import { errorLine } from './cli-errors.ts';
+import { errorLines } from './cli-errors.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -175,6 +175,6 @@ function servicesOf(command: Command | undefined) {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`viewtally: ${errorLine(err, servicesOf(running))}`);
+  for (const line of errorLines(err, servicesOf(running))) console.error(`viewtally: ${line}`);
   process.exit(1);
 });
