@@ -23,6 +23,7 @@ const seriesSchema = {
       items: { type: 'object', required: ['t', 'views', 'unique_viewers'], properties: { t: { type: 'string', description: 'bucket start, ISO-8601 in tz' }, ...countsProperties } },
     },
     utc_days_before: { type: 'string', description: 'day buckets before this date are UTC days (older than the hour rows)' },
+    pending_from: { type: 'string', description: 'buckets from this instant on are not written yet (the job writes a minute once its watermark has passed it): their zeros are not data' },
   },
 } as const;
 
@@ -48,7 +49,13 @@ export function registerAnalyticsRoutes(app: FastifyInstance, clickhouse: ClickH
     },
     async (request) => {
       const s = await viewsOverTime(clickhouse, toRangeInput(request.query), ctx());
-      return { granularity: s.granularity, tz: s.tz, points: s.points, ...(s.utcDaysBefore === undefined ? {} : { utc_days_before: s.utcDaysBefore }) };
+      return {
+        granularity: s.granularity,
+        tz: s.tz,
+        points: s.points,
+        ...(s.utcDaysBefore === undefined ? {} : { utc_days_before: s.utcDaysBefore }),
+        ...(s.pendingFrom === undefined ? {} : { pending_from: s.pendingFrom }),
+      };
     },
   );
 

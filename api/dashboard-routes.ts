@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -17,10 +17,14 @@ function chartJsPath(): string {
  * start-up; the page talks to the API's own routes.
  */
 export function registerDashboardRoutes(app: FastifyInstance): void {
+  const types: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
   const files: [string, string, string, string][] = [
     ['/', join(DASHBOARD_DIR, 'index.html'), 'text/html; charset=utf-8', 'no-cache'],
-    ['/dashboard/app.js', join(DASHBOARD_DIR, 'app.js'), 'text/javascript; charset=utf-8', 'no-cache'],
-    ['/dashboard/style.css', join(DASHBOARD_DIR, 'style.css'), 'text/css; charset=utf-8', 'no-cache'],
+    // the page's scripts (ES modules importing each other) and style
+    ...readdirSync(DASHBOARD_DIR).flatMap((name): [string, string, string, string][] => {
+      const type = types[name.slice(name.lastIndexOf('.') + 1)];
+      return type === undefined ? [] : [[`/dashboard/${name}`, join(DASHBOARD_DIR, name), type, 'no-cache']];
+    }),
     ['/vendor/chart.umd.min.js', chartJsPath(), 'text/javascript; charset=utf-8', 'public, max-age=86400'],
   ];
   for (const [url, path, type, cache] of files) {

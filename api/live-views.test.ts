@@ -51,3 +51,29 @@ describe('live counts without Redis', () => {
     expect(await again).toMatchObject({ video_id: 'c', views: 5 });
   });
 });
+
+/** A ClickHouse stand-in answering by query: the rollup totals, and the outcome table's rows for the video. */
+function answeringClickHouse(views: number, seen: boolean) {
+  return {
+    query: async ({ query }: { query: string }) => ({
+      json: async () => (query.includes('view_outcomes_minute') ? (seen ? [{ seen: 1 }] : []) : [{ views: String(views), unique_viewers: String(views) }]),
+    }),
+  } as unknown as ClickHouseClient;
+}
+
+describe('what a live count says', () => {
+  it('never has more unique viewers than views (the estimate can overshoot)', async () => {
+    const redis = { status: 'ready', get: async () => '672', pfcount: async () => 673 } as unknown as Redis;
+    const reader = createLiveViewReader({ redis, clickhouse: answeringClickHouse(0, false), log });
+    expect(await reader.readOne('v')).toMatchObject({ views: 672, unique_viewers: 672, known: true, source: 'redis' });
+  });
+
+  it('tells an id nobody sent from a video whose events were all left out', async () => {
+    const unknown = createLiveViewReader({ redis: redisDown, clickhouse: answeringClickHouse(0, false), log });
+    expect(await unknown.readOne('typo')).toMatchObject({ video_id: 'typo', views: 0, unique_viewers: 0, known: false, source: 'clickhouse' });
+    const watched = createLiveViewReader({ redis: redisDown, clickhouse: answeringClickHouse(0, true), log });
+    expect(await watched.readOne('only-bots')).toMatchObject({ views: 0, known: true });
+    const counted = createLiveViewReader({ redis: redisDown, clickhouse: answeringClickHouse(3, false), log });
+    expect(await counted.read(['a'])).toMatchObject([{ video_id: 'a', views: 3, known: true, source: 'clickhouse' }]);
+  });
+});

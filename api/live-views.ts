@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { totals } from '../clickhouse/dashboard-queries.ts';
+import { totals, videoSeen } from '../clickhouse/dashboard-queries.ts';
 import { MAX_RANGE_DAYS } from '../clickhouse/query-params.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
 
@@ -9,7 +9,10 @@ import { ViewtallyError } from '../schemas/errors.ts';
 export interface LiveViews {
   video_id: string;
   views: number;
+  /** An estimate (HyperLogLog), never above `views`. */
   unique_viewers: number;
+  /** Whether any event of the video has reached the job (counted or not): false for an id nobody sent, e.g. a typo. */
+  known: boolean;
   as_of: string;
   source: 'redis' | 'clickhouse';
 }
@@ -31,7 +34,12 @@ const DAY_MS = 86_400_000;
 // Counted events may lie a little in the future (clock skew the job accepts), so the range ends past now.
 const FUTURE_MARGIN_MS = 15 * 60_000;
 
-type Count = { views: number; unique_viewers: number };
+type Count = { views: number; unique_viewers: number; known: boolean };
+
+/** The estimate can exceed the exact count on small sets (672 views, 673 unique); a reader never should see that. */
+function answer(video_id: string, c: Count, source: LiveViews['source'], now: number): LiveViews {
+  return { video_id, views: c.views, unique_viewers: Math.min(c.unique_viewers, c.views), known: c.known, as_of: new Date(now).toISOString(), source };
+}
 
 /** Too many ClickHouse fallbacks in flight: the request is answered 503 and may be retried. */
 export class FallbackBusyError extends ViewtallyError {
@@ -66,9 +74,12 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
     // Ids nobody has counted miss Redis every time; a flood of them must not become a flood of queries.
     if (inFlight >= maxInFlight) return Promise.reject(new FallbackBusyError());
     inFlight++;
-    const count = totals(clickhouse, { videoId, from: t - (MAX_RANGE_DAYS - 1) * DAY_MS, to: t + FUTURE_MARGIN_MS }).then(
-      (r) => ({ views: r.views, unique_viewers: r.unique_viewers }),
-    );
+    // Rollup rows mean the video is known; only a video without any asks the outcome table.
+    const count = totals(clickhouse, { videoId, from: t - (MAX_RANGE_DAYS - 1) * DAY_MS, to: t + FUTURE_MARGIN_MS }).then(async (r) => ({
+      views: r.views,
+      unique_viewers: r.unique_viewers,
+      known: r.views > 0 || (await videoSeen(clickhouse, videoId)),
+    }));
     count.then(() => inFlight--, () => {
       inFlight--;
       cache.delete(videoId);
@@ -105,7 +116,7 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
         return null;
       }
       if (views === null) return null;
-      return { views: Number(views), unique_viewers: Number(uniq) };
+      return { views: Number(views), unique_viewers: Number(uniq), known: true };
     });
   }
 
@@ -115,13 +126,12 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
       try {
         // Auto-pipelining (see read-redis.ts) writes both commands, and those of concurrent requests, in one go.
         const [views, uniq] = await Promise.all([redis.get(`vt:views:${video_id}`), redis.pfcount(`vt:uniq:${video_id}`)]);
-        if (views !== null) return { video_id, views: Number(views), unique_viewers: uniq, as_of: new Date(now()).toISOString(), source: 'redis' };
+        if (views !== null) return answer(video_id, { views: Number(views), unique_viewers: uniq, known: true }, 'redis', now());
       } catch (err) {
         redisFailed(err);
       }
     }
-    const f = await fromClickHouse(video_id);
-    return { video_id, views: f.views, unique_viewers: f.unique_viewers, as_of: new Date(now()).toISOString(), source: 'clickhouse' };
+    return answer(video_id, await fromClickHouse(video_id), 'clickhouse', now());
   }
 
   /** The live counts of several videos, in the order asked. */
@@ -130,9 +140,7 @@ export function createLiveViewReader(deps: LiveViewReaderDeps) {
     return Promise.all(
       ids.map(async (video_id, i) => {
         const c = counts[i];
-        if (c !== null) return { video_id, views: c.views, unique_viewers: c.unique_viewers, as_of: new Date(now()).toISOString(), source: 'redis' as const };
-        const f = await fromClickHouse(video_id);
-        return { video_id, views: f.views, unique_viewers: f.unique_viewers, as_of: new Date(now()).toISOString(), source: 'clickhouse' as const };
+        return c !== null ? answer(video_id, c, 'redis', now()) : answer(video_id, await fromClickHouse(video_id), 'clickhouse', now());
       }),
     );
   }

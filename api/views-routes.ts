@@ -11,11 +11,15 @@ const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/;
 
 const liveViewsSchema = {
   type: 'object',
-  required: ['video_id', 'views', 'unique_viewers', 'as_of', 'source'],
+  required: ['video_id', 'views', 'unique_viewers', 'known', 'as_of', 'source'],
   properties: {
     video_id: { type: 'string' },
     views: { type: 'integer', description: 'counted views, all time' },
-    unique_viewers: { type: 'integer', description: 'estimated distinct viewers (HyperLogLog, ≈0.8 % error)' },
+    unique_viewers: {
+      type: 'integer',
+      description: 'estimated distinct viewers, never above views: HyperLogLog in Redis (≈0.81 % standard error), uniqCombined in the ClickHouse rollups (≈0.6 %, exact for small sets)',
+    },
+    known: { type: 'boolean', description: 'false when no event of this video ever reached the job (an unknown id, e.g. a typo); true for a watched video, even with 0 counted views' },
     as_of: { type: 'string', format: 'date-time' },
     source: { type: 'string', enum: ['redis', 'clickhouse'], description: 'redis: live counter; clickhouse: rollups, when Redis is down or has no counter' },
   },

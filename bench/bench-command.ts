@@ -1,11 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { benchDefaults, runBench, type BenchOptions } from './bench-harness.ts';
+import type { BenchOptions } from './bench-harness.ts';
+import { integerArgument } from '../pipeline/integer-option.ts';
 
-function positive(value: string): number {
-  const n = Number(value.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
+const positive = integerArgument({ min: 1 });
 
 /** `viewtally bench`: the benchmark of DESIGN.md's targets against the local services (see bench/README.md). */
 export function benchCommand(): Command {
@@ -28,6 +25,8 @@ export function benchCommand(): Command {
     .option('--no-reuse', 'produce the pre-loaded topic afresh even if an earlier run left one')
     .option('--out <dir>', 'where the results go (default bench/results)')
     .action(async (flags: Record<string, unknown>) => {
+      // The harness pulls in dev-dependencies (load generators, autocannon): only `bench` loads it.
+      const { benchDefaults, runBench } = await import('./bench-harness.ts');
       const options: BenchOptions = benchDefaults(Boolean(flags.tiny));
       const set = <K extends keyof BenchOptions>(key: K, flag: string) => {
         if (flags[flag] !== undefined) options[key] = flags[flag] as BenchOptions[K];

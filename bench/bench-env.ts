@@ -4,7 +4,7 @@ import { cpus, loadavg, totalmem, freemem, release } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { REPO_ROOT } from '../infra/services.ts';
+import { REPO_ROOT } from '../infra/infra-paths.ts';
 
 /** The machine a run measured, and how busy it was with other work. */
 export interface MachineInfo {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Producer, compatibilityPartitioner } from '@platformatic/kafka';
 import { ensureTopic } from '../pipeline/topic.ts';
-import { REPO_ROOT, infraRoot } from '../infra/services.ts';
+import { REPO_ROOT, infraRoot } from '../infra/infra-paths.ts';
 import { benchStreamOptions, type BenchStreamShape, type StreamStats } from './bench-stream.ts';
 import { FrameReader, stampTs } from './bench-frames.ts';
 

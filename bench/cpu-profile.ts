@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { REPO_ROOT } from '../infra/services.ts';
+import { REPO_ROOT } from '../infra/infra-paths.ts';
 
 /** One row of a profile summary: a function, a file or a package, with its share of the samples. */
 export interface HotSpot {

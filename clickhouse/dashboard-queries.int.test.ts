@@ -81,6 +81,16 @@ describe('viewsOverTime', () => {
     ]);
   });
 
+  it('says from when buckets are not written yet (after the newest minute of any video), not only zeros', async () => {
+    const s = await viewsOverTime(db.client, { videoId: 'V3', from: '2030-03-20T11:00:00Z', to: '2030-03-20T13:00:00Z' }, ctx);
+    expect(s.pendingFrom).toBe('2030-03-20T12:00:00Z');
+    expect(nonZero(s.points).map((p) => [p.t, p.views])).toEqual([['2030-03-20T11:58:00Z', 7]]);
+    const inKolkata = await viewsOverTime(db.client, { videoId: 'V3', from: '2030-03-20T11:00:00Z', to: '2030-03-20T13:00:00Z', tz: 'Asia/Kolkata' }, ctx);
+    expect(inKolkata.pendingFrom).toBe('2030-03-20T17:30:00+05:30');
+    const before = await viewsOverTime(db.client, { videoId: 'V3', from: '2030-03-20T10:00:00Z', to: '2030-03-20T12:00:00Z' }, ctx);
+    expect(before.pendingFrom).toBeUndefined();
+  });
+
   it('the same calendar day in UTC holds other rows', async () => {
     const s = await viewsOverTime(db.client, { channelId: 'C1', from: '2030-03-19', to: '2030-03-20' }, ctx);
     expect(nonZero(s.points).map((p) => [p.t, p.views])).toEqual([

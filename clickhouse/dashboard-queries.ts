@@ -38,6 +38,8 @@ export interface ViewsOverTime {
   points: SeriesPoint[];
   /** Day buckets before this date are UTC days (older than the hour rows; see time-plan.ts). */
   utcDaysBefore?: string;
+  /** Buckets from this instant on are not written yet (the job writes a minute once its watermark passes it): not zeros. */
+  pendingFrom?: string;
 }
 
 /** Views and unique viewers over a range, and the range actually answered. */
@@ -168,7 +170,21 @@ export async function viewsOverTime(client: ClickHouseClient, input: RangeInput,
     const r = byBucket.get(t);
     return { t: iso(t, tz), views: r ? num(r.views) : 0, unique_viewers: r ? num(r.unique_viewers) : 0 };
   });
-  return plan.utcDaysBefore === undefined ? { granularity: plan.granularity, tz, points } : { granularity: plan.granularity, tz, points, utcDaysBefore: plan.utcDaysBefore };
+  const until = await writtenUntil(client);
+  return {
+    granularity: plan.granularity,
+    tz,
+    points,
+    ...(plan.utcDaysBefore === undefined ? {} : { utcDaysBefore: plan.utcDaysBefore }),
+    ...(until !== null && until < to.toMillis() ? { pendingFrom: iso(until, tz) } : {}),
+  };
+}
+
+/** The end of the newest minute the job has written (all videos), or null before its first. */
+async function writtenUntil(client: ClickHouseClient): Promise<number | null> {
+  // max of the partition key column: ClickHouse answers it from part metadata, not from the rows.
+  const [r] = await rows<{ m: number }>(client, 'SELECT toUnixTimestamp(max(minute)) AS m FROM views_minute', {});
+  return r && r.m > 0 ? r.m * 1000 + MINUTE_MS : null;
 }
 
 /** Views and unique viewers over the whole range (unique viewers merged across every bucket, not summed). */
@@ -181,6 +197,11 @@ export async function totals(client: ClickHouseClient, input: RangeInput, ctx: Q
     src.params,
   );
   return { from: iso(src.fromMs, tz), to: iso(src.toMs, tz), views: num(r?.views ?? 0), unique_viewers: num(r?.unique_viewers ?? 0) };
+}
+
+/** Whether any event of the video was ever written, counted or not (outcome rows have no TTL). */
+export async function videoSeen(client: ClickHouseClient, videoId: string): Promise<boolean> {
+  return (await rows(client, 'SELECT 1 AS seen FROM view_outcomes_minute WHERE video_id = {videoId:String} LIMIT 1', { videoId })).length > 0;
 }
 
 /** Unique viewers over the range, merged from the unique-viewer states (≈0.6 % error at scale). */

@@ -9,10 +9,11 @@
  * Both answer with the same conventions: UInt64/Int64 in JSON formats are
  * strings (the ClickHouse server default), and DateTime input accepts ISO-8601.
  */
-import { ClickHouseError, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings, type LogParams, type Logger } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pino } from 'pino';
 
 export const EMBEDDED_PREFIX = 'embedded:';
 
@@ -30,6 +31,37 @@ export interface ClickHouseClientOptions {
   /** Max sockets to the server (HTTP only), default 16. */
   maxOpenConnections?: number;
 }
+
+let clientLog: pino.Logger | undefined;
+
+/**
+ * The client's own log, at debug on stderr (`VT_LOG_LEVEL=debug` shows it): its failures
+ * reach the caller as errors anyway, and its default logger prints a multi-line dump of each
+ * one before the caller can say anything useful.
+ */
+class DebugLogger implements Logger {
+  private log(p: LogParams & { err?: Error }): void {
+    clientLog ??= pino({ name: 'clickhouse-client', level: process.env.VT_LOG_LEVEL ?? 'info' }, pino.destination(2));
+    clientLog.debug({ module: p.module, args: p.args, err: p.err }, p.message);
+  }
+  trace(p: LogParams): void {
+    this.log(p);
+  }
+  debug(p: LogParams): void {
+    this.log(p);
+  }
+  info(p: LogParams): void {
+    this.log(p);
+  }
+  warn(p: LogParams & { err?: Error }): void {
+    this.log(p);
+  }
+  error(p: LogParams & { err: Error }): void {
+    this.log(p);
+  }
+}
+
+const CLIENT_LOG = { LoggerClass: DebugLogger, level: ClickHouseLogLevel.WARN };
 
 /**
  * chdb/connection raises errors of @clickhouse/client-common's ClickHouseError
@@ -75,6 +107,7 @@ export function createClickHouseClient(target: string, opts: ClickHouseClientOpt
     return createClient({
       // chdb/connection types Connection against its own copy of client-common.
       connection: withClientErrors(createChdbConnection({ path: dir })) as never,
+      log: CLIENT_LOG,
       clickhouse_settings: {
         ...DEFAULT_CLICKHOUSE_SETTINGS,
         // chdb/connection applies settings with `SET` on a long-lived connection, so a
@@ -93,6 +126,7 @@ export function createClickHouseClient(target: string, opts: ClickHouseClientOpt
     compression: { request: false, response: false },
     request_timeout: opts.requestTimeoutMs ?? 60_000,
     max_open_connections: opts.maxOpenConnections ?? 16,
+    log: CLIENT_LOG,
     clickhouse_settings: { ...DEFAULT_CLICKHOUSE_SETTINGS, ...opts.settings },
   });
 }

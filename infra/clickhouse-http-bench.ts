@@ -13,7 +13,7 @@ import { freePort } from './free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClickHouseClient } from './clickhouse-client.ts';
-import { clickHouseServerCommand } from './services.ts';
+import { clickHouseServerCommand } from './launch.ts';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 3) || 3;
 

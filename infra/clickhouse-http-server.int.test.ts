@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseError, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createClickHouseClient } from './clickhouse-client.ts';
-import { clickHouseServerCommand } from './services.ts';
+import { clickHouseServerCommand } from './launch.ts';
 
 
 async function waitForPing(url: string, child: ChildProcess, logFile: string, timeoutMs = 30_000): Promise<void> {

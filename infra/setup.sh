@@ -36,7 +36,7 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ packag
   }
 fi
 
-# 2. Redis (Debian's redis-server; started on its own port by infra/services.ts)
+# 2. Redis (Debian's redis-server; started on its own port by infra/launch.ts)
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "setup: apt-get install redis-server"
   apt_install redis-server

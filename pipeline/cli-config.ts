@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultJobConfig, type JobConfig } from './config.ts';
 import { applyOverrides, loadConfigFile } from './config-file.ts';
-import { infraRoot, readInfraAddresses } from '../infra/services.ts';
+import { addressesFor, infraRoot, resolvePorts } from '../infra/infra-paths.ts';
+import { readInfraAddresses } from '../infra/services.ts';
+import { parseIntegerOption } from './integer-option.ts';
 
 /** The connection flags every command shares. */
 export interface ConnectionFlags {
@@ -18,16 +20,15 @@ export interface ConnectionFlags {
 /**
  * The job's configuration: flags win over `VT_*` environment variables, which win over a JSON
  * config file (`--config` or `VT_CONFIG`), which wins over the addresses of the local infra
- * (`.viewtally/infra.json`), which win over the defaults.
+ * (`.viewtally/infra.json` once `infra up` has run, else where `infra up` would start it:
+ * `VT_KAFKA_PORT`, `VT_REDIS_PORT`, `VT_CLICKHOUSE_PORT`), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
   let config = defaultJobConfig();
-  if (existsSync(join(infraRoot(), 'infra.json'))) {
-    const infra = readInfraAddresses();
-    config.brokers = infra.kafka.brokers;
-    config.redis = infra.redis.url;
-    config.clickhouse = infra.clickhouse.url;
-  }
+  const infra = existsSync(join(infraRoot({}, env), 'infra.json')) ? readInfraAddresses({}, env) : addressesFor(resolvePorts({}, env));
+  config.brokers = infra.kafka.brokers;
+  config.redis = infra.redis.url;
+  config.clickhouse = infra.clickhouse.url;
   const file = flags.config ?? env.VT_CONFIG;
   if (file) config = applyOverrides(config, loadConfigFile(file));
   const brokers = flags.brokers ?? env.VT_BROKERS;
@@ -38,21 +39,10 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
   config.redis = flags.redis ?? env.VT_REDIS ?? config.redis;
   config.botRulesPath = env.VT_BOT_RULES ?? config.botRulesPath;
   config.stateSeed = env.VT_STATE_SEED ?? config.stateSeed;
-  config.flushIntervalMs = positiveInt('VT_FLUSH_INTERVAL_MS', env.VT_FLUSH_INTERVAL_MS) ?? config.flushIntervalMs;
-  config.checkpointIntervalMs = positiveInt('VT_CHECKPOINT_INTERVAL_MS', env.VT_CHECKPOINT_INTERVAL_MS) ?? config.checkpointIntervalMs;
-  config.sessionTimeoutMs = positiveInt('VT_SESSION_TIMEOUT_MS', env.VT_SESSION_TIMEOUT_MS) ?? config.sessionTimeoutMs;
-  const partitions = flags.partitions ?? env.VT_PARTITIONS;
-  if (partitions !== undefined) {
-    const n = Number(partitions);
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`--partitions must be an integer in 1..1024, got ${JSON.stringify(partitions)}`);
-    config.partitions = n;
-  }
+  config.flushIntervalMs = parseIntegerOption('VT_FLUSH_INTERVAL_MS', env.VT_FLUSH_INTERVAL_MS, { min: 1 }) ?? config.flushIntervalMs;
+  config.checkpointIntervalMs = parseIntegerOption('VT_CHECKPOINT_INTERVAL_MS', env.VT_CHECKPOINT_INTERVAL_MS, { min: 1 }) ?? config.checkpointIntervalMs;
+  config.sessionTimeoutMs = parseIntegerOption('VT_SESSION_TIMEOUT_MS', env.VT_SESSION_TIMEOUT_MS, { min: 1 }) ?? config.sessionTimeoutMs;
+  const partitionsName = flags.partitions !== undefined ? '--partitions' : 'VT_PARTITIONS';
+  config.partitions = parseIntegerOption(partitionsName, flags.partitions ?? env.VT_PARTITIONS, { min: 1, max: 1024 }) ?? config.partitions;
   return config;
-}
-
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (ms), got ${JSON.stringify(value)}`);
-  return n;
 }

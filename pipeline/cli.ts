@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
@@ -12,30 +11,23 @@ import { reconcile } from './reconcile.ts';
 import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { benchCommand } from '../bench/bench-command.ts';
-import { serveCommand } from '../api/serve-command.ts';
-import { LOCAL_API, startApi } from '../api/start-api.ts';
-import { Redis } from 'ioredis';
-import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
-import { ensureTopic } from './topic.ts';
+import { serveCommand } from './serve-command.ts';
+import { LOCAL_API, startApi } from './start-api.ts';
+import { produceCommand } from './produce-command.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
-import { parseJsonEvent } from '../schemas/json-event.ts';
+import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
+import { withConnection } from './connection-flags.ts';
+import { connectCommandRedis } from './command-redis.ts';
+import { errorLines } from './cli-errors.ts';
 import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
-const program = new Command('viewtally').description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters');
-
-/** Adds the connection flags every job command takes. */
-function withConnection(cmd: Command): Command {
-  return cmd
-    .option('--brokers <list>', 'Kafka brokers, comma separated (env VT_BROKERS)')
-    .option('--topic <name>', 'topic of view events (env VT_TOPIC)', undefined)
-    .option('--group <id>', 'consumer group (env VT_GROUP)')
-    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
-    .option('--redis <url>', 'Redis URL (env VT_REDIS)')
-    .option('--config <file>', 'JSON file with any of the job settings; unknown keys are errors (env VT_CONFIG)');
-}
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('viewtally')
+  .description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters')
+  .version(version, '-V, --version', 'print the version');
 
 const infra = program.command('infra').description('local Kafka, Redis and ClickHouse as processes (no Docker)');
 infra.command('up').description('start what is missing and wait until every service answers').action(async () => {
@@ -55,47 +47,13 @@ infra
     else printRows(status as unknown as Record<string, unknown>[]);
   });
 
-withConnection(program.command('migrate').description('apply the ClickHouse migrations')).action(async (flags: ConnectionFlags) => {
+withConnection(program.command('migrate').description('apply the ClickHouse migrations'), ['clickhouse']).action(async (flags: ConnectionFlags) => {
   const config = resolveJobConfig(flags);
   const client = createClickHouseClient(config.clickhouse);
   const applied = await migrate(client);
   await client.close();
   console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
 });
-
-withConnection(program.command('produce').description('send JSONL view events (file or stdin) to the topic as Avro'))
-  .option('--file <path>', 'JSONL file (default: stdin)')
-  .option('--partitions <n>', 'partitions when the topic is created (env VT_PARTITIONS)')
-  .action(async (flags: ConnectionFlags & { file?: string }) => {
-    const config = resolveJobConfig(flags);
-    const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-produce' });
-    const lines = createInterface({ input: flags.file ? createReadStream(flags.file) : process.stdin, crlfDelay: Infinity });
-    async function* inputs(): AsyncGenerator<ProduceInput> {
-      let line = 0;
-      for await (const text of lines) {
-        line++;
-        if (text.trim() === '') continue;
-        try {
-          yield { line, event: parseJsonEvent(text) };
-        } catch (err) {
-          yield { line, error: (err as Error).message };
-        }
-      }
-    }
-    let last = 0;
-    const summary = await produceEvents(producer, config.topic, inputs(), {
-      onProgress: (s) => {
-        if (Date.now() - last < 1000) return;
-        last = Date.now();
-        process.stderr.write(`\rsent ${s.sent}, rejected ${s.rejected.length}`);
-      },
-    });
-    await producer.disconnect();
-    process.stderr.write('\n');
-    for (const r of summary.rejected.slice(0, 20)) console.error(`line ${r.line}: ${r.error}`);
-    if (summary.rejected.length > 20) console.error(`… and ${summary.rejected.length - 20} more rejected lines`);
-    console.log(JSON.stringify({ sent: summary.sent, rejected: summary.rejected.length }));
-  });
 
 withConnection(program.command('run').description('run the job: one consumer-group member per worker thread'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
@@ -107,7 +65,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
   .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string; workers?: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
-    let workers = jobWorkers(flags.workers ?? process.env.VT_WORKERS);
+    let workers = parseIntegerOption('--workers', flags.workers ?? process.env.VT_WORKERS, { min: 1, max: 256 }) ?? availableParallelism();
     if (workers > 1 && isEmbeddedTarget(config.clickhouse)) {
       log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one worker');
       workers = 1;
@@ -116,8 +74,9 @@ withConnection(program.command('run').description('run the job: one consumer-gro
       log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
       setTimeout(() => process.exit(1), 20_000).unref();
     });
-    const metricsPort = Number(flags.metricsPort ?? process.env.VT_METRICS_PORT ?? 0) || undefined;
-    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port: Number(flags.port), log }) : null;
+    const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
+    const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
     const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
     const summary = workers === 1 ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
@@ -127,7 +86,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     process.exit(0); // flushed, checkpointed and out of the group: no client's timer may keep the process
   });
 
-withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'))
+withConnection(program.command('sql').description('run a query against the configured ClickHouse and print the rows'), ['clickhouse'])
   .argument('<query>', 'the SQL query')
   .option('--json', 'one JSON object per row')
   .action(async (query: string, flags: ConnectionFlags & { json?: boolean }) => {
@@ -152,7 +111,7 @@ withConnection(program.command('reconcile').description('compare Redis live coun
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
     await admin.disconnect();
-    const redis = new Redis(config.redis);
+    const redis = await connectCommandRedis(config.redis);
     const client = createClickHouseClient(config.clickhouse);
     try {
       const partitions = meta.topics[0].partitions.map((p) => p.partitionId);
@@ -169,14 +128,17 @@ withConnection(program.command('reconcile').description('compare Redis live coun
     }
   });
 
-withConnection(program.command('status').description('lag, checkpoint age and watermark of every partition, at a glance'))
+withConnection(program.command('status').description('lag, checkpoint age and watermark of every partition, at a glance'), ['brokers', 'topic', 'group', 'redis'])
   .option('--json', 'one JSON object per partition')
   .action(async (flags: ConnectionFlags & { json?: boolean }) => {
     const config = resolveJobConfig(flags);
     const kafka = new Kafka({ clientId: 'viewtally-status', brokers: config.brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    const redis = new Redis(config.redis);
+    const redis = await connectCommandRedis(config.redis).catch(async (err: unknown) => {
+      await admin.disconnect();
+      throw err;
+    });
     try {
       const status = await jobStatus(config, admin, redis);
       if (flags.json) for (const s of status) console.log(JSON.stringify(s));
@@ -189,23 +151,33 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
 
 withConnection(program.command('demo').description('local infra, a synthetic stream in real time, the job, and live counts (npm start)'))
   .option('--rate <n>', 'events per second to produce', '300')
-  .action(async (flags: ConnectionFlags & { rate: string }) => {
-    await runDemo(resolveJobConfig(flags), { eventsPerSecond: Number(flags.rate), signal: stopRequest });
+  .option('--port <n>', 'port of the dashboard and API (env VT_PORT)', process.env.VT_PORT ?? '8080')
+  .action(async (flags: ConnectionFlags & { rate: string; port: string }) => {
+    const eventsPerSecond = parseIntegerOption('--rate', flags.rate, { min: 1, max: 1_000_000 }) ?? 300;
+    const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+    await runDemo(() => resolveJobConfig(flags), { eventsPerSecond, port, signal: stopRequest });
   });
 
+program.addCommand(produceCommand());
 program.addCommand(serveCommand());
 program.addCommand(exportCommand());
 program.addCommand(benchCommand());
 
-program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`viewtally: ${err.message}`);
-  process.exit(1);
+let running: Command | undefined;
+program.hook('preAction', (_program, command) => {
+  running = command;
 });
 
-/** Worker threads of `run`: a positive integer, by default one per core. */
-function jobWorkers(value: string | undefined): number {
-  if (value === undefined || value === '') return availableParallelism();
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be an integer in 1..256, got ${JSON.stringify(value)}`);
-  return n;
+/** The addresses the failed command used, to name the service that did not answer (none when the configuration itself is wrong). */
+function servicesOf(command: Command | undefined) {
+  try {
+    return resolveJobConfig((command?.opts() ?? {}) as ConnectionFlags);
+  } catch {
+    return undefined;
+  }
 }
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  for (const line of errorLines(err, servicesOf(running))) console.error(`viewtally: ${line}`);
+  process.exit(1);
+});

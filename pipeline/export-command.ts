@@ -1,16 +1,16 @@
 import { Command, Option } from 'commander';
-import { resolveJobConfig } from './cli-config.ts';
+import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
+import { withConnection } from './connection-flags.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { exportRollup } from '../clickhouse/export.ts';
 import type { Granularity } from '../clickhouse/time-plan.ts';
 
-interface ExportFlags {
+interface ExportFlags extends ConnectionFlags {
   granularity: Granularity;
   from: string;
   to: string;
   toDir?: string;
   toUrl?: string;
-  clickhouse?: string;
 }
 
 /**
@@ -19,16 +19,15 @@ interface ExportFlags {
  * summary on stdout. S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set.
  */
 export function exportCommand(): Command {
-  return new Command('export')
-    .description('write rollup rows [from, to) as Parquet files, one per partition, to a directory or an S3 URL')
+  const command = new Command('export').description('write rollup rows [from, to) as Parquet files, one per partition, to a directory or an S3 URL');
+  return withConnection(command, ['clickhouse'])
     .addOption(new Option('--granularity <g>', 'which rollup').choices(['minute', 'hour', 'day']).default('day'))
     .requiredOption('--from <time>', 'first row time, ISO-8601 (UTC when no offset), e.g. 2026-01-01')
     .requiredOption('--to <time>', 'end of the range, exclusive, e.g. 2026-02-01')
     .option('--to-dir <dir>', 'directory on the machine ClickHouse runs on')
     .option('--to-url <url>', 's3://bucket/prefix or https S3 URL, written through ClickHouse')
-    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
     .action(async (flags: ExportFlags) => {
-      const config = resolveJobConfig({ clickhouse: flags.clickhouse });
+      const config = resolveJobConfig(flags);
       const client = createClickHouseClient(config.clickhouse);
       const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = process.env;
       try {

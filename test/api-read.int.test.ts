@@ -114,14 +114,22 @@ describe('live counts', () => {
   it('answers from Redis when the counter is there', async () => {
     const { status, body } = await get(app, `/v1/videos/${encodeURIComponent(videoRedisOnly)}/views`);
     expect(status).toBe(200);
-    expect(body).toEqual({ video_id: videoRedisOnly, views: 1234, unique_viewers: await seedRedis.pfcount(`vt:uniq:${videoRedisOnly}`), as_of: expect.any(String), source: 'redis' });
+    expect(body).toEqual({ video_id: videoRedisOnly, views: 1234, unique_viewers: await seedRedis.pfcount(`vt:uniq:${videoRedisOnly}`), known: true, as_of: expect.any(String), source: 'redis' });
     expect(Math.abs(Date.parse(body.as_of) - Date.now())).toBeLessThan(5_000);
   });
 
   it('falls back to ClickHouse for a video Redis has no counter for', async () => {
     const { status, body } = await get(app, `/v1/videos/${encodeURIComponent(videoCold)}/views`);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ video_id: videoCold, views: 7, unique_viewers: 1, source: 'clickhouse' });
+    expect(body).toMatchObject({ video_id: videoCold, views: 7, unique_viewers: 1, known: true, source: 'clickhouse' });
+  });
+
+  it('says when no event of a video ever arrived (a typo), and when one did but none counted', async () => {
+    const unknown = `${run}-never-sent`;
+    expect(await get(app, `/v1/videos/${encodeURIComponent(unknown)}/views`)).toMatchObject({ status: 200, body: { video_id: unknown, views: 0, unique_viewers: 0, known: false, source: 'clickhouse' } });
+    const rejected = `${run}-only-bots`;
+    await ch.insert({ table: 'view_outcomes_minute', format: 'JSONEachRow', values: [{ minute: t0 / 1000, video_id: rejected, outcome: 'bot', events: 4 }] });
+    expect(await get(app, `/v1/videos/${encodeURIComponent(rejected)}/views`)).toMatchObject({ status: 200, body: { views: 0, known: true } });
   });
 
   it('falls back to ClickHouse, quickly, when Redis is unreachable', async () => {

@@ -1,8 +1,11 @@
 /**
- * The creator dashboard in headless Chromium (Debian's, driven by playwright-core): a seeded
- * channel with two videos, the creator types the channel, picks a video from the top-videos
- * table, and the live count, the chart's data and the breakdowns show the seeded numbers.
- * Leaves a screenshot in test-artifacts/dashboard.png.
+ * The creator dashboard in headless Chromium (Debian's, driven by playwright-core), on a
+ * database of its own holding a seeded channel with two videos: the page starts with the
+ * trending videos to pick from and nothing else; the creator types the channel, picks a video
+ * from the top-videos table, and the live count, the chart's data (minutes not written yet
+ * drawn as pending) and the breakdowns show the seeded numbers; breakdown rows and the filter
+ * fields narrow the numbers; an error leaves no old numbers under it; on a phone the chart's
+ * labels do not overlap. Leaves screenshots in test-artifacts/.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReadRedis, redisReady } from '../api/read-redis.ts';
 import { createApiServer } from '../api/server.ts';
 import { createLogger } from '../pipeline/logger.ts';
-import { clickhouse, localConfig, redis, uniqueName } from './harness.ts';
+import { localConfig, redis, uniqueName } from './harness.ts';
+import { createTestDatabase, type TestDatabase } from '../clickhouse/test-database.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
@@ -50,7 +54,10 @@ const sumBy = (key: 'country' | 'device' | 'traffic_source') => {
   return Object.fromEntries(m);
 };
 const TOTAL = videoRows.reduce((s, r) => s + r.views, 0);
+/** The minute after the newest seeded one: from there on nothing is written yet. */
+const WRITTEN_UNTIL = start + 40 * MINUTE;
 
+let db: TestDatabase;
 let ch: ClickHouseClient;
 let seed: Redis;
 let readRedis: Redis;
@@ -59,7 +66,8 @@ let address: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  ch = await clickhouse();
+  db = await createTestDatabase('dashboard_browser');
+  ch = db.client;
   await ch.insert({ table: 'views_minute_in', format: 'JSONEachRow', values: ROWS });
   seed = redis();
   await seed.set(`vt:views:${video}`, 98_765, 'EX', 3600);
@@ -82,8 +90,17 @@ afterAll(async () => {
   readRedis?.disconnect();
   await seed?.del(`vt:views:${video}`, `vt:uniq:${video}`);
   seed?.disconnect();
-  await ch?.close();
+  await db?.drop();
 });
+
+type Page = Awaited<ReturnType<Browser['newPage']>>;
+
+/** Waits until the answer to the form as it is now is on the page. */
+async function shown(page: Page, param: string, value: string) {
+  await page.waitForFunction(([p, v]) => document.body.dataset.state === 'ready' && new URL(location.href).searchParams.get(p) === v, [param, value] as const);
+}
+
+const sumOf = (rows: typeof videoRows) => rows.reduce((s, r) => s + r.views, 0);
 
 describe('creator dashboard', () => {
   it('shows the live count, the series and the breakdowns of the picked video', async () => {
@@ -92,6 +109,17 @@ describe('creator dashboard', () => {
     page.on('pageerror', (err) => problems.push(err.message));
     page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
     await page.goto(`${address}/`);
+
+    // before any query: the trending videos to pick from, no empty cards
+    await page.waitForFunction(() => document.body.dataset.trending === 'ready');
+    expect(await page.isHidden('#results')).toBe(true);
+    expect(await page.isVisible('#summary')).toBe(false);
+    expect(await page.locator('#trending tr[data-value]').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-value'), tr.getAttribute('data-channel')]))).toEqual([
+      [video, channel],
+      [other, channel],
+    ]);
+    expect(await page.locator('#video-ids option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual([video, other]);
+    expect(await page.locator('#channel-ids option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual([channel]);
 
     await page.fill('#channel', channel);
     await page.selectOption('#range', '1h');
@@ -104,10 +132,12 @@ describe('creator dashboard', () => {
       [other, 20],
     ]);
     await pick.click();
-    await page.waitForFunction((v) => document.body.dataset.state === 'ready' && new URL(location.href).searchParams.get('video') === v, video);
+    await shown(page, 'video', video);
     await page.waitForFunction(() => document.getElementById('live-views')?.dataset.views !== undefined);
 
     expect(await page.locator('#live-views').getAttribute('data-views')).toBe('98765');
+    expect(await page.textContent('#live-card h2')).toBe('Live views all time');
+    expect(await page.isHidden('#trending-section')).toBe(true);
     expect(await page.textContent('#live-meta')).toContain('from redis');
     expect(await page.locator('#range-views').getAttribute('data-views')).toBe(String(TOTAL));
 
@@ -117,9 +147,13 @@ describe('creator dashboard', () => {
     expect(points.reduce((s, p) => s + p.views, 0)).toBe(TOTAL);
     const byMinute = new Map(points.filter((p) => p.views > 0).map((p) => [Date.parse(p.t), p.views]));
     expect(byMinute).toEqual(new Map(videoRows.map((r) => [r.minute * 1000, r.views])));
-    // what Chart.js was given to draw is the same series
-    const drawn = await page.evaluate(() => (window as any).Chart.getChart('series-chart').data.datasets[0].data as number[]);
-    expect(drawn).toEqual(points.map((p) => p.views));
+    // minutes after the newest written one are pending: Chart.js gets no value for them, not a zero
+    const pendingFrom = await page.locator('#series').getAttribute('data-pending-from');
+    expect(Date.parse(pendingFrom!)).toBe(WRITTEN_UNTIL);
+    expect(await page.textContent('#series-meta')).toContain('not written yet');
+    const drawn = await page.evaluate(() => (window as any).Chart.getChart('series-chart').data.datasets[0].data as (number | null)[]);
+    expect(drawn).toEqual(points.map((p) => (Date.parse(p.t) >= WRITTEN_UNTIL ? null : p.views)));
+    expect(drawn.filter((v) => v === null).length).toBeGreaterThanOrEqual(5);
 
     for (const dimension of ['country', 'device', 'traffic_source'] as const) {
       const shown = await page.locator(`#breakdown-${dimension} tr[data-value]`).evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-value'), Number(tr.getAttribute('data-views'))]));
@@ -131,6 +165,72 @@ describe('creator dashboard', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+
+    // a breakdown row narrows everything to its value; the filter fields narrow further
+    await page.locator('#breakdown-country tr[data-value="BR"]').click();
+    await shown(page, 'country', 'BR');
+    const brazil = videoRows.filter((r) => r.country === 'BR');
+    expect(await page.locator('#range-views').getAttribute('data-views')).toBe(String(sumOf(brazil)));
+    expect(await page.locator('#breakdown-country tr[data-value]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-value')))).toEqual(['BR']);
+    expect(await page.inputValue('#country')).toBe('BR');
+    await page.selectOption('#device', 'mobile');
+    await page.click('#show');
+    await shown(page, 'device', 'mobile');
+    const brazilMobile = brazil.filter((r) => r.device === 'mobile');
+    expect(brazilMobile.length).toBeGreaterThan(0);
+    expect(await page.locator('#range-views').getAttribute('data-views')).toBe(String(sumOf(brazilMobile)));
+    await page.locator('#breakdown-traffic_source tr[data-value]').first().click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.has('traffic_source') && document.body.dataset.state === 'ready');
+    const sourceShown = await page.inputValue('#traffic_source');
+    expect(await page.locator('#range-views').getAttribute('data-views')).toBe(String(sumOf(brazilMobile.filter((r) => r.traffic_source === sourceShown))));
+
+    expect(problems).toEqual([]);
+
+    // an error replaces the results instead of sitting above the previous ones
+    await page.fill('#tz', 'Not/AZone');
+    await page.click('#show');
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.textContent('#error')).toMatch(/^tz: unknown time zone/);
+    expect(await page.isHidden('#results')).toBe(true);
+    expect(await page.isVisible('#range-views')).toBe(false);
+    await page.close();
+  });
+
+  it('lets a creator pick a trending video, and says when an id was never seen', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${address}/?tz=UTC`);
+    await page.locator('#trending tr[data-value]', { hasText: other }).click();
+    await shown(page, 'video', other);
+    expect([await page.inputValue('#channel'), await page.inputValue('#video')]).toEqual([channel, other]);
+    expect(await page.locator('#range-views').getAttribute('data-views')).toBe('20');
+
+    await page.goto(`${address}/?video=${encodeURIComponent(`${run}-typo`)}`);
+    await page.waitForFunction(() => /from clickhouse/.test(document.getElementById('live-meta')?.textContent ?? ''));
+    expect(await page.textContent('#live-meta')).toMatch(/^no event of this video has arrived yet/);
+    await page.close();
+  });
+
+  it('keeps the chart\'s time labels apart on a phone', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    await page.goto(`${address}/?channel=${encodeURIComponent(channel)}&range=24h&tz=UTC`);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+    const labels = await page.evaluate(() => {
+      const chart = (window as any).Chart.getChart('series-chart');
+      const scale = chart.scales.x;
+      return scale.getLabelItems().map((item: any) => {
+        chart.ctx.save();
+        chart.ctx.font = item.font.string;
+        const width = chart.ctx.measureText(String(item.label)).width;
+        chart.ctx.restore();
+        const x = item.options.translation[0];
+        const left = item.options.textAlign === 'left' ? x : item.options.textAlign === 'right' ? x - width : x - width / 2;
+        return { label: String(item.label), left, right: left + width, canvas: chart.width };
+      });
+    });
+    expect(labels.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < labels.length; i++) expect(labels[i].left, `${labels[i - 1].label} | ${labels[i].label}`).toBeGreaterThan(labels[i - 1].right + 4);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-phone.png`, fullPage: true });
     await page.close();
   });
 

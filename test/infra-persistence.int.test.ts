@@ -11,7 +11,9 @@ import { freePort } from '../infra/free-port.ts';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { infraDown, infraStatus, infraUpDetailed, isAlive, readInfraAddresses, type InfraOptions } from '../infra/services.ts';
+import { infraDown, infraStatus, infraUpDetailed, readInfraAddresses } from '../infra/services.ts';
+import type { InfraOptions } from '../infra/infra-paths.ts';
+import { isAlive } from '../infra/processes.ts';
 
 
 const root = mkdtempSync(join(tmpdir(), 'vt-infra-persist-'));

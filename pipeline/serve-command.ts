@@ -1,8 +1,10 @@
 import { Command } from 'commander';
-import { resolveJobConfig, type ConnectionFlags } from '../pipeline/cli-config.ts';
-import { createLogger } from '../pipeline/logger.ts';
+import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
+import { createLogger } from './logger.ts';
+import { withConnection } from './connection-flags.ts';
+import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
 import { startApi } from './start-api.ts';
-import { stopRequest, whenStopped } from '../pipeline/stop-request.ts';
+import { stopRequest, whenStopped } from './stop-request.ts';
 
 interface ServeFlags extends ConnectionFlags {
   port?: string;
@@ -13,30 +15,21 @@ interface ServeFlags extends ConnectionFlags {
   collector: boolean;
 }
 
-function integerIn(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** `viewtally serve`: the read API, the beacon collector and the dashboard on one port. */
 export function serveCommand(): Command {
-  return new Command('serve')
-    .description('HTTP API: live counts, creator analytics, admin routes, beacon collector, dashboard (admin token: env VT_ADMIN_TOKEN or VT_ADMIN_TOKEN_FILE)')
+  const serve = new Command('serve').description(
+    'HTTP API: live counts, creator analytics, admin routes, beacon collector, dashboard (admin token: env VT_ADMIN_TOKEN or VT_ADMIN_TOKEN_FILE)',
+  );
+  return withConnection(serve, ['brokers', 'topic', 'clickhouse', 'redis'])
     .option('--port <n>', 'port to listen on (env VT_PORT)', process.env.VT_PORT ?? '8080')
     .option('--host <addr>', 'address to listen on (env VT_HOST)', process.env.VT_HOST ?? '127.0.0.1')
-    .option('--brokers <list>', 'Kafka brokers, comma separated (env VT_BROKERS)')
-    .option('--topic <name>', 'topic the collector produces to (env VT_TOPIC)')
-    .option('--group <id>', 'consumer group (env VT_GROUP; unused by serve, accepted for symmetry)')
-    .option('--clickhouse <target>', 'http://host:port or embedded:<dir> (env VT_CLICKHOUSE)')
-    .option('--redis <url>', 'Redis URL (env VT_REDIS)')
     .option('--cors-origins <list>', 'player origins allowed to call the API from a browser, comma separated, or * (env VT_CORS_ORIGINS)', process.env.VT_CORS_ORIGINS)
     .option('--beacon-rate <n>', 'beacon requests per client IP and minute (env VT_BEACON_RATE)', process.env.VT_BEACON_RATE ?? '120')
     .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a load balancer; env VT_TRUST_PROXY=1)', process.env.VT_TRUST_PROXY === '1')
     .option('--no-collector', 'serve without the beacon collector (no Kafka connection)')
     .action(async (flags: ServeFlags) => {
-      const port = integerIn('--port', flags.port ?? '8080', 0, 65535);
-      const beaconRate = integerIn('--beacon-rate', flags.beaconRate ?? '120', 1, 1_000_000);
+      const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+      const beaconRate = parseIntegerOption('--beacon-rate', flags.beaconRate, { min: 1, max: 1_000_000 }) ?? 120;
       const config = resolveJobConfig(flags);
       const log = createLogger('viewtally-serve');
       const api = await startApi(config, {

@@ -1,11 +1,11 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { JobConfig } from '../pipeline/config.ts';
-import { connectProducer } from '../pipeline/produce.ts';
+import type { JobConfig } from './config.ts';
+import { connectProducer } from './produce.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { loadAdminToken } from './admin-token.ts';
-import { createReadRedis, redisReady } from './read-redis.ts';
-import { createApiServer } from './server.ts';
+import { loadAdminToken } from '../api/admin-token.ts';
+import { createReadRedis, redisReady } from '../api/read-redis.ts';
+import { createApiServer } from '../api/server.ts';
 
 /** How to serve the API. */
 export interface ApiOptions {

@@ -1,0 +1,20 @@
+import { Redis } from 'ioredis';
+
+/**
+ * A Redis client for a command that runs once (status, reconcile): connected before it is
+ * returned, and failing at once with the cause (e.g. ECONNREFUSED) when Redis does not answer,
+ * instead of retrying in the background and printing every failed attempt.
+ */
+export async function connectCommandRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause = err));
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    // connect() only says "Connection is closed."; the error event said why.
+    throw cause ?? err;
+  }
+  return redis;
+}
