@@ -1,19 +1,17 @@
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import type { ViewRecord } from './view-record.ts';
 import { fit } from './typed-arrays.ts';
+import { CellIndex, groupByCell } from './cell-index.ts';
 
 /**
  * Per-video increments for the live counters, gathered between two flushes: counted views and the
  * viewers' key fingerprints (for the unique-viewer HyperLogLogs), in typed arrays keyed by the
- * video's fingerprint. Written as the Redis flush's binary payload (see sinks/commit.lua).
+ * video's fingerprint (cell-index.ts). Written as the Redis flush's binary payload (see sinks/commit.lua).
  */
 export class LiveCounts {
-  private videos = 0;
+  private readonly videos = new CellIndex();
   private videoIds: string[] = [];
-  private videoHi = new Uint32Array(64);
-  private videoLo = new Uint32Array(64);
   private views = new Uint32Array(64);
-  private index = new Int32Array(128);
   private viewerCount = 0;
   private viewerVideo = new Int32Array(64);
   private viewerHi = new Uint32Array(64);
@@ -21,7 +19,7 @@ export class LiveCounts {
 
   /** Videos with increments. */
   get size(): number {
-    return this.videos;
+    return this.videos.size;
   }
 
   /** Counted views gathered. */
@@ -36,15 +34,12 @@ export class LiveCounts {
 
   /** Adds one counted view of a video by a viewer (fingerprints of the video id and the viewer key). */
   addView(videoId: string, videoHi: number, videoLo: number, viewerHi: number, viewerLo: number): void {
-    const mask = this.index.length - 1;
-    let v = -1;
-    for (let i = videoLo & mask; ; i = (i + 1) & mask) {
-      v = this.index[i] - 1;
-      if (v < 0) {
-        v = this.newVideo(i, videoId, videoHi, videoLo);
-        break;
-      }
-      if (this.videoLo[v] === videoLo && this.videoHi[v] === videoHi) break;
+    let v = this.videos.find(videoHi, videoLo, 0);
+    if (v < 0) {
+      v = this.videos.add(videoHi, videoLo, 0);
+      this.views = fit(this.views, v + 1);
+      this.videoIds[v] = videoId;
+      this.views[v] = 0;
     }
     this.views[v]++;
     const k = this.viewerCount++;
@@ -58,7 +53,7 @@ export class LiveCounts {
 
   /** Each video's views (for tests and tools). */
   counts(): Map<string, number> {
-    return new Map(this.videoIds.slice(0, this.videos).map((id, v) => [id, this.views[v]]));
+    return new Map(this.videoIds.slice(0, this.videos.size).map((id, v) => [id, this.views[v]]));
   }
 
   /**
@@ -66,12 +61,9 @@ export class LiveCounts {
    * the viewers' fingerprints (8 bytes each, little-endian).
    */
   write(w: BinaryWriter): void {
-    const start = new Int32Array(this.videos + 1);
-    for (let v = 0; v < this.videos; v++) start[v + 1] = start[v] + this.views[v];
-    const next = start.slice(0, this.videos);
-    const order = new Int32Array(this.viewerCount);
-    for (let k = 0; k < this.viewerCount; k++) order[next[this.viewerVideo[k]]++] = k;
-    for (let v = 0; v < this.videos; v++) {
+    const videos = this.videos.size;
+    const { start, order } = groupByCell(this.viewerVideo, this.viewerCount, this.views, videos);
+    for (let v = 0; v < videos; v++) {
       const id = Buffer.from(this.videoIds[v]);
       w.u16(id.length);
       w.bytes(id);
@@ -86,33 +78,8 @@ export class LiveCounts {
 
   /** Forgets everything gathered, keeping the memory. */
   clear(): void {
-    this.index.fill(0);
-    this.videos = 0;
+    this.videos.clear();
     this.viewerCount = 0;
     this.videoIds.length = 0;
-  }
-
-  private newVideo(slot: number, videoId: string, videoHi: number, videoLo: number): number {
-    const v = this.videos++;
-    this.videoHi = fit(this.videoHi, v + 1);
-    this.videoLo = fit(this.videoLo, v + 1);
-    this.views = fit(this.views, v + 1);
-    this.videoIds[v] = videoId;
-    this.videoHi[v] = videoHi;
-    this.videoLo[v] = videoLo;
-    this.views[v] = 0;
-    this.index[slot] = v + 1;
-    if (2 * this.videos > this.index.length) this.rehash();
-    return v;
-  }
-
-  private rehash(): void {
-    this.index = new Int32Array(2 * this.index.length);
-    const mask = this.index.length - 1;
-    for (let k = 0; k < this.videos; k++) {
-      let i = this.videoLo[k] & mask;
-      while (this.index[i] !== 0) i = (i + 1) & mask;
-      this.index[i] = k + 1;
-    }
   }
 }

@@ -4,6 +4,7 @@ import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Outcome, type ViewEvent } from
 import type { Fingerprinter } from './fingerprint.ts';
 import type { ViewRecord } from './view-record.ts';
 import { fit } from './typed-arrays.ts';
+import { CellIndex, groupByCell } from './cell-index.ts';
 
 const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
 const DEVICE_CODE = code(DEVICES);
@@ -18,33 +19,29 @@ const OUTCOME_BYTES = encoded(OUTCOMES);
 /**
  * The aggregate of one minute window of one partition: counted views by dimensions (with the
  * viewers' fingerprints, for unique viewers) and events by outcome. Cells live in typed arrays,
- * found through an open-addressing index on the video's fingerprint and the dimension codes; the
- * strings of a cell are copied once, already in RowBinary form, into a byte arena — so a pane holds
+ * found by the video's fingerprint and the dimension codes (cell-index.ts); the strings of a cell
+ * are copied once, already in RowBinary form, into a byte arena — so a pane holds
  * no JS object per cell or event, and its rows are written to ClickHouse by copying bytes.
  */
 export class MinutePane {
   readonly minute: number;
-  // view cells: video fingerprint, device and source codes, where its strings are, views, index hash
-  private views = 0;
-  private vVideoHi = new Uint32Array(64);
-  private vVideoLo = new Uint32Array(64);
+  // view cells, by video fingerprint and device and source codes: where their strings are, views
+  private readonly views = new CellIndex();
   private vCodes = new Uint32Array(64);
   private vStrings = new Int32Array(64);
   private vCount = new Uint32Array(64);
-  private vIndex = new Int32Array(128);
   // viewers of counted views, in arrival order: the cell and the viewer-key fingerprint
   private viewerCount = 0;
   private viewerCell = new Int32Array(64);
   private viewerHi = new Uint32Array(64);
   private viewerLo = new Uint32Array(64);
-  // outcome cells: video fingerprint, outcome code, where its video id is, events
-  private outcomes = 0;
-  private oVideoHi = new Uint32Array(64);
-  private oVideoLo = new Uint32Array(64);
+  // outcome cells, by video fingerprint and outcome: where their video id is, events
+  private readonly outcomes = new CellIndex();
   private oOutcome = new Uint8Array(64);
   private oStrings = new Int32Array(64);
   private oCount = new Uint32Array(64);
-  private oIndex = new Int32Array(128);
+  /** The event `addView` is adding, for `sameStrings`. */
+  private matching: ViewEvent | null = null;
   // RowBinary strings of the cells
   private arena = Buffer.allocUnsafe(4096);
   private arenaLength = 0;
@@ -55,7 +52,7 @@ export class MinutePane {
 
   /** Cells of counted views (rows of `views_minute_rows`). */
   get viewCells(): number {
-    return this.views;
+    return this.views.size;
   }
 
   /** Adds a classified record: every record to its outcome, counted ones to the views. */
@@ -66,14 +63,11 @@ export class MinutePane {
 
   /** Writes the view rows (RowBinary of `views_minute_rows`). */
   writeViews(w: BinaryWriter): void {
-    // Group the viewers by cell: each cell has exactly as many as its views.
-    const start = new Int32Array(this.views + 1);
-    for (let c = 0; c < this.views; c++) start[c + 1] = start[c] + this.vCount[c];
-    const next = start.slice(0, this.views);
-    const order = new Int32Array(this.viewerCount);
-    for (let i = 0; i < this.viewerCount; i++) order[next[this.viewerCell[i]]++] = i;
+    // Each cell has exactly as many viewers as views.
+    const cells = this.views.size;
+    const { start, order } = groupByCell(this.viewerCell, this.viewerCount, this.vCount, cells);
     const minuteSeconds = Math.floor(this.minute / 1000);
-    for (let c = 0; c < this.views; c++) {
+    for (let c = 0; c < cells; c++) {
       w.u32(minuteSeconds);
       const strings = this.vStrings[c];
       w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 4)));
@@ -92,7 +86,7 @@ export class MinutePane {
   /** Writes the outcome rows (RowBinary of `view_outcomes_minute`). */
   writeOutcomes(w: BinaryWriter): void {
     const minuteSeconds = Math.floor(this.minute / 1000);
-    for (let c = 0; c < this.outcomes; c++) {
+    for (let c = 0; c < this.outcomes.size; c++) {
       w.u32(minuteSeconds);
       const strings = this.oStrings[c];
       w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 1)));
@@ -132,57 +126,34 @@ export class MinutePane {
   }
 
   private addOutcome(videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
-    const index = this.oIndex;
-    const mask = index.length - 1;
-    for (let i = (videoLo ^ Math.imul(outcome + 1, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
-      const c = index[i] - 1;
-      if (c < 0) {
-        this.newOutcome(i, videoHi, videoLo, videoId, outcome, n);
-        return;
-      }
-      if (this.oVideoLo[c] === videoLo && this.oVideoHi[c] === videoHi && this.oOutcome[c] === outcome) {
-        this.oCount[c] += n;
-        return;
-      }
+    let c = this.outcomes.find(videoHi, videoLo, outcome);
+    if (c < 0) {
+      c = this.outcomes.add(videoHi, videoLo, outcome);
+      this.oOutcome = fit(this.oOutcome, c + 1);
+      this.oStrings = fit(this.oStrings, c + 1);
+      this.oCount = fit(this.oCount, c + 1);
+      this.oOutcome[c] = outcome;
+      this.oStrings[c] = this.putString(videoId);
+      this.oCount[c] = 0;
     }
-  }
-
-  private newOutcome(slot: number, videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
-    const c = this.outcomes++;
-    this.oVideoHi = fit(this.oVideoHi, c + 1);
-    this.oVideoLo = fit(this.oVideoLo, c + 1);
-    this.oOutcome = fit(this.oOutcome, c + 1);
-    this.oStrings = fit(this.oStrings, c + 1);
-    this.oCount = fit(this.oCount, c + 1);
-    this.oVideoHi[c] = videoHi;
-    this.oVideoLo[c] = videoLo;
-    this.oOutcome[c] = outcome;
-    this.oStrings[c] = this.putString(videoId);
-    this.oCount[c] = n;
-    this.oIndex[slot] = c + 1;
-    if (2 * this.outcomes > this.oIndex.length) {
-      this.oIndex = new Int32Array(2 * this.oIndex.length);
-      const mask = this.oIndex.length - 1;
-      for (let k = 0; k < this.outcomes; k++) {
-        let i = (this.oVideoLo[k] ^ Math.imul(this.oOutcome[k] + 1, 0x9e3779b1)) & mask;
-        while (this.oIndex[i] !== 0) i = (i + 1) & mask;
-        this.oIndex[i] = k + 1;
-      }
-    }
+    this.oCount[c] += n;
   }
 
   private addView(videoHi: number, videoLo: number, e: ViewEvent, viewerHi: number, viewerLo: number): void {
     const codes = DEVICE_CODE.get(e.device)! | (SOURCE_CODE.get(e.traffic_source)! << 8);
-    const index = this.vIndex;
-    const mask = index.length - 1;
-    let c = -1;
-    for (let i = (videoLo ^ Math.imul(codes + 1, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
-      c = index[i] - 1;
-      if (c < 0) {
-        c = this.newView(i, videoHi, videoLo, e, codes);
-        break;
-      }
-      if (this.vVideoLo[c] === videoLo && this.vVideoHi[c] === videoHi && this.vCodes[c] === codes && this.sameStrings(this.vStrings[c], e)) break;
+    this.matching = e;
+    let c = this.views.find(videoHi, videoLo, codes, this.sameStrings);
+    if (c < 0) {
+      c = this.views.add(videoHi, videoLo, codes);
+      this.vCodes = fit(this.vCodes, c + 1);
+      this.vStrings = fit(this.vStrings, c + 1);
+      this.vCount = fit(this.vCount, c + 1);
+      this.vCodes[c] = codes;
+      this.vStrings[c] = this.putString(e.video_id);
+      this.putString(e.channel_id);
+      this.putString(e.category);
+      this.putString(e.country);
+      this.vCount[c] = 0;
     }
     this.vCount[c]++;
     const v = this.viewerCount++;
@@ -194,40 +165,13 @@ export class MinutePane {
     this.viewerLo[v] = viewerLo;
   }
 
-  private newView(slot: number, videoHi: number, videoLo: number, e: ViewEvent, codes: number): number {
-    const c = this.views++;
-    this.vVideoHi = fit(this.vVideoHi, c + 1);
-    this.vVideoLo = fit(this.vVideoLo, c + 1);
-    this.vCodes = fit(this.vCodes, c + 1);
-    this.vStrings = fit(this.vStrings, c + 1);
-    this.vCount = fit(this.vCount, c + 1);
-    this.vVideoHi[c] = videoHi;
-    this.vVideoLo[c] = videoLo;
-    this.vCodes[c] = codes;
-    this.vStrings[c] = this.putString(e.video_id);
-    this.putString(e.channel_id);
-    this.putString(e.category);
-    this.putString(e.country);
-    this.vCount[c] = 0;
-    this.vIndex[slot] = c + 1;
-    if (2 * this.views > this.vIndex.length) {
-      this.vIndex = new Int32Array(2 * this.vIndex.length);
-      const mask = this.vIndex.length - 1;
-      for (let k = 0; k < this.views; k++) {
-        let i = (this.vVideoLo[k] ^ Math.imul(this.vCodes[k] + 1, 0x9e3779b1)) & mask;
-        while (this.vIndex[i] !== 0) i = (i + 1) & mask;
-        this.vIndex[i] = k + 1;
-      }
-    }
-    return c;
-  }
-
-  /** Whether the cell's channel, category and country (after its video id, in the arena) are the event's. */
-  private sameStrings(at: number, e: ViewEvent): boolean {
-    at = this.matchString(this.skipStrings(at, 1), e.channel_id);
+  /** Whether a view cell's channel, category and country (after its video id, in the arena) are those of the event being added. */
+  private readonly sameStrings = (c: number): boolean => {
+    const e = this.matching!;
+    let at = this.matchString(this.skipStrings(this.vStrings[c], 1), e.channel_id);
     if (at >= 0) at = this.matchString(at, e.category);
     return at >= 0 && this.matchString(at, e.country) >= 0;
-  }
+  };
 
   /** The arena position after the RowBinary string at `at` if it equals `s`, else -1. */
   private matchString(at: number, s: string): number {
