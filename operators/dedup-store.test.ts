@@ -98,15 +98,14 @@ describe('DedupStore', () => {
           expect(s.size).toBe(ref.entries.size);
         }
         expect(s.evictions).toBe(ref.evictions);
+        // The whole store, oldest first, by column: fingerprint high halves, low halves, times.
+        const keys = [...ref.entries.keys()].map(key);
         const expected = new BinaryWriter(64);
         expected.u32(ref.entries.size);
         expected.u32(ref.entries.size);
-        for (const [k, t] of ref.entries) {
-          const [hi, lo] = key(k);
-          expected.u32(hi);
-          expected.u32(lo);
-          expected.f64(t);
-        }
+        expected.array(Uint32Array.from(keys, ([hi]) => hi));
+        expected.array(Uint32Array.from(keys, ([, lo]) => lo));
+        expected.array(Float64Array.from(ref.entries.values()));
         expect(bytesOf(s).equals(expected.copy())).toBe(true);
       }),
       { numRuns: 60 },

@@ -89,36 +89,47 @@ export class DedupStore {
 
   /**
    * Writes the whole store (`changedOnly` false) or the change since the last write (true) and
-   * marks it: the number of entries now, then each entry (fingerprint, time), oldest first.
+   * marks it: the number of entries now and of those written, then the entries oldest first, by
+   * column (fingerprint high halves, low halves, times), copied from the tables.
    */
   write(w: BinaryWriter, changedOnly: boolean): void {
     const table = this.table;
-    const countAt = w.length;
+    const slots = table.slots(changedOnly);
+    const n = slots.length;
+    const hi = new Uint32Array(n);
+    const lo = new Uint32Array(n);
+    const times = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i];
+      hi[i] = table.hiOf(slot);
+      lo[i] = table.loOf(slot);
+      times[i] = this.times[slot];
+    }
     w.u32(table.size);
-    w.u32(0);
-    let n = 0;
-    table.forEach(changedOnly, (slot) => {
-      w.u32(table.hiOf(slot));
-      w.u32(table.loOf(slot));
-      w.f64(this.times[slot]);
-      n++;
-    });
-    w.patchU32(countAt + 4, n);
+    w.u32(n);
+    w.array(hi);
+    w.array(lo);
+    w.array(times);
     table.mark();
   }
 
   /** Reads a whole store (`replace`), or a change onto the current one: set each entry, then drop the oldest down to the recorded size. */
   read(r: BinaryReader, replace: boolean): void {
-    if (replace) this.table.clear();
+    const table = this.table;
+    if (replace) table.clear();
     const size = r.u32();
     const n = r.u32();
+    const hi = r.u32Array(n);
+    const lo = r.u32Array(n);
+    const times = r.f64Array(n);
+    table.reserve(table.size + n);
     for (let i = 0; i < n; i++) {
-      const hi = r.u32();
-      const lo = r.u32();
-      const t = r.f64();
-      this.set(hi, lo, t);
+      // A snapshot's keys are distinct and the table was empty: no need to look them up first.
+      const slot = replace && table.size < table.maxEntries ? table.insert(hi[i], lo[i]) : -1;
+      if (slot >= 0) this.times[slot] = times[i];
+      else this.set(hi[i], lo[i], times[i]);
     }
-    while (this.table.size > size) this.table.removeOldest();
-    this.table.mark();
+    while (table.size > size) table.removeOldest();
+    table.mark();
   }
 }

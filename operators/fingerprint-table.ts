@@ -138,14 +138,23 @@ export class FingerprintTable {
     return this.lo[slot];
   }
 
-  /** Calls `fn` with every slot, oldest first — or only those written since the last mark. */
-  forEach(changedOnly: boolean, fn: (slot: number) => void): void {
+  /** Every slot, oldest first — or only those written since the last mark. */
+  slots(changedOnly: boolean): Int32Array {
     const order = this.order;
     const n = order.length;
+    const out = new Int32Array(changedOnly ? this.count - this.clean : this.size);
+    let j = 0;
     for (let k = changedOnly ? this.clean : 0, i = (this.first + k) % n; k < this.count; k++, i = i + 1 === n ? 0 : i + 1) {
       const slot = order[i];
-      if (slot !== DEAD) fn(slot);
+      if (slot !== DEAD) out[j++] = slot;
     }
+    return out.subarray(0, j);
+  }
+
+  /** Makes room for `entries` keys at once (a restore), instead of growing step by step. */
+  reserve(entries: number): void {
+    const wanted = Math.min(Math.max(entries, this.capacity), this.maxEntries);
+    if (wanted > this.capacity) this.grow(wanted);
   }
 
   /** Starts a new change set: what is written from now on is the next checkpoint's change. */

@@ -122,10 +122,9 @@ export class TrackTable {
     w.u32(table.size);
     w.f64(this.evicted);
     w.f64(this.expired);
-    const countAt = w.length;
-    w.u32(0);
-    let n = 0;
-    table.forEach(changedOnly, (slot) => {
+    const slots = table.slots(changedOnly);
+    w.u32(slots.length);
+    for (const slot of slots) {
       w.u32(table.hiOf(slot));
       w.u32(table.loOf(slot));
       w.f64(this.lastTs[slot]);
@@ -136,9 +135,7 @@ export class TrackTable {
         w.f64(this.obsTs[at]);
         w.u32(this.obsTag[at]);
       }
-      n++;
-    });
-    w.patchU32(countAt, n);
+    }
     table.mark();
   }
 
@@ -153,6 +150,7 @@ export class TrackTable {
     this.evicted = r.f64();
     this.expired = r.f64();
     const n = r.u32();
+    table.reserve(table.size + n);
     for (let k = 0; k < n; k++) {
       const hi = r.u32();
       const lo = r.u32();

@@ -1,3 +1,8 @@
+import { endianness } from 'node:os';
+
+// Arrays are stored as the machine holds them: little-endian, like every other field.
+if (endianness() !== 'LE') throw new Error('viewtally stores binary state little-endian and runs on little-endian machines only');
+
 /** Reads what a {@link BinaryWriter} wrote; every read past the end is an error naming the offset. */
 export class BinaryReader {
   private readonly buf: Buffer;
@@ -78,6 +83,20 @@ export class BinaryReader {
     const s = this.buf.toString('utf8', this.at, this.at + n);
     this.at += n;
     return s;
+  }
+
+  /** `n` unsigned 32-bit values written by BinaryWriter.array, copied into an aligned array. */
+  u32Array(n: number): Uint32Array {
+    const out = new Uint32Array(n);
+    new Uint8Array(out.buffer).set(this.bytes(4 * n));
+    return out;
+  }
+
+  /** `n` doubles written by BinaryWriter.array, copied into an aligned array. */
+  f64Array(n: number): Float64Array {
+    const out = new Float64Array(n);
+    new Uint8Array(out.buffer).set(this.bytes(8 * n));
+    return out;
   }
 
   bytes(n: number): Buffer {

@@ -34,10 +34,6 @@ export class BinaryWriter {
     this.length += 4;
   }
 
-  /** Overwrites 4 bytes written earlier (a count known only once its items are written). */
-  patchU32(at: number, x: number): void {
-    this.dv.setUint32(at, x, true);
-  }
 
   /** An unsigned integer below 2^53 as 8 bytes (UInt64). */
   u64(x: number): void {
@@ -92,6 +88,11 @@ export class BinaryWriter {
       this.varUint(n);
       this.length += this.buf.write(s, this.length, 'utf8');
     }
+  }
+
+  /** A typed array's bytes as they are in memory (little-endian on every platform Node runs on here; see the readers). */
+  array(a: Uint32Array | Float64Array): void {
+    this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
   bytes(b: Uint8Array): void {
