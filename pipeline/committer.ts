@@ -108,7 +108,7 @@ export class Committer {
       this.lastCheckpointAt.set(task.partition, Date.now());
       this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
     });
-    task.writingBlock(write);
+    task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
   }
 

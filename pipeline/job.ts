@@ -53,6 +53,10 @@ export interface RunOptions {
   now?: () => number;
   /** Serve /metrics, /healthz and /readyz on this port (127.0.0.1). */
   metricsPort?: number;
+  /** Awaited once everything is connected, just before joining the consumer group (worker threads join together). */
+  beforeJoining?: () => Promise<void>;
+  /** The ClickHouse migrations were applied already (by the process that started this worker thread). */
+  migrated?: boolean;
   /** As one worker thread of a process: no process metrics; the metrics and readiness go to `expose` instead of a port. */
   expose?: (job: { registry: Registry; ready: () => boolean }) => void;
 }
@@ -80,7 +84,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on('error', () => {}); // failures surface on commands, where they are retried
   const clickhouseClient = createClickHouseClient(config.clickhouse);
-  await migrate(clickhouseClient);
+  if (!options.migrated) await migrate(clickhouseClient);
   const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -169,6 +173,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return n;
   }
 
+  await options.beforeJoining?.();
   const closed = new Subject<void>();
   const processing = lastValueFrom(
     kafkaBatches(consumer).pipe(

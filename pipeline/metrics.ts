@@ -96,7 +96,7 @@ export function createJobMetrics(
     }),
     pendingEvents: new Gauge({
       name: 'viewtally_pending_events',
-      help: 'Events processed but not yet flushed; consumption waits above the configured bound',
+      help: 'Events processed and not yet written to ClickHouse; consumption waits above the configured bound (per worker)',
       ...r,
       collect() {
         this.set(observe.pendingEvents());
