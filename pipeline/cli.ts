@@ -65,11 +65,10 @@ withConnection(program.command('run').description('run the job: one consumer-gro
   .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string; workers?: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
-    let workers = parseIntegerOption('--workers', flags.workers ?? process.env.VT_WORKERS, { min: 1, max: 256 }) ?? availableParallelism();
-    if (workers > 1 && isEmbeddedTarget(config.clickhouse)) {
-      log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one worker');
-      workers = 1;
-    }
+    const workers = parseIntegerOption('--workers', flags.workers ?? process.env.VT_WORKERS, { min: 1, max: 256 }) ?? availableParallelism();
+    // An embedded ClickHouse belongs to the main thread: the job runs there, as one member.
+    const embedded = isEmbeddedTarget(config.clickhouse);
+    if (embedded && workers > 1) log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one consumer-group member');
     whenStopped(() => {
       log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
       setTimeout(() => process.exit(1), 20_000).unref();
@@ -79,7 +78,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
     const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
-    const summary = workers === 1 ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
+    const summary = embedded ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
     await api?.close();
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
