@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
+import { redisErrorIsRetriable } from './redis-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
@@ -178,6 +180,7 @@ export class RedisSink {
       return await fn();
     } catch (err) {
       if (err instanceof FencedError) throw err;
+      if (!redisErrorIsRetriable(err)) throw new ViewtallyError(`Redis refused the ${what} (${(err as Error).message}); no retry can help`, { cause: err });
       throw new SinkUnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
     }
   }
