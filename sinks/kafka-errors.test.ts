@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSLockTimeout, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { classifyKafkaError } from './kafka-errors.ts';
 
 // The broker's error codes as kafkajs knows them, with kafkajs's own `retriable` for each.
@@ -26,6 +26,9 @@ describe('classifyKafkaError', () => {
     const gaveUp = createErrorFromCode(7); // REQUEST_TIMED_OUT, after kafkajs's own retries
     expect(classifyKafkaError(new KafkaJSNumberOfRetriesExceeded(gaveUp, { retryCount: 5, retryTime: 1000 }))).toBe('retriable');
     expect(classifyKafkaError(new Error('socket hang up'))).toBe('retriable');
+    const lockTimeout = new (KafkaJSLockTimeout as unknown as new (message: string) => Error)('Timeout while acquiring lock (3 waiting locks)');
+    expect(lockTimeout.name).toBe('KafkaJSLockTimeout');
+    expect(classifyKafkaError(wrapped(lockTimeout))).toBe('retriable');
   });
 
   it('calls fatal what no retry and no split can fix', () => {

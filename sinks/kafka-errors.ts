@@ -15,14 +15,18 @@ interface KafkaJsErrorShape {
   cause?: unknown;
 }
 
-/** Classifies a kafkajs error by its protocol type and its `retriable` flag, looking through the causes kafkajs wraps it in. */
+// kafkajs errors that mean the broker did not answer in time or at all, whatever their `retriable`
+// says: kafkajs gave up on its own few retries, or timed out waiting for a lock or a reply.
+const OUTAGE_ERRORS = new Set(['KafkaJSNumberOfRetriesExceeded', 'KafkaJSTimeout', 'KafkaJSLockTimeout', 'KafkaJSRequestTimeoutError', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError']);
+
+/** Classifies a kafkajs error by its protocol type, its name and its `retriable` flag, looking through the causes kafkajs wraps it in. */
 export function classifyKafkaError(err: unknown): KafkaErrorKind {
   const chain: KafkaJsErrorShape[] = [];
   for (let e = err; typeof e === 'object' && e !== null && chain.length < 8; e = (e as KafkaJsErrorShape).cause) chain.push(e as KafkaJsErrorShape);
   if (chain.some((e) => e.type !== undefined && RECORD_ERRORS.has(e.type))) return 'record';
-  const first = chain[0];
-  // kafkajs gives up on a retriable error after its own few retries; the job's backoff goes on.
-  if (first?.name === 'KafkaJSNumberOfRetriesExceeded') return 'retriable';
-  if (typeof first?.retriable === 'boolean') return first.retriable ? 'retriable' : 'fatal';
+  if (chain.some((e) => e.name !== undefined && OUTAGE_ERRORS.has(e.name))) return 'retriable';
+  // The innermost flag is the broker's or the client's own verdict; the wrappers only repeat it.
+  const flagged = chain.filter((e) => typeof e.retriable === 'boolean').pop();
+  if (flagged) return flagged.retriable ? 'retriable' : 'fatal';
   return 'retriable'; // not kafkajs's: a socket or a timer, which the network can fix
 }
