@@ -165,7 +165,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     checkpoints: STALL_CHECKPOINTS,
     checkpointIntervalMs: config.checkpointIntervalMs,
     now,
-    positions: () => new Map([...tasks].map(([p, t]) => [p, t.checkpointOffsetNow])),
+    positions: () => new Map(assignment.assigned.map((p) => [p, tasks.get(p)?.checkpointOffsetNow ?? null])),
     ends: async () => new Map((await admin.fetchTopicOffsets(config.topic)).map((o) => [o.partition, Number(o.high)])),
     log,
   }).start();

@@ -108,6 +108,8 @@ export function createJobMetrics(
       name: 'viewtally_partition_stalled',
       help: '1 while a partition has not advanced for several checkpoint intervals although events wait (then /readyz fails)',
       labelNames: ['partition'] as const,
+      // two workers may both list a partition during a rebalance: it is stalled if either sees it so
+      aggregator: 'max',
       ...r,
       collect() {
         this.reset();

@@ -5,7 +5,7 @@ import { StallWatch } from './stall-watch.ts';
 /** A watch over partitions whose checkpoint offsets and ends the test sets, on a clock the test moves. */
 function setup() {
   const clock = { now: 0 };
-  const positions = new Map<number, number>();
+  const positions = new Map<number, number | null>();
   const ends = new Map<number, number>();
   const lines: { level: number; msg: string; partition?: number }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
@@ -41,6 +41,20 @@ describe('StallWatch', () => {
     expect(lines.at(-1)?.msg).toBe('partition advances again');
   });
 
+  it('calls a partition stalled that stays unclaimed while events wait', async () => {
+    const { watch, positions, ends, tick } = setup();
+    positions.set(0, 100);
+    ends.set(0, 500);
+    await watch.refresh();
+    positions.set(0, null); // lost in a rebalance, assigned again, not claimed since
+    for (let i = 0; i < 3; i++) await tick();
+    expect(watch.stalled()).toEqual(new Map([[0, true]]));
+    positions.set(1, null); // newly assigned, empty
+    ends.set(1, 0);
+    for (let i = 0; i < 3; i++) await tick();
+    expect(watch.stalled().get(1)).toBe(false);
+  });
+
   it('never calls a partition stalled that has nothing to do (no lag), however long it waits', async () => {
     const { watch, positions, ends, tick } = setup();
     positions.set(0, 500);
@@ -51,7 +65,7 @@ describe('StallWatch', () => {
 
   it('keeps the last ends while the broker does not answer, and forgets partitions this worker no longer owns', async () => {
     const clock = { now: 0 };
-    const positions = new Map([[0, 10]]);
+    const positions = new Map<number, number | null>([[0, 10]]);
     let answer = true;
     const watch = new StallWatch({
       checkpoints: 2,

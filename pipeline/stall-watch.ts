@@ -9,16 +9,16 @@ export interface StallWatchOptions {
   checkpoints: number;
   checkpointIntervalMs: number;
   now: () => number;
-  /** The checkpoint offset of each partition this worker owns. */
-  positions: () => Map<number, number>;
+  /** The checkpoint offset of each partition assigned to this worker; null while it is not claimed. */
+  positions: () => Map<number, number | null>;
   /** The end offset of each partition of the topic, from the broker. */
   ends: () => Promise<Map<number, number>>;
   log: Logger;
 }
 
 /**
- * Tells which owned partitions are stalled: their checkpoint has not moved for N checkpoint
- * intervals although the partition holds events past it. It samples on its own timer, so a
+ * Tells which assigned partitions are stalled: their checkpoint has not moved (or they have not been
+ * claimed) for N checkpoint intervals although the partition holds events past it. It samples on its own timer, so a
  * partition held by a sink that retries forever is seen even while the job's loop waits on it.
  */
 export class StallWatch {
@@ -54,16 +54,18 @@ export class StallWatch {
     this.stalled();
   }
 
-  /** Per owned partition, whether it is stalled, as of now. */
+  /** Per assigned partition, whether it is stalled, as of now. */
   stalled(): Map<number, boolean> {
     const { checkpoints, checkpointIntervalMs, now, positions, log } = this.options;
     const at = now();
     const owned = positions();
     for (const p of this.since.keys()) if (!owned.has(p)) this.since.delete(p);
     const result = new Map<number, boolean>();
-    for (const [p, offset] of owned) {
+    for (const [p, known] of owned) {
       const end = this.ends.get(p);
       let s = this.since.get(p);
+      // A partition not claimed (yet, or again) stays where it was: that is not advancing either.
+      const offset = known ?? s?.offset ?? 0;
       if (s === undefined || s.offset !== offset || end === undefined || end <= offset) {
         if (s?.stalled) log.info({ partition: p, offset }, 'partition advances again');
         s = { offset, at, stalled: false };
@@ -79,7 +81,7 @@ export class StallWatch {
     return result;
   }
 
-  /** Whether any owned partition is stalled. */
+  /** Whether any assigned partition is stalled. */
   any(): boolean {
     for (const stalled of this.stalled().values()) if (stalled) return true;
     return false;

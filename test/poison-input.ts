@@ -159,6 +159,11 @@ export async function produceRaw(topic: string, messages: RawMessage[]): Promise
   await producer.disconnect();
 }
 
+/** Asserts that a run ended by itself with exit code 0; the message tells a crash from a run still going at the deadline. */
+export function expectEnded(run: { code: number | null; log: string }): void {
+  expect(run.code, `exit code ${run.code} (null: still running after ${RUN_DEADLINE_MS / 1000} s, killed)\n${run.log.slice(-3000)}`).toBe(0);
+}
+
 /** Asserts that Redis and ClickHouse hold exactly the truth's counted views for the videos under `prefix`. */
 export async function expectExactCounts(ch: ClickHouseClient, rd: Redis, prefix: string, truth: StreamTruth): Promise<void> {
   const ids = [...truth.countedByVideo.keys()];
