@@ -33,15 +33,19 @@ export class StallWatch {
     this.options = options;
   }
 
-  /** Samples every checkpoint interval until {@link close}. */
+  /** Samples every checkpoint interval until {@link close}; one broker call at a time, however slow it answers. */
   start(): this {
-    this.timer = setInterval(() => void this.refresh(), this.options.checkpointIntervalMs);
-    this.timer.unref();
+    const next = () => {
+      this.timer = setTimeout(() => void this.refresh().then(() => this.timer && next()), this.options.checkpointIntervalMs);
+      this.timer.unref();
+    };
+    next();
     return this;
   }
 
   close(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Fetches the partitions' ends, then samples; a broker that does not answer leaves the last ends in place. */
