@@ -14,7 +14,7 @@ import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
-import { STALL_CHECKPOINTS, StallWatch } from './stall-watch.ts';
+import { STALL_CHECKPOINTS, StallWatch, topicEnds } from './stall-watch.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
@@ -161,12 +161,13 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   });
   const tasks = assignment.tasks;
+  const ends = topicEnds(kafka, config.topic);
   const stalls = new StallWatch({
     checkpoints: STALL_CHECKPOINTS,
     checkpointIntervalMs: config.checkpointIntervalMs,
     now,
     positions: () => new Map(assignment.assigned.map((p) => [p, tasks.get(p)?.checkpointOffsetNow ?? null])),
-    ends: async () => new Map((await admin.fetchTopicOffsets(config.topic)).map((o) => [o.partition, Number(o.high)])),
+    ends: ends.fetch,
     log,
   }).start();
 
@@ -294,6 +295,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
     await bounded(admin.disconnect(), 5_000);
+    await bounded(ends.close(), 5_000);
     await bounded(producer.disconnect(), 5_000);
     botRules.close();
     await bounded(clickhouseClient.close(), 5_000);

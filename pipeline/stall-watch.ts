@@ -1,3 +1,4 @@
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 
 /** Checkpoint intervals a partition with lag may go without advancing before it counts as stalled. */
@@ -90,4 +91,24 @@ export class StallWatch {
     for (const stalled of this.stalled().values()) if (stalled) return true;
     return false;
   }
+}
+
+/**
+ * The end offsets of a topic's partitions, read through an admin client of its own: kafkajs admin
+ * calls that run at once on one client (the job's, for claims and drain checks) can fail together.
+ */
+export function topicEnds(kafka: Kafka, topic: string): { fetch: () => Promise<Map<number, number>>; close: () => Promise<void> } {
+  const admin = kafka.admin();
+  let connected: Promise<void> | null = null;
+  return {
+    fetch: async () => {
+      connected ??= admin.connect().catch((err: Error) => {
+        connected = null;
+        throw err;
+      });
+      await connected;
+      return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    },
+    close: () => admin.disconnect(),
+  };
 }
