@@ -9,11 +9,12 @@ import type { PartitionTask } from './partition-task.ts';
 import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
-import { ensureTopic } from './topic.ts';
+import { ensureDeadLetterTopic, ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
+import { STALL_CHECKPOINTS, StallWatch, topicEnds } from './stall-watch.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
@@ -24,7 +25,7 @@ import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
-import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
@@ -89,7 +90,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
-  await ensureTopic(admin, deadLetterTopic(config.topic), partitionCount);
+  const deadLetterBytes = await ensureDeadLetterTopic(admin, config.topic, partitionCount);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {
@@ -122,12 +123,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
     stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0),
+    stalled: () => stalls.stalled(),
   }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
     metrics,
     redis: redisSink,
     clickhouse: new ClickHouseSink(clickhouseClient),
-    deadLetters: new DeadLetterSink(producer, config.topic),
+    deadLetters: new DeadLetterSink(producer, config.topic, {
+      maxMessageBytes: deadLetterBytes,
+      onPoison: (letter, err) => {
+        metrics.poisonRecords.inc({ sink: 'dead-letters' });
+        log.error({ partition: letter.partition, offset: letter.offset, bytes: letter.value?.length ?? 0, err: err.message }, 'poison: the broker refused this dead letter even headers only; skipped');
+      },
+    }),
     consumer,
     group: config.group,
     log,
@@ -153,6 +161,15 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   });
   const tasks = assignment.tasks;
+  const ends = topicEnds(kafka, config.topic);
+  const stalls = new StallWatch({
+    checkpoints: STALL_CHECKPOINTS,
+    checkpointIntervalMs: config.checkpointIntervalMs,
+    now,
+    positions: () => new Map(assignment.assigned.map((p) => [p, tasks.get(p)?.checkpointOffsetNow ?? null])),
+    ends: ends.fetch,
+    log,
+  }).start();
 
   consumer.on(consumer.events.CRASH, (e) => {
     // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
@@ -248,7 +265,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return true;
   };
 
-  const ready = () => assignment.assigned.every((p) => tasks.has(p));
+  const ready = () => assignment.assigned.every((p) => tasks.has(p)) && !stalls.any();
   options.expose?.({ registry: metrics.registry, ready });
   const metricsServer = options.metricsPort
     ? await serveMetrics({ contentType: metrics.registry.contentType, text: () => metrics.registry.metrics(), ready: async () => ready() }, options.metricsPort)
@@ -274,9 +291,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     }
   } finally {
     closed.next();
+    stalls.close();
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
     await bounded(admin.disconnect(), 5_000);
+    await bounded(ends.close(), 5_000);
     await bounded(producer.disconnect(), 5_000);
     botRules.close();
     await bounded(clickhouseClient.close(), 5_000);

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
+import { redisErrorIsRetriable } from './redis-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
@@ -178,6 +180,10 @@ export class RedisSink {
       return await fn();
     } catch (err) {
       if (err instanceof FencedError) throw err;
+      if (!redisErrorIsRetriable(err)) {
+        // A script that fails half-way keeps the writes it made: a restart would add those increments again.
+        throw new ViewtallyError(`Redis refused the ${what} (${(err as Error).message}); no retry can help: fix the cause, run \`viewtally reconcile --fix\`, then start the job again`, { cause: err });
+      }
       throw new SinkUnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
     }
   }
