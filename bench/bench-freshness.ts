@@ -2,15 +2,16 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { Producer, compatibilityPartitioner } from '@platformatic/kafka';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { startChild } from './bench-child.ts';
 import type { EventPool } from './bench-load.ts';
-import { round } from './bench-throughput.ts';
+import { livePositions, round } from './bench-throughput.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { percentile } from './percentile.ts';
 
 /** One freshness run at a fixed produce rate. */
@@ -39,7 +40,7 @@ export interface FreshnessAttempt {
 
 interface FreshnessContext {
   brokers: string[];
-  redis: Redis;
+  redis: RedisClient;
   partitions: number;
   pool: EventPool;
   runId: string;
@@ -102,7 +103,7 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     const ts = Date.now();
     const e = markerEvent(markerRun, markerSeq++, ts);
     const key = Buffer.from(kafkaKey(e));
-    outstanding.set(`vt:views:${e.video_id}`, ts);
+    outstanding.set(e.video_id, ts);
     return { topic, key, value: encodeViewEvent(e), partition: partitionOf(key) };
   };
   let polling = true;
@@ -110,10 +111,10 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     while (polling) {
       const ids = [...outstanding.keys()];
       if (ids.length > 0) {
-        const values = await ctx.redis.mget(ids);
+        const values = await liveViews(ctx.redis, { group: topic, topic }, ids);
         const now = Date.now();
         values.forEach((v, i) => {
-          if (v === null) return;
+          if (v === 0) return;
           latencies.push(now - outstanding.get(ids[i])!);
           outstanding.delete(ids[i]);
         });
@@ -160,13 +161,13 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
       }
       if (now >= sampleAt) {
         sampleAt += 500;
-        void sample(ctx.redis, keys).then((processed) => series.push({ t: round((Date.now() - start) / 1000, 2), produced: sent, processed, lag: sent - processed }));
+        void livePositions(ctx.redis, keys).then((processed) => series.push({ t: round((Date.now() - start) / 1000, 2), produced: sent, processed, lag: sent - processed }));
       }
       await sleep(TICK_MS);
     }
     await Promise.all(inFlight);
     const producedSeconds = (Date.now() - start) / 1000;
-    const processedAtEnd = await sample(ctx.redis, keys);
+    const processedAtEnd = await livePositions(ctx.redis, keys);
     const firstProcessed = series.find((p) => p.t >= 1)?.processed ?? 0;
     const lastPoint = series[series.length - 1];
     const settleBy = Date.now() + SETTLE_MS;
@@ -205,9 +206,4 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
   }
-}
-
-async function sample(redis: Redis, keys: string[]): Promise<number> {
-  const positions = await redis.pipeline(keys.map((k) => ['hget', k, 'pos'])).exec();
-  return (positions ?? []).reduce((n, [, v]) => n + Math.max(0, Number(v ?? 0)), 0);
 }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../sinks/redis-client.ts';
 import { infraUp } from '../infra/services.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
@@ -132,7 +132,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   await phase('infra', () => infraUp({ timeoutMs: 150_000 }));
   const config = resolveJobConfig({});
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const redis = new Redis(config.redis);
+  const redis = createRedisClient(config.redis);
   const clickhouse = createClickHouseClient(config.clickhouse);
   try {
     const versionInfo = await versions(redis, clickhouse);
@@ -168,7 +168,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       }
     });
     const chosen = attempts.find((a) => a.sustained) ?? attempts[attempts.length - 1];
-    const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, rate: options.apiRate, seconds: options.apiSeconds, log }));
+    const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log }));
     const dashboard = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));
 
     const kafkajs = limit.kafkajs ?? Object.values(limit)[0];

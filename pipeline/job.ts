@@ -1,7 +1,7 @@
 import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hostname } from 'node:os';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
@@ -13,6 +13,7 @@ import { ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
+import { retrying } from './retry.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
@@ -20,6 +21,8 @@ import { tumblingWindow } from '../operators/tumbling-window.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
+import { createRedisClient } from '../sinks/redis-client.ts';
+import { recordShards } from '../sinks/live-counters.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -81,15 +84,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const { log } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
-  redis.on('error', () => {}); // failures surface on commands, where they are retried
+  // failures surface on commands, where they are retried; a flush's PFADDs go out in one write
+  const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2, enableAutoPipelining: true } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
   if (!options.migrated) await migrate(clickhouseClient);
-  const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
   await ensureTopic(admin, deadLetterTopic(config.topic), partitionCount);
+  await retrying(() => recordShards(redis, config, partitionCount), {
+    signal: options.signal,
+    onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'recording the partition count in Redis failed; retrying'),
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {

@@ -1,8 +1,9 @@
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import type { JobConfig } from './config.ts';
 import { readStateHead } from './partition-state.ts';
-import { RedisSink, progressKey } from '../sinks/redis-sink.ts';
+import { RedisSink } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 
 /** One partition at a glance: how far behind, how old its checkpoint, where its watermark is. */
 export interface PartitionStatus {
@@ -17,7 +18,7 @@ export interface PartitionStatus {
 }
 
 /** The job's progress per partition, read from Kafka and the checkpoints in Redis. */
-export async function jobStatus(config: JobConfig, admin: Admin, redis: Redis): Promise<PartitionStatus[]> {
+export async function jobStatus(config: JobConfig, admin: Admin, redis: RedisClient): Promise<PartitionStatus[]> {
   const sink = new RedisSink(redis);
   const ends = await admin.fetchTopicOffsets(config.topic);
   const out: PartitionStatus[] = [];

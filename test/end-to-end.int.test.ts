@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { dimsKey, outcomeKey } from '../bench/labelled-stream-truth.ts';
@@ -19,7 +20,7 @@ describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse +
   let events: LabelledEvent[];
   let truth: StreamTruth;
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let summary: { events: number; eventsPerSecond: number; byOutcome: Record<string, number> };
 
   beforeAll(async () => {
@@ -118,10 +119,10 @@ describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse +
 
   it('holds every video’s total in Redis exactly, and nothing for videos without counted views', async () => {
     const ids = [...new Set(events.map((l) => l.event.video_id))];
-    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
+    const values = await liveViews(rd, { group: prefix, topic }, ids);
     const actual = new Map<string, number>();
     ids.forEach((id, i) => {
-      if (values[i] !== null) actual.set(id, Number(values[i]));
+      if (values[i] !== 0) actual.set(id, values[i]);
     });
     expect(actual).toEqual(truth.countedByVideo);
   });
