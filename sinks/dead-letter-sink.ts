@@ -29,6 +29,7 @@ export class DeadLetterSink {
     try {
       await this.producer.send({
         topic: deadLetterTopic(this.topic),
+        acks: -1,
         messages: letters.map((l) => ({
           key: `${this.topic}/${l.partition}/${l.offset}`,
           value: l.value,
