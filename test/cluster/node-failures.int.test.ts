@@ -59,10 +59,10 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
       await sleep(250);
     }
   })();
-  while ((await livePositions(rd, keys).catch(() => 0)) === 0) await sleep(500);
+  await until(() => livePositions(rd, keys).then((n) => n > 0), 'the first events counted', feeding);
   await disturb();
   await feeding;
-  while ((await livePositions(rd, keys).catch(() => 0)) < events.length) await sleep(500);
+  await until(() => livePositions(rd, keys).then((n) => n === events.length), 'every event counted', feeding);
   sampling = false;
   await sampler;
   let workerExit: number | null = 0;
@@ -73,6 +73,18 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
   }
   await runCli(['run', '--until-idle', ...args], SESSION);
   return { topic, events, maxStallMs, workerExit };
+}
+
+/** Waits until `done` holds (a failed check counts as not yet), at most 3 min; a failed `feeding` ends the wait at once. */
+async function until(done: () => Promise<boolean>, what: string, feeding: Promise<void>): Promise<void> {
+  let failed: unknown = null;
+  feeding.catch((err) => (failed = err));
+  const deadline = Date.now() + 180_000;
+  while (!(await done().catch(() => false))) {
+    if (failed !== null) throw failed;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
 }
 
 /** Kills a cluster node with SIGKILL. */
