@@ -33,7 +33,7 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
   if (!existing.includes(topic)) {
     const replicationFactor = Math.min(MAX_REPLICATION, (await admin.describeCluster()).brokers.length);
     const configEntries = [{ name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) }];
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }] }).catch((err: Error) => {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: false }).catch((err: Error) => {
       // another worker may have created it first
       if (!/already exists/i.test(err.message)) throw err;
     });
