@@ -4,6 +4,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRedisClient } from '../sinks/redis-client.ts';
 import { infraUp } from '../infra/services.ts';
+import { clusterUp } from '../infra/cluster.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { benchCacheDir, loadEventPool, preloadTopic, type PreloadedTopic } from './bench-load.ts';
@@ -46,6 +47,8 @@ export interface BenchOptions {
   reuse: boolean;
   /** Only the dashboard measure (e.g. the 100 M-row reference), written to `dashboard-<rows>.json`. */
   dashboardOnly: boolean;
+  /** Also run the job on the local cluster (three Kafka brokers, Redis Cluster), beside the single-node line. */
+  cluster: boolean;
   out: string;
 }
 
@@ -71,6 +74,7 @@ export function benchDefaults(tiny: boolean): BenchOptions {
     jobNodeArgs: [],
     reuse: true,
     dashboardOnly: false,
+    cluster: !tiny,
     out: new URL('./results', import.meta.url).pathname,
   };
 }
@@ -93,6 +97,8 @@ export interface BenchResults {
     job: JobRunResult;
     /** The job with the default worker threads (one per core): the process's throughput. */
     jobThreads: JobRunResult | null;
+    /** The same job on the local cluster: 3 brokers (replication 3, acks=all), a 3-master Redis Cluster; null when not run. */
+    jobCluster: JobRunResult | null;
     limit: Record<string, LineResult>;
     baseline: LineResult;
     operators: OperatorCost;
@@ -102,6 +108,8 @@ export interface BenchResults {
   freshness: { attempts: FreshnessAttempt[]; chosen: FreshnessAttempt };
   memory: { job: JobRunResult['memory']; dedup: DedupState; restore: RestoreMeasure };
   api: ApiResult;
+  /** The read API on the cluster layout (counters summed over partitions, on a Redis Cluster); null when not run. */
+  apiCluster: ApiResult | null;
   dashboard: { run: DashboardResult; reference100M: DashboardResult | null };
   targets: TargetRow[];
 }
@@ -152,6 +160,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
     const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
     const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
+    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, runId, log)) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
 
@@ -188,6 +197,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       throughput: {
         job,
         jobThreads,
+        jobCluster: onCluster?.job ?? null,
         limit,
         baseline,
         operators,
@@ -197,6 +207,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       freshness: { attempts, chosen },
       memory: { job: job.memory, dedup, restore },
       api,
+      apiCluster: onCluster?.api ?? null,
       dashboard: { run: dashboard, reference100M: readDashboardReference(out) },
       targets: [],
     };
@@ -207,6 +218,22 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   } finally {
     redis.disconnect();
     await clickhouse.close();
+  }
+}
+
+/** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there. */
+async function runClusterLines(options: BenchOptions, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
+  const cluster = await clusterUp({ timeoutMs: 240_000, log });
+  const load = await preloadTopic({ brokers: cluster.kafka.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log });
+  const redis = createRedisClient(cluster.redis.url);
+  try {
+    const ctx: LineContext = { brokers: cluster.kafka.brokers, redisUrl: cluster.redis.url, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId: `${runId}-cluster`, log };
+    const job = await runJobLine(ctx, { workers: 1, nodeArgs: options.jobNodeArgs });
+    const clickhouse = resolveJobConfig({}).clickhouse;
+    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
+    return { job, api };
+  } finally {
+    redis.disconnect();
   }
 }
 

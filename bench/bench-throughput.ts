@@ -184,7 +184,7 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
   const metricsPort = await freePort();
   let metrics = new Map<string, number>();
   let maxPending = 0;
-  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort }, {
+  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort, brokers: ctx.brokers, redis: ctx.redisUrl }, {
     name: `job-w${options.workers}-${ctx.runId}`,
     nodeArgs,
     onJson: (line) => {
