@@ -84,8 +84,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const { log } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  // failures surface on commands, where they are retried; a flush's PFADDs go out in one write
-  const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2, enableAutoPipelining: true } });
+  // failures surface on commands, where they are retried
+  const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
   if (!options.migrated) await migrate(clickhouseClient);
   const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}`, brokers: config.brokers, logLevel: logLevel.NOTHING });

@@ -44,8 +44,10 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // Queueing and pipelining are the cluster client's business; the rest applies to each node's connection.
     const { enableOfflineQueue, enableAutoPipelining, ...perNode } = options.redis ?? {};
     client = new Cluster(nodes, {
-      // a restarted or failed-over master is found again by refreshing the slot map
+      // A restarted or failed-over master is found again by refreshing the slot map: on a MOVED
+      // reply, and every few seconds, since a pipeline that mixes writes does not follow MOVED.
       slotsRefreshTimeout: 2_000,
+      slotsRefreshInterval: 5_000,
       retryDelayOnClusterDown: 300,
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
