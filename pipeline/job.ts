@@ -1,6 +1,7 @@
 import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -88,7 +89,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
   if (!options.migrated) await migrate(clickhouseClient);
-  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
+  // `viewtally status` shows this as a partition's owner: which host, process and worker thread
+  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);

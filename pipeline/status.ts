@@ -8,7 +8,7 @@ import { progressKey } from '../sinks/live-counters.ts';
 /** One partition at a glance: who owns it, how far behind, how old its checkpoint, where its watermark is. */
 export interface PartitionStatus {
   partition: number;
-  /** The group member the coordinator assigned it to (the job's Kafka client id: `viewtally-<host>-<pid>`), null while unassigned. */
+  /** The group member the coordinator assigned it to (the job's Kafka client id: `viewtally-<host>-<pid>`, `-w<n>` for worker thread n), null while unassigned. */
   owner: string | null;
   end: number;
   checkpoint: number | null;

@@ -11,7 +11,7 @@ import { DEFAULT_BOT_RULES_PATH } from '../operators/bot-rules-source.ts';
 import { testEvent } from '../operators/test-records.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 
 const HOUR = 3_600_000;
 

@@ -14,8 +14,10 @@ const PARTITIONS = 16;
 const HOUR = 3_600_000;
 const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000' };
 
-/** The Kafka client id a worker process joins the group with (pipeline/job.ts). */
+/** The Kafka client id a worker process joins the group with (pipeline/job.ts), without the worker thread's `-w<n>`. */
 const memberOf = (w: ChildProcess) => `viewtally-${hostname()}-${w.pid}`;
+/** The process a group member (`viewtally status`'s owner) runs in. */
+const processOf = (owner: string | null) => owner?.replace(/-w\d+$/, '') ?? null;
 
 /** Partition → owner as `viewtally status` prints it. */
 async function ownership(topic: string): Promise<PartitionStatus[]> {
@@ -30,7 +32,7 @@ async function settledOn(topic: string, workers: ChildProcess[], timeoutMs = 90_
   let last: PartitionStatus[] = [];
   while (Date.now() < deadline) {
     last = await ownership(topic);
-    const owners = new Set(last.map((s) => s.owner));
+    const owners = new Set(last.map((s) => processOf(s.owner)));
     if (last.length === PARTITIONS && owners.size === members.size && [...owners].every((o) => o !== null && members.has(o))) return last;
     await sleep(1_000);
   }
@@ -99,7 +101,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
     ] as const) {
       expect(status.map((s) => s.partition)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
       const share = new Map<string, number>();
-      for (const s of status) share.set(s.owner!, (share.get(s.owner!) ?? 0) + 1);
+      for (const s of status) share.set(processOf(s.owner)!, (share.get(processOf(s.owner)!) ?? 0) + 1);
       expect([...share.keys()].sort()).toEqual([...members].sort());
       // the coordinator spreads 16 partitions evenly: 4 each over four processes, 5 or 6 over three
       for (const n of share.values()) expect(n).toBeGreaterThanOrEqual(Math.floor(PARTITIONS / members.length));
