@@ -190,10 +190,12 @@ function shardOf(video: string, partitions: number): number {
 /**
  * Replaces a scope's live view totals with `totals` (reconcile --fix, while every owner is fenced):
  * on a single server each video's key is set, and counters of videos not in `totals` deleted; sharded,
- * the scope's counters are deleted and each total is written into one of its partitions' counters.
+ * the scope's counters are deleted, each total is written into one of its partitions' counters, and
+ * the partition count is recorded again.
  */
 export async function replaceLiveViews(redis: RedisClient, scope: CounterScope, partitions: number, totals: Map<string, number>): Promise<void> {
   const layout = counterLayout(redis);
+  await recordShards(redis, scope, partitions); // a wiped cluster lost it, and readers need it
   for (const node of masters(redis)) {
     await scanCounters(node, layout, scope, async (keys, videos) => {
       const stale = layout === 'single' ? keys.filter((_, i) => !totals.has(videos[i])) : keys;
