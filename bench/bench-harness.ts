@@ -138,7 +138,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   }
   const machine = machineInfo();
   await phase('infra', () => infraUp({ timeoutMs: 150_000 }));
-  const config = resolveJobConfig({});
+  // the single-node lines, even where VT_CLUSTER=1 points commands at the cluster: its lines come from cluster.json
+  const config = resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' });
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const redis = createRedisClient(config.redis);
   const clickhouse = createClickHouseClient(config.clickhouse);
