@@ -3,8 +3,7 @@
  * three Redis Cluster masters, their ports, folders and launch commands. infra/cluster.ts runs them.
  */
 import { join } from 'node:path';
-
-const HOST = '127.0.0.1';
+import { HOST, envPort } from './infra-paths.ts';
 
 /** How many brokers and how many Redis masters: a majority survives one lost, and every slot has a home. */
 export const CLUSTER_SIZE = 3;
@@ -18,14 +17,6 @@ export interface ClusterPorts {
 
 /** Defaults beside the single-node services' (19092, 19093, 16379, 18123). */
 export const DEFAULT_CLUSTER_PORTS: ClusterPorts = { kafka: 19192, kafkaController: 19195, redis: 16381 };
-
-function envPort(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0 || n + CLUSTER_SIZE > 65536) throw new Error(`${name}=${v} is not a port number`);
-  return n;
-}
 
 /** The cluster's first ports: `VT_KAFKA_CLUSTER_PORT`, `VT_KAFKA_CLUSTER_CONTROLLER_PORT`, `VT_REDIS_CLUSTER_PORT`, else the defaults. */
 export function clusterPorts(overrides: Partial<ClusterPorts> = {}): ClusterPorts {
@@ -116,22 +107,6 @@ num.replica.fetchers=1
 log.cleaner.dedupe.buffer.size=16777216
 log.retention.hours=168
 log.segment.bytes=268435456
-`;
-}
-
-/** A broker's log4j.properties: everything to its own log file. */
-export function brokerLog4j(logFile: string): string {
-  return `# written by infra/cluster.ts on every start
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=${logFile}
-log4j.appender.file.Append=true
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.log.LogCleaner=WARN
-log4j.logger.kafka.authorizer.logger=WARN
 `;
 }
 

@@ -1,20 +1,43 @@
 /**
- * vitest globalSetup of the `cluster` project: the local services (ClickHouse is shared) and the
- * local cluster — three Kafka brokers and a three-master Redis Cluster — are up before any test;
- * the project's tests find them through `VT_CLUSTER=1`. What this setup started it stops again.
+ * vitest globalSetup of the `cluster` project: the tests' own services (test/global-setup.ts:
+ * ClickHouse is shared) and, in the same folder, a local cluster of their own — three Kafka
+ * brokers and a three-master Redis Cluster — on ports kept in `.viewtally/test/cluster-ports.json`.
+ * The project's tests find it through `VT_CLUSTER=1`; what this setup started it stops again.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { infraDown, infraRoot, infraUpDetailed, type ServiceName } from '../infra/services.ts';
+import { freePort } from '../infra/free-port.ts';
+import { CLUSTER_SIZE, type ClusterPorts } from '../infra/cluster-nodes.ts';
 import { clusterDown, clusterUp } from '../infra/cluster.ts';
+import { portFree } from '../infra/processes.ts';
+import setupServices from './global-setup.ts';
+
+/** Nine ports in a row (brokers, controllers, Redis masters), all free now. */
+async function freeRun(): Promise<ClusterPorts> {
+  for (;;) {
+    const base = await freePort();
+    if (base + 3 * CLUSTER_SIZE > 65535) continue;
+    const ports = Array.from({ length: 3 * CLUSTER_SIZE }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return { kafka: base, kafkaController: base + CLUSTER_SIZE, redis: base + 2 * CLUSTER_SIZE };
+  }
+}
 
 export default async function setup(): Promise<() => Promise<void>> {
+  const stopServices = await setupServices();
+  const root = process.env.VT_INFRA_DIR!;
+  const portsFile = join(root, 'cluster-ports.json');
+  const wasUp = existsSync(join(root, 'cluster.json')) && existsSync(portsFile);
+  const ports: ClusterPorts = wasUp ? (JSON.parse(readFileSync(portsFile, 'utf8')) as ClusterPorts) : await freeRun();
+  writeFileSync(portsFile, `${JSON.stringify(ports)}\n`);
+  Object.assign(process.env, {
+    VT_KAFKA_CLUSTER_PORT: String(ports.kafka),
+    VT_KAFKA_CLUSTER_CONTROLLER_PORT: String(ports.kafkaController),
+    VT_REDIS_CLUSTER_PORT: String(ports.redis),
+  });
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const { started } = await infraUpDetailed({ timeoutMs: 150_000, log });
-  const clusterWasUp = existsSync(join(infraRoot(), 'cluster.json'));
-  await clusterUp({ timeoutMs: 240_000, log });
+  await clusterUp({ root, ports, timeoutMs: 240_000, log });
   return async () => {
-    if (!clusterWasUp) await clusterDown({ log });
-    if (started.length > 0) await infraDown({ services: started as ServiceName[], log });
+    if (!wasUp) await clusterDown({ root, ports, log });
+    await stopServices();
   };
 }
