@@ -18,7 +18,7 @@ export const ALL_CONNECTION_FLAGS: readonly ConnectionFlag[] = ['brokers', 'topi
 export function withConnection(cmd: Command, flags: readonly ConnectionFlag[] = ALL_CONNECTION_FLAGS): Command {
   for (const f of flags) cmd.option(...OPTIONS[f]);
   if (flags.includes('brokers') || flags.includes('redis')) {
-    cmd.option('--cluster', 'use the local Kafka brokers and Redis Cluster that `infra up --cluster` started (env VT_CLUSTER=1)');
+    cmd.option('--cluster', 'use the local Kafka and Redis clusters (env VT_CLUSTER=1)');
   }
   return cmd.option('--config <file>', 'JSON file with any of the job settings; unknown keys are errors (env VT_CONFIG)');
 }
