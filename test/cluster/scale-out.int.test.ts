@@ -12,7 +12,8 @@ import { expectSinksEqualTruth } from '../sink-truth.ts';
 
 const PARTITIONS = 16;
 const HOUR = 3_600_000;
-const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000' };
+// one consumer-group member per process: the processes are what joins and leaves here
+const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000', VT_WORKERS: '1' };
 
 /** The Kafka client id a worker process joins the group with (pipeline/job.ts), without the worker thread's `-w<n>`. */
 const memberOf = (w: ChildProcess) => `viewtally-${hostname()}-${w.pid}`;
@@ -26,7 +27,7 @@ async function ownership(topic: string): Promise<PartitionStatus[]> {
 }
 
 /** Polls `viewtally status` until the group has settled on exactly `workers`, each owning its share; returns what it showed. */
-async function settledOn(topic: string, workers: ChildProcess[], timeoutMs = 90_000): Promise<PartitionStatus[]> {
+async function settledOn(topic: string, workers: ChildProcess[], timeoutMs = 240_000): Promise<PartitionStatus[]> {
   const members = new Set(workers.map(memberOf));
   const deadline = Date.now() + timeoutMs;
   let last: PartitionStatus[] = [];
