@@ -169,7 +169,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     await phase('freshness', async () => {
       let rate = options.freshRate;
       for (let i = 0; i < options.freshAttempts; i++) {
-        const a = await runFreshness({ brokers: config.brokers, redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
+        const a = await runFreshness({ brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
         attempts.push(a);
         if (a.sustained) break;
         // Next: a bit under what the box showed it can do.
