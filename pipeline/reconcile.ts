@@ -64,7 +64,12 @@ export async function reconcile(
       const useCopy = copy !== null && (progress.checkpoint === null || progress.checkpoint.offset < copy.offset);
       const checkpoint = useCopy ? { offset: copy.offset, chain: copy.chain, pending: copy.block } : progress.checkpoint;
       partitions.push({ partition, checkpoint: checkpoint?.offset ?? null, source: checkpoint === null ? 'none' : useCopy ? 'clickhouse' : 'redis' });
-      if (checkpoint === null) continue;
+      if (checkpoint === null) {
+        // Nothing of it is in ClickHouse, and its counters are about to be rewritten: its owner,
+        // fenced, replays it from the start (a live position left standing would skip that).
+        if (options.fix) await sink.forget(key);
+        continue;
+      }
       if (options.fix) {
         if (checkpoint.pending) {
           // Re-inserting under the block's token is a no-op if ClickHouse has it already.

@@ -126,6 +126,11 @@ export class RedisSink {
     });
   }
 
+  /** Puts a partition without a checkpoint back on nothing counted, under a new epoch: its owner, fenced, replays it all. */
+  async forget(key: string): Promise<void> {
+    await this.guard('forget', () => this.redis.multi().hincrby(key, 'epoch', 1).hdel(key, 'pos').exec());
+  }
+
   /**
    * Puts a partition back on `checkpoint` with its live position at the checkpoint, under a new
    * epoch: the owner is fenced, claims again and replays from there, re-adding live increments.
