@@ -59,6 +59,8 @@ export async function reconcile(
     const partitions: ReconcileReport['partitions'] = [];
     for (const partition of deps.partitions) {
       const key = progressKey(config.group, config.topic, partition);
+      // Fenced before it is read: an owner still running must not store a newer checkpoint that the reset below would undo.
+      if (options.fix) await sink.fence(key);
       const progress: PartitionClaim = await sink.inspect(key);
       const copy = await latestCheckpointCopy(clickhouse, config.group, config.topic, partition);
       const useCopy = copy !== null && (progress.checkpoint === null || progress.checkpoint.offset < copy.offset);

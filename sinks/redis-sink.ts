@@ -126,6 +126,11 @@ export class RedisSink {
     });
   }
 
+  /** Bumps a partition's epoch: its owner can write nothing more for it until it claims it again. */
+  async fence(key: string): Promise<void> {
+    await this.guard('fence', () => this.redis.hincrby(key, 'epoch', 1));
+  }
+
   /** Puts a partition without a checkpoint back on nothing counted, under a new epoch: its owner, fenced, replays it all. */
   async forget(key: string): Promise<void> {
     await this.guard('forget', () => this.redis.multi().hincrby(key, 'epoch', 1).hdel(key, 'pos').exec());
