@@ -1,7 +1,8 @@
 import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
@@ -13,6 +14,7 @@ import { ensureDeadLetterTopic, ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
+import { retrying } from './retry.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
 import { STALL_CHECKPOINTS, StallWatch, topicEnds } from './stall-watch.ts';
 import { decode } from '../operators/decode.ts';
@@ -21,6 +23,8 @@ import { tumblingWindow } from '../operators/tumbling-window.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
+import { createRedisClient } from '../sinks/redis-client.ts';
+import { recordShards } from '../sinks/live-counters.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -82,15 +86,20 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const { log } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
-  redis.on('error', () => {}); // failures surface on commands, where they are retried
+  // failures surface on commands, where they are retried
+  const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
   if (!options.migrated) await migrate(clickhouseClient);
-  const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  // `viewtally status` shows this as a partition's owner: which host, process and worker thread
+  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
   const deadLetterBytes = await ensureDeadLetterTopic(admin, config.topic, partitionCount);
+  await retrying(() => recordShards(redis, config, partitionCount), {
+    signal: options.signal,
+    onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'recording the partition count in Redis failed; retrying'),
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {

@@ -1,5 +1,7 @@
 -- Applies one partition's live increments and, optionally, its checkpoint, atomically.
--- ARGV: key, epoch, to, live, ckpt_offset ('' = none), change, pending, full ('1' | '0')
+-- KEYS: the partition's progress key; every key the script touches shares its slot (sinks/live-counters.ts).
+-- ARGV: counter key prefix, epoch, to, live, ckpt_offset ('' = none), change, pending, full ('1' | '0'),
+-- unique-viewer key prefix ('' = the writer adds the viewers itself, each video's in its own slot)
 -- live: per video, a u16 id length, the id, u32 views, u32 viewer count, then each viewer's
 -- key fingerprint (8 bytes), all little-endian.
 -- The checkpoint's state is a chain: a snapshot in the list <key>:snap (in chunks), then changes in
@@ -7,7 +9,7 @@
 -- Returns -1 when fenced (another worker owns the partition), -2 when the checkpoint is older than
 -- the stored one (the chain would break), -3 when a snapshot was not staged, else 1 if the
 -- increments were applied, 0 if they were there already.
-local key = ARGV[1]
+local key = KEYS[1]
 if tonumber(redis.call('HGET', key, 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
 if ARGV[5] ~= '' and tonumber(redis.call('HGET', key, 'ckpt') or '-1') > tonumber(ARGV[5]) then return -2 end
 local staged = key .. ':snap:' .. ARGV[2]
@@ -22,14 +24,18 @@ if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
     local video = string.sub(live, at + 2, at + 1 + n)
     local views, viewers = struct.unpack('<I4I4', live, at + 2 + n)
     at = at + 10 + n
-    redis.call('INCRBY', 'vt:views:' .. video, views)
-    local batch = {}
-    for i = 1, viewers do
-      batch[#batch + 1] = string.sub(live, at, at + 7)
-      at = at + 8
-      if #batch == 1000 or i == viewers then
-        redis.call('PFADD', 'vt:uniq:' .. video, unpack(batch))
-        batch = {}
+    redis.call('INCRBY', ARGV[1] .. video, views)
+    if ARGV[9] == '' then
+      at = at + 8 * viewers
+    else
+      local batch = {}
+      for i = 1, viewers do
+        batch[#batch + 1] = string.sub(live, at, at + 7)
+        at = at + 8
+        if #batch == 1000 or i == viewers then
+          redis.call('PFADD', ARGV[9] .. video, unpack(batch))
+          batch = {}
+        end
       end
     end
   end

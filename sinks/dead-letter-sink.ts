@@ -58,6 +58,7 @@ export class DeadLetterSink {
     try {
       await this.producer.send({
         topic: deadLetterTopic(this.topic),
+        acks: -1,
         messages: group.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
       });
       for (const r of group) this.sent.add(r.letter);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis, ReplyError } from 'ioredis';
 import { redisErrorIsRetriable } from './redis-errors.ts';
 import { redis, uniqueName } from '../test/harness.ts';
+import type { RedisClient } from './redis-client.ts';
 
 /** The error a call fails with. */
 async function failure(call: Promise<unknown>): Promise<Error> {
@@ -14,7 +15,7 @@ async function failure(call: Promise<unknown>): Promise<Error> {
 }
 
 describe('redisErrorIsRetriable', () => {
-  let rd: Redis;
+  let rd: RedisClient;
   const key = uniqueName('redis-errors');
 
   beforeAll(async () => {

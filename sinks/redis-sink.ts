@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
+import { counterLayout, uniqKey, viewsKeyPrefix, type CounterLayout } from './live-counters.ts';
+import { readLivePayload } from '../operators/live-counts.ts';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
 import { redisErrorIsRetriable } from './redis-errors.ts';
@@ -9,10 +11,13 @@ const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
 // Clears the pending block only for the owner and only if it is still the same block (it starts with its token).
 const CLEAR_PENDING = `
-if tonumber(redis.call('HGET', ARGV[1], 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
-local p = redis.call('HGET', ARGV[1], 'pending')
-if p and string.sub(p, 1, #ARGV[3]) == ARGV[3] then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
+if tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') ~= tonumber(ARGV[1]) then return -1 end
+local p = redis.call('HGET', KEYS[1], 'pending')
+if p and string.sub(p, 1, #ARGV[2]) == ARGV[2] then redis.call('HSET', KEYS[1], 'pending', '') return 1 end
 return 0`;
+
+// Most viewers one PFADD carries.
+const PFADD_CHUNK = 1000;
 
 /** A snapshot is stored in chunks of this size: no single Redis value or command carries a whole large state. */
 const CHUNK_BYTES = 1 << 20;
@@ -56,11 +61,6 @@ export interface CheckpointWrite {
   pending: ClickHouseBlock;
 }
 
-/** Redis key holding a partition's progress: epoch, live position, checkpoint. */
-export function progressKey(group: string, topic: string, partition: number): string {
-  return `vt:ckpt:{${group}/${topic}/${partition}}`;
-}
-
 /** Redis key that, while it exists, holds every claim of the group's partitions back (reconcile --fix). */
 export function reconcileLockKey(group: string, topic: string): string {
   return `vt:reconcile:{${group}/${topic}}`;
@@ -79,15 +79,20 @@ function chunks(bytes: Buffer): Buffer[] {
 }
 
 /**
- * Live counters (`vt:views:*`, `vt:uniq:*`) and per-partition progress in Redis. One Lua script
- * applies a flush's increments with the new position and refuses a position it already has, and
- * checks the assignment epoch, so a replay or a fenced worker changes nothing.
+ * Live counters and per-partition progress in Redis, one server or a Cluster (key layouts in
+ * live-counters.ts). One Lua script, on the partition's slot, applies a flush's increments with
+ * the new position and refuses a position it already has, and checks the assignment epoch, so a
+ * replay or a fenced worker changes nothing. On a cluster the unique viewers, whose keys lie in
+ * other slots, are added just before it: adding a viewer again is a no-op, so a crash between the
+ * two only repeats them.
  */
 export class RedisSink {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
+  private readonly layout: CounterLayout;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
+    this.layout = counterLayout(redis);
   }
 
   /** Takes a partition over: bumps its epoch (fencing the previous owner) and reads its progress. */
@@ -121,6 +126,16 @@ export class RedisSink {
           : { offset: Number(ckpt.toString()), chain: [first, ...changes], pending: pending !== null && pending.length > 0 ? decodeBlock(pending) : null };
       return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
     });
+  }
+
+  /** Bumps a partition's epoch: its owner can write nothing more for it until it claims it again. */
+  async fence(key: string): Promise<void> {
+    await this.guard('fence', () => this.redis.hincrby(key, 'epoch', 1));
+  }
+
+  /** Puts a partition without a checkpoint back on nothing counted, under a new epoch: its owner, fenced, replays it all. */
+  async forget(key: string): Promise<void> {
+    await this.guard('forget', () => this.redis.multi().hincrby(key, 'epoch', 1).hdel(key, 'pos').exec());
   }
 
   /**
@@ -159,10 +174,14 @@ export class RedisSink {
           .exec(),
       );
     }
-    const args: (string | Buffer)[] = [key, String(epoch), String(to), live];
+    const args: (string | Buffer)[] = [viewsKeyPrefix(this.layout, key), String(epoch), String(to), live];
     if (checkpoint) args.push(String(checkpoint.offset), checkpoint.state.full ? '' : checkpoint.state.bytes, encodeBlock(checkpoint.pending), checkpoint.state.full ? '1' : '0');
     else args.push('', '', '', '');
-    const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number>);
+    args.push(this.layout === 'single' ? uniqKey('') : '');
+    const result = await this.guard('commit', async () => {
+      if (this.layout === 'sharded') await this.addViewers(live);
+      return (await this.redis.eval(COMMIT, 1, key, ...args)) as number;
+    });
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
     if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
     if (result === -3) throw new SinkUnavailableError(`partition ${key}: the staged snapshot is gone (expired or replaced); the checkpoint is retried`);
@@ -171,8 +190,17 @@ export class RedisSink {
 
   /** Forgets the pending block once ClickHouse has it. */
   async clearPending(key: string, epoch: number, block: ClickHouseBlock): Promise<void> {
-    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), pendingPrefix(block)) as Promise<number>);
+    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 1, key, String(epoch), pendingPrefix(block)) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
+  }
+
+  /** PFADDs a flush's viewers into each video's HyperLogLog, all sent at once. */
+  private async addViewers(live: Buffer): Promise<void> {
+    const adds: Promise<number>[] = [];
+    readLivePayload(live, (video, viewers) => {
+      for (let i = 0; i < viewers.length; i += PFADD_CHUNK) adds.push(this.redis.pfadd(uniqKey(video), ...viewers.slice(i, i + PFADD_CHUNK)));
+    });
+    await Promise.all(adds);
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {

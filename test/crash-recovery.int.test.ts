@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
@@ -24,7 +24,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
   let stream: LabelledEvent[];
   let runs: PairedRuns;
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let kills = 0;
   let crashes = 0;
 

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type StreamTruth } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
@@ -164,10 +165,10 @@ export function expectEnded(run: { code: number | null; log: string }): void {
   expect(run.code, `exit code ${run.code} (null: still running after ${RUN_DEADLINE_MS / 1000} s, killed)\n${run.log.slice(-3000)}`).toBe(0);
 }
 
-/** Asserts that Redis and ClickHouse hold exactly the truth's counted views for the videos under `prefix`. */
-export async function expectExactCounts(ch: ClickHouseClient, rd: Redis, prefix: string, truth: StreamTruth): Promise<void> {
+/** Asserts that Redis and ClickHouse hold exactly the truth's counted views for the videos under `prefix` (the topic read as its own group). */
+export async function expectExactCounts(ch: ClickHouseClient, rd: RedisClient, topic: string, prefix: string, truth: StreamTruth): Promise<void> {
   const ids = [...truth.countedByVideo.keys()];
-  const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
+  const values = await liveViews(rd, { group: topic, topic }, ids);
   expect(new Map(ids.map((id, i) => [id, Number(values[i])]))).toEqual(truth.countedByVideo);
   const [{ v }] = await rows<{ v: string }>(ch, 'SELECT sum(views) AS v FROM views_minute WHERE startsWith(video_id, {p:String})', { p: prefix });
   expect(Number(v)).toBe(truth.outcomes.counted);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
 import { topicConfig } from '../pipeline/topic.ts';
 import { clickhouse, redis, runCli } from './harness.ts';
 import { createTopic, expectDeadLetters, expectEnded, expectExactCounts, runPoisonScenario, runUntilIdle, smallGarbage, testKafka, type PoisonRun } from './poison-input.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
 
 // The job's consumer fetches at most this much per partition (`maxBytesPerPartition` in pipeline/job.ts).
 const FETCH_BYTES_PER_PARTITION = 4 << 20;
@@ -17,7 +17,7 @@ const none = () => false;
 // --until-idle` ends, the valid events are counted exactly, and every bad message has its dead letter.
 describe('a poison record never stalls a partition', () => {
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
 
   beforeAll(async () => {
     ch = await clickhouse();
@@ -47,7 +47,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('ends', () => expectEnded(s.run));
-    it('counts the valid events exactly', () => expectExactCounts(ch, rd, s.prefix, s.truth));
+    it('counts the valid events exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
     it('gives every hostile message its dead letter, byte for byte, with the reason, size and hash', () => expectDeadLetters(s, all));
   });
 
@@ -79,7 +79,7 @@ describe('a poison record never stalls a partition', () => {
 
     it('are the largest the broker takes', async () => expect(await oneMore).toBe('MESSAGE_TOO_LARGE'));
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
     it('each have a dead letter cut to fit, with the original size and hash', () => expectDeadLetters(s, none));
   });
 
@@ -99,7 +99,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
     it('each have a dead letter cut to fit, with the original size and hash', () => expectDeadLetters(s, none));
   });
 
@@ -117,7 +117,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
     it('each have their dead letter', () => expectDeadLetters(s, all));
   });
 
@@ -155,7 +155,7 @@ describe('a poison record never stalls a partition', () => {
 
     it('counts exactly once the cause is fixed and reconcile --fix has run', async () => {
       expectEnded(after);
-      await expectExactCounts(ch, rd, s.prefix, s.truth);
+      await expectExactCounts(ch, rd, s.topic, s.prefix, s.truth);
     });
   });
 });

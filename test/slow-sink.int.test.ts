@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type StreamTruth } from '../bench/labelled-stream.ts';
 import { clickhouse, localConfig, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
@@ -41,7 +42,7 @@ describe('slow ClickHouse', () => {
   const topic = uniqueName('slow');
   let proxy: Server;
   let truth: StreamTruth;
-  let rd: Redis;
+  let rd: RedisClient;
   const pending: number[] = [];
 
   beforeAll(async () => {
@@ -98,7 +99,7 @@ describe('slow ClickHouse', () => {
       await ch.close();
     }
     const ids = [...truth.countedByVideo.keys()];
-    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
-    expect(new Map(ids.map((id, i) => [id, Number(values[i])]))).toEqual(truth.countedByVideo);
+    const values = await liveViews(rd, { group: topic, topic }, ids);
+    expect(new Map(ids.map((id, i) => [id, values[i]]))).toEqual(truth.countedByVideo);
   });
 });

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
 import { metricSum } from '../pipeline/metrics.ts';
 import { STALL_CHECKPOINTS } from '../pipeline/stall-watch.ts';
 import type { StreamTruth } from '../bench/labelled-stream.ts';
 import { clickhouse, redis } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 import { createTopic, expectEnded, expectExactCounts, produceRaw, runUntilIdle, validEvents } from './poison-input.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
 
 const CHECKPOINT_MS = 1_000;
 
@@ -50,8 +50,9 @@ async function until(port: number, done: (p: Probe) => boolean, ms: number): Pro
 // and nothing is lost or doubled.
 describe('a stalled partition is visible', () => {
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let truth: StreamTruth;
+  let topic: string;
   let prefix: string;
   let before: Probe;
   let stalled: Probe;
@@ -62,7 +63,7 @@ describe('a stalled partition is visible', () => {
   beforeAll(async () => {
     ch = await clickhouse();
     rd = redis();
-    const topic = await createTopic('stall', 2);
+    topic = await createTopic('stall', 2);
     prefix = `${topic}-`;
     const valid = validEvents(19, 4_000, prefix);
     truth = valid.truth;
@@ -111,6 +112,6 @@ describe('a stalled partition is visible', () => {
 
   it('loses and doubles nothing', async () => {
     expectEnded(finish);
-    await expectExactCounts(ch, rd, prefix, truth);
+    await expectExactCounts(ch, rd, topic, prefix, truth);
   });
 });
