@@ -13,6 +13,7 @@ import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureDeadLetterTopic, ensureTopic } from './topic.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 import { crashPoint } from './crash-points.ts';
 import { retrying } from './retry.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
@@ -24,7 +25,7 @@ import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { createRedisClient } from '../sinks/redis-client.ts';
-import { recordShards } from '../sinks/live-counters.ts';
+import { progressKey, recordShards } from '../sinks/live-counters.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -180,12 +181,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   }).start();
 
+  /** What stopped the job before it was asked to stop: the run then fails instead of ending as done. */
+  let failure: Error | null = null;
+  const fail = (err: Error, what: string) => {
+    if (stop.signal.aborted) return;
+    log.error({ err: err.message }, what);
+    failure = err;
+    stop.abort();
+  };
   consumer.on(consumer.events.CRASH, (e) => {
     // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
-    if (!e.payload.restart) {
-      log.error({ err: e.payload.error.message }, 'kafka consumer crashed');
-      stop.abort();
-    }
+    if (!e.payload.restart) fail(e.payload.error, 'kafka consumer crashed');
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
@@ -240,10 +246,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     ),
     { defaultValue: undefined },
   );
-  processing.catch((err) => {
-    log.error({ err: (err as Error).message }, 'consumer failed');
-    stop.abort();
-  });
+  processing.catch((err: Error) => fail(err, 'consumer failed'));
 
   /** A live flush or a checkpoint of every task; a final checkpoint waits for ClickHouse, and may fire every open window. */
   const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
@@ -260,16 +263,20 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     }
   };
 
-  /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
+  /**
+   * Every partition of the topic is processed to its end: ours by our tasks, the others by their
+   * checkpoints in Redis (not the group's Kafka offsets: a commit lost to a broker restart is never
+   * made again by an owner with nothing new to checkpoint).
+   */
   const drained = async (): Promise<boolean> => {
     // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
     if (assignment.assigned.length === 0 || assignment.assigned.some((p) => !tasks.has(p))) return false;
     const high = await admin.fetchTopicOffsets(config.topic);
-    const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
     for (const { partition, high: h } of high) {
+      if (Number(h) === 0) continue;
       const t = tasks.get(partition);
-      const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === partition)?.offset ?? -1);
-      if (Number(h) > 0 && position < Number(h)) return false;
+      const position = t ? t.nextOffset : await redisSink.checkpointOffset(progressKey(config.group, config.topic, partition));
+      if (position < Number(h)) return false;
     }
     return true;
   };
@@ -313,6 +320,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     metricsServer?.close();
     log.info('left the group');
   }
+  if (failure !== null) throw new ViewtallyError(`the job stopped: ${(failure as Error).message}`, { cause: failure });
   let lateEvents = assignment.droppedLateEvents;
   for (const t of tasks.values()) lateEvents += t.windows.lateEvents;
   const byOutcome: Record<string, number> = {};

@@ -103,6 +103,12 @@ export class RedisSink {
     return this.inspect(key);
   }
 
+  /** The offset of a partition's checkpoint (-1: none), without its state. */
+  async checkpointOffset(key: string): Promise<number> {
+    const ckpt = await this.guard('checkpoint offset', () => this.redis.hget(key, 'ckpt'));
+    return ckpt === null ? -1 : Number(ckpt);
+  }
+
   /** Reads a partition's progress without taking it over. */
   async inspect(key: string): Promise<PartitionClaim> {
     return this.guard('inspect', async () => {
