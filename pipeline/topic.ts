@@ -7,21 +7,33 @@ const MAX_REPLICATION = 3;
 /** How long a new topic may take to be known, with a leader per partition, by the broker asked. */
 const METADATA_WAIT_MS = 30_000;
 
-/** The topic's partition count once every partition has a leader; retries while the brokers learn of a new topic. */
-async function partitionsWithLeaders(admin: Admin, topic: string): Promise<number> {
+/** Errors of a broker that has not yet heard of a topic created a moment ago (or of its leaders). */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Asks `attempt` until it answers (non-null) or a broker-side "not yet known" error stops recurring;
+ * on a cluster, metadata of a new topic reaches each broker a moment after the controller.
+ */
+async function untilKnown<T>(topic: string, what: string, attempt: () => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + METADATA_WAIT_MS;
   for (;;) {
     try {
-      const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
-      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return partitions.length;
+      const answer = await attempt();
+      if (answer !== null) return answer;
     } catch (err) {
-      // a broker that has not heard of a topic created a moment ago answers UNKNOWN_TOPIC_OR_PARTITION
-      const type = (err as { type?: string }).type;
-      if ((type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') || Date.now() > deadline) throw err;
+      if (!NOT_YET_KNOWN.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
     }
-    if (Date.now() > deadline) throw new Error(`topic ${topic}: not every partition has a leader after ${METADATA_WAIT_MS / 1000} s`);
+    if (Date.now() > deadline) throw new Error(`topic ${topic}: ${what} after ${METADATA_WAIT_MS / 1000} s`);
     await sleep(200);
   }
+}
+
+/** The topic's partition count once every partition has a leader. */
+function partitionsWithLeaders(admin: Admin, topic: string): Promise<number> {
+  return untilKnown(topic, 'not every partition has a leader', async () => {
+    const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
+    return partitions.length > 0 && partitions.every((p) => p.leader >= 0) ? partitions.length : null;
+  });
 }
 
 /**
@@ -43,13 +55,13 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
 }
 
 /** A topic's configuration value as the broker applies it (its own, else the broker's default). */
-export async function topicConfig(admin: Admin, topic: string, name: string): Promise<string> {
+export function topicConfig(admin: Admin, topic: string, name: string): Promise<string> {
   // Node's ESM view of kafkajs names only its first few exports; the rest are on the default export.
   const { ConfigResourceTypes } = kafkajs;
-  const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: false });
-  const value = resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
-  if (value === undefined || value === null) throw new Error(`topic ${topic} has no ${name}`);
-  return value;
+  return untilKnown(topic, `no ${name}`, async () => {
+    const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: false });
+    return resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? null;
+  });
 }
 
 /**

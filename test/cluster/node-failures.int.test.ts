@@ -22,6 +22,8 @@ interface FailureRun {
   /** Longest time the live positions stood still while produced events waited. */
   maxStallMs: number;
   workerExit: number | null;
+  /** The last lines each worker logged, to say why one exited non-zero. */
+  workerLogs: string;
 }
 
 /**
@@ -73,7 +75,7 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
     if (w.exitCode !== 0) workerExit = w.exitCode;
   }
   await runCli(['run', '--until-idle', ...args], SESSION);
-  return { topic, events, maxStallMs, workerExit };
+  return { topic, events, maxStallMs, workerExit, workerLogs: logs() };
 }
 
 /** Waits until `done` holds (a failed check counts as not yet), at most 3 min; a failed `feeding` ends the wait at once. */
@@ -121,7 +123,7 @@ describe('cluster node failures', () => {
     });
     console.log(`broker kill: longest stall of the live positions ${run.maxStallMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
     await expectSinksEqualTruth(ch, rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
-    expect(run.workerExit).toBe(0);
+    expect(run.workerExit, run.workerLogs).toBe(0);
   });
 
   it('a Redis master killed and restarted: totals exact', async () => {
@@ -132,6 +134,6 @@ describe('cluster node failures', () => {
     });
     console.log(`redis master kill: longest stall of the live positions ${run.maxStallMs} ms`);
     await expectSinksEqualTruth(ch, rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
-    expect(run.workerExit).toBe(0);
+    expect(run.workerExit, run.workerLogs).toBe(0);
   });
 });
