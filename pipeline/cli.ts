@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka } from './kafka-client.ts';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
 import { stopRequest, whenStopped } from './stop-request.ts';
@@ -114,7 +114,7 @@ withConnection(program.command('reconcile').description('compare Redis live coun
   .option('--json', 'print the full report as JSON')
   .action(async (flags: ConnectionFlags & { fix?: boolean; json?: boolean }) => {
     const config = resolveJobConfig(flags);
-    const kafka = new Kafka({ clientId: 'viewtally-reconcile', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const kafka = createKafka('viewtally-reconcile', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
@@ -140,7 +140,7 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
   .option('--json', 'one JSON object per partition')
   .action(async (flags: ConnectionFlags & { json?: boolean }) => {
     const config = resolveJobConfig(flags);
-    const kafka = new Kafka({ clientId: 'viewtally-status', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const kafka = createKafka('viewtally-status', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
     const redis = await connectCommandRedis(config.redis).catch(async (err: unknown) => {

@@ -2,7 +2,8 @@ import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from '
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
+import { createKafka } from './kafka-client.ts';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
@@ -92,7 +93,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const clickhouseClient = createClickHouseClient(config.clickhouse);
   if (!options.migrated) await migrate(clickhouseClient);
   // `viewtally status` shows this as a partition's owner: which host, process and worker thread
-  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const kafka = createKafka(`viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, config.brokers);
   const admin = kafka.admin();
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
