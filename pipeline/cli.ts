@@ -19,7 +19,7 @@ import { printRows } from './print-rows.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
-import { migrate } from '../clickhouse/migrations.ts';
+import { migrate, renderSchema } from '../clickhouse/migrations.ts';
 
 const program = new Command('viewtally').description('Exactly-once video view counting: Kafka → ClickHouse rollups and Redis live counters');
 
@@ -52,13 +52,26 @@ infra
     else printRows(status as unknown as Record<string, unknown>[]);
   });
 
-withConnection(program.command('migrate').description('apply the ClickHouse migrations')).action(async (flags: ConnectionFlags) => {
-  const config = resolveJobConfig(flags);
-  const client = createClickHouseClient(config.clickhouse);
-  const applied = await migrate(client);
-  await client.close();
-  console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
-});
+withConnection(program.command('migrate').description('apply the ClickHouse migrations'))
+  .option('--cluster <name>', 'render them for this cluster of the server (remote_servers): Replicated*MergeTree shard tables, Distributed tables, ON CLUSTER')
+  .option('--print', 'print the statements instead of applying them')
+  .action(async (flags: ConnectionFlags & { cluster?: string; print?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const client = createClickHouseClient(config.clickhouse);
+    try {
+      const database = flags.cluster === undefined ? '' : (await (await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' })).json<{ db: string }>())[0].db;
+      const cluster = flags.cluster === undefined ? null : { cluster: flags.cluster, database };
+      if (flags.print) {
+        const schema = renderSchema(cluster);
+        console.log([schema.migrationsTable, ...schema.migrations.flatMap((m) => m.statements)].map((s) => `${s};\n`).join('\n'));
+        return;
+      }
+      const applied = await migrate(client, cluster);
+      console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
+    } finally {
+      await client.close();
+    }
+  });
 
 withConnection(program.command('produce').description('send JSONL view events (file or stdin) to the topic as Avro'))
   .option('--file <path>', 'JSONL file (default: stdin)')

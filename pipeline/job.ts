@@ -22,9 +22,11 @@ import { RedisSink } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
+import { unlandedPart } from '../sinks/landed-blocks.ts';
 import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
+import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
 
 /** A batch with the task that owns its partition. */
 interface JobBatch extends SourcedBatch {
@@ -76,7 +78,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
   redis.on('error', () => {}); // failures surface on commands, where they are retried
   const clickhouseClient = createClickHouseClient(config.clickhouse);
-  await migrate(clickhouseClient);
+  const cluster = await readClusterLayout(clickhouseClient);
+  await migrate(clickhouseClient, cluster);
   const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -117,7 +120,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const committer = new Committer({
     metrics,
     redis: redisSink,
-    clickhouse: new ClickHouseSink(clickhouseClient),
+    clickhouse: new ClickHouseSink(clickhouseClient, insertRouting(cluster)),
+    unlanded: (block) => unlandedPart(clickhouseClient, block),
     deadLetters: new DeadLetterSink(producer, config.topic),
     consumer,
     group: config.group,
