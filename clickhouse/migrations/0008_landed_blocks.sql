@@ -8,8 +8,8 @@
 -- this table which of the block's inserts landed (sinks/landed-blocks.ts) and re-inserts the rest.
 --
 -- What a marker proves: a writer killed at any moment leaves each of its inserts either done by
--- the server (every row and the marker) or never started (the server runs an insert once it has
--- its whole body). An insert that fails inside ClickHouse can keep some of its views' writes and
+-- the server (every row and the marker) or not done at all (an insert cut off mid-body fails
+-- before its one block is written: the job's blocks are far below max_insert_block_size). An insert that fails inside ClickHouse can keep some of its views' writes and
 -- not others, in no fixed order (a marker without its rows, or rows without it); its writer sees
 -- the error and retries on the tokens alone, at once, which the windows above do cover.
 --
