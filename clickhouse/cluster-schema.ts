@@ -40,9 +40,9 @@ const SHARDING_KEYS: [column: string, key: string][] = [
   ['token', 'cityHash64(token)'],
 ];
 
-const CREATE_TABLE = /^CREATE TABLE (IF NOT EXISTS )?(\w+) \(([\s\S]*)\)\s*ENGINE = (\w+)(?:\(([^)]*)\))?([\s\S]*)$/;
-const CREATE_VIEW = /^CREATE MATERIALIZED VIEW (IF NOT EXISTS )?(\w+) TO (\w+) AS ([\s\S]+)$/;
-const ALTER_TABLE = /^ALTER TABLE (\w+) ([\s\S]+)$/;
+const CREATE_TABLE = /^CREATE TABLE (IF NOT EXISTS )?(\w+)\s*\(([\s\S]*)\)\s*ENGINE = (\w+)(?:\(([^)]*)\))?([\s\S]*)$/;
+const CREATE_VIEW = /^CREATE MATERIALIZED VIEW (IF NOT EXISTS )?(\w+)\s+TO\s+(\w+)\s+AS\s+([\s\S]+)$/;
+const ALTER_TABLE = /^ALTER TABLE (\w+)\s+([\s\S]+)$/;
 const COLUMN_OPERATION = /^(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR) COLUMN\b/i;
 const IDENTIFIER = /^[A-Za-z_][\w.-]*$/;
 

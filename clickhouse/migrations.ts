@@ -40,6 +40,14 @@ export function renderSchema(cluster: ClusterTarget | null): { migrationsTable: 
   return { migrationsTable: schema.migrationsTable(MIGRATIONS_COLUMNS), migrations: schema.renderMigrations(loadMigrations()) };
 }
 
+/** A statement on the migrated schema (a retention change, say), rendered as the migrations are. */
+export function renderStatement(statement: string, cluster: ClusterTarget | null): string[] {
+  if (cluster === null) return [statement];
+  const schema = new ClusterSchema(cluster);
+  schema.renderMigrations(loadMigrations());
+  return schema.render(statement);
+}
+
 /**
  * Applies every migration not yet recorded in `schema_migrations`, rendered for one server or for
  * a cluster (`ON CLUSTER` statements, sent to any one of its servers); returns the versions applied.
