@@ -6,7 +6,8 @@ import { createTestDatabase, queryRows, type TestDatabase } from '../clickhouse/
 import { redis, uniqueName } from '../test/harness.ts';
 import { Committer } from '../pipeline/committer.ts';
 import { createJobMetrics } from '../pipeline/metrics.ts';
-import { LiveCounts } from '../operators/live-counts.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { writeOutcomeRow, writeRejectedRow, writeViewsRow } from '../schemas/clickhouse-rows.ts';
 import { ClickHouseSink } from './clickhouse-sink.ts';
 import { RedisSink, progressKey, type CheckpointWrite } from './redis-sink.ts';
 import { checkpointCopy } from './checkpoint-copies.ts';
@@ -32,11 +33,16 @@ describe('recovery of a pending block knows whether it landed', () => {
 
   /** A block of `views` views of one video, with their outcomes and one rejected event. */
   function block(partition: number, from: number, video: string, views: number): ClickHouseBlock {
+    const rows = (write: (w: BinaryWriter) => void) => {
+      const w = new BinaryWriter();
+      write(w);
+      return w.copy();
+    };
     return {
       token: `${group}/${topic}/${partition}/${from}-${from + 100}/1.${from}`,
-      views: [{ minute, video_id: video, channel_id: 'ch', category: 'music', country: 'DE', device: 'mobile', traffic_source: 'search', views, viewers: [`${video}-viewer`] }],
-      outcomes: [{ minute, video_id: video, outcome: 'counted', events: views }],
-      rejected: [{ ts: minute, video_id: video, event_id: `${video}-bot-${from}`, score: 0.9, reasons: ['velocity'], ip_hash: 'h', ip_prefix: '10.0.0.0/24', user_agent: 'ua' }],
+      views: rows((w) => writeViewsRow(w, { minute, video_id: video, channel_id: 'ch', category: 'music', country: 'DE', device: 'mobile', traffic_source: 'search', views, viewers: [7n] })),
+      outcomes: rows((w) => writeOutcomeRow(w, { minute, video_id: video, outcome: 'counted', events: views })),
+      rejected: rows((w) => writeRejectedRow(w, { ts: minute, video_id: video, event_id: `${video}-bot-${from}`, score: 0.9, reasons: ['velocity'], ip_hash: 'h', ip_prefix: '10.0.0.0/24', user_agent: 'ua' })),
     };
   }
 
@@ -45,13 +51,13 @@ describe('recovery of a pending block knows whether it landed', () => {
     const key = progressKey(group, topic, partition);
     const { epoch } = await redisSink.claim(key, `${key}:lock`);
     const checkpoint: CheckpointWrite = { offset: 100, state: { full: true, bytes: Buffer.from('state') }, pending: b };
-    await redisSink.commit(key, epoch, 100, new LiveCounts(), checkpoint);
+    await redisSink.commit(key, epoch, 100, Buffer.alloc(0), checkpoint);
     return { key, checkpoint };
   }
 
   async function write(partition: number, b: ClickHouseBlock): Promise<void> {
     const checkpoint: CheckpointWrite = { offset: 100, state: { full: true, bytes: Buffer.from('state') }, pending: b };
-    await sink.write(b, await checkpointCopy(group, topic, partition, checkpoint));
+    await sink.write(b, checkpointCopy(group, topic, partition, checkpoint));
   }
 
   /** More newer blocks than each table remembers, of another video. */
@@ -92,7 +98,7 @@ describe('recovery of a pending block knows whether it landed', () => {
       consumer: undefined as unknown as Consumer,
       group,
       log: pino({ level: 'silent' }),
-      metrics: createJobMetrics({ lag: () => new Map(), watermarkDelayMs: none, checkpointAgeMs: () => new Map(), dedupEntries: none, dedupEvictions: none, botKeys: none, pendingEvents: none }),
+      metrics: createJobMetrics({ lag: () => new Map(), watermarkDelayMs: none, checkpointAgeMs: () => new Map(), dedupEntries: none, dedupEvictions: none, botKeys: none, pendingEvents: none, stateMemoryBytes: none }),
     });
   });
 
@@ -125,7 +131,7 @@ describe('recovery of a pending block knows whether it landed', () => {
   it('a takeover re-inserts only the parts of a block that did not land', async () => {
     const b = block(3, 0, 'partial', 4);
     const { key, checkpoint } = await recordPending(3, b);
-    await write(3, { ...b, outcomes: [], rejected: [] }); // the old owner died between the views and the outcomes
+    await write(3, { ...b, outcomes: Buffer.alloc(0), rejected: Buffer.alloc(0) }); // the old owner died between the views and the outcomes
     await pushOutOfMemory();
     await takeOver(key, checkpoint, 3);
     expect(await totals('partial')).toEqual({ minute: 4, hour: 4, day: 4, outcomes: 4, rejected: 1 });
