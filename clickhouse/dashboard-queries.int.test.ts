@@ -157,7 +157,7 @@ describe('projections', () => {
 });
 
 describe('category projections', () => {
-  it('totals of one category over all channels read the by_category projection of each tier (0008)', async () => {
+  it('totals of one category over all channels read the by_category projection of each tier (0009)', async () => {
     // Each range lies in one tier: minutes of the current hour, hours of yesterday, days of last year.
     const forced = createClickHouseClient(db.target, { settings: { force_optimize_projection_name: 'by_category' } });
     try {

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseBlock } from './clickhouse-block.ts';
 
 // The table each part of a block is inserted into. Every insert of these tables with a token
-// leaves that token in `landed_blocks`, in the same insert (migration 0007).
+// leaves that token in `landed_blocks`, in the same insert (migration 0008).
 const PART_TABLES = { views: 'views_minute_rows', outcomes: 'view_outcomes_minute', rejected: 'rejected_views' } as const;
 const NO_ROWS = Buffer.alloc(0);
 
@@ -21,8 +21,8 @@ export async function landedTables(client: ClickHouseClient, blockToken: string)
 
 /**
  * What of a block left pending by a writer that is gone ClickHouse does not hold yet: the block
- * with every part whose insert landed emptied (the sink skips empty parts). This knows, where the
- * insert tokens only remember the last few thousand blocks of a table.
+ * with every part whose insert landed emptied (the sink skips empty parts). The markers know this
+ * for 7 days; the insert tokens, for a table's last 10 000 blocks only.
  *
  * Only for a takeover or reconcile: a writer whose insert failed retries on the tokens alone,
  * since an insert that failed inside ClickHouse may have left its marker without all its rows
