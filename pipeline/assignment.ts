@@ -108,7 +108,7 @@ export class Assignment {
     const checkpoint = progress.checkpoint;
     if (checkpoint?.pending) {
       // The previous owner may have stopped before writing its last block and state link to ClickHouse.
-      await committer.writeBlock(config.topic, partition, key, progress.epoch, { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending });
+      await committer.writeBlock(config.topic, partition, key, progress.epoch, { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending }, { recovered: true });
     }
     if (generation !== this.generation) return null;
     const task = new PartitionTask({

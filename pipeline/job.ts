@@ -31,9 +31,11 @@ import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
+import { unlandedPart } from '../sinks/landed-blocks.ts';
 import { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
+import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
 
 /** A batch with the task that owns its partition. */
 interface JobBatch extends SourcedBatch {
@@ -91,7 +93,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   // failures surface on commands, where they are retried
   const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
-  if (!options.migrated) await migrate(clickhouseClient);
+  const cluster = await readClusterLayout(clickhouseClient);
+  if (!options.migrated) await migrate(clickhouseClient, cluster);
   // `viewtally status` shows this as a partition's owner: which host, process and worker thread
   const kafka = createKafka(`viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, config.brokers);
   const admin = kafka.admin();
@@ -139,7 +142,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const committer = new Committer({
     metrics,
     redis: redisSink,
-    clickhouse: new ClickHouseSink(clickhouseClient),
+    clickhouse: new ClickHouseSink(clickhouseClient, insertRouting(cluster)),
+    unlanded: (block) => unlandedPart(clickhouseClient, block),
     deadLetters: new DeadLetterSink(producer, config.topic, {
       maxMessageBytes: deadLetterBytes,
       onPoison: (letter, err) => {
