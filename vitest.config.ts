@@ -1,18 +1,25 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests run on their own; integration tests (`*.int.test.ts`, `test/`) get the real local
-// services started once by the global setup and run one file at a time, since they share them.
-// The cluster project runs the exactness tests again, and the cluster's own tests, against three
-// Kafka brokers and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there);
-// the benchmark's tiny run is there too, as it measures both layouts.
+// Four projects, one after another (sequence.groupOrder); `npm test` runs the first two with two
+// files at a time and the last two one file at a time (vitest sets parallelism per run, not per project):
+// 1. unit: pure code.
+// 2. integration: the real local services, started once by the global setup; each file uses
+//    topics, groups, videos and databases of its own, and much of a file's time is waiting
+//    (sessions to expire, chunks to arrive), so two files may share the services.
+// 3. exclusive: files that take the shared services down and up again.
+// 4. cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
+//    and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there), which kill
+//    nodes; the benchmark's tiny run is there too, as it measures both layouts.
+const EXCLUSIVE = ['test/disturbances.int.test.ts'];
+const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'bench/bench-harness.int.test.ts'];
+
 export default defineConfig({
   test: {
-    // integration files share the local services; unit files are fast enough in sequence too
-    fileParallelism: false,
     projects: [
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           // the suite shares 2 cores with the services and the integration files: time-outs are for hangs, not speed
           testTimeout: 60_000,
           include: ['{schemas,operators,sinks,pipeline,clickhouse,api,bench,infra}/**/*.test.ts'],
@@ -22,8 +29,19 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
-          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts'],
+          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts', ...EXCLUSIVE],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'exclusive',
+          sequence: { groupOrder: 2 },
+          include: EXCLUSIVE,
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
@@ -32,7 +50,8 @@ export default defineConfig({
       {
         test: {
           name: 'cluster',
-          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'bench/bench-harness.int.test.ts'],
+          sequence: { groupOrder: 3 },
+          include: CLUSTER,
           globalSetup: ['test/global-setup-cluster.ts'],
           env: { VT_CLUSTER: '1' },
           testTimeout: 600_000,
