@@ -6,11 +6,13 @@ import { defineConfig } from 'vitest/config';
 // 2. integration: the real local services, started once by the global setup; each file uses
 //    topics, groups, videos and databases of its own, and much of a file's time is waiting
 //    (sessions to expire, chunks to arrive), so two files may share the services.
-// 3. exclusive: files that take the shared services down and up again.
+// 3. exclusive: files that disturb the shared services (EXCLUSIVE below).
 // 4. cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
 //    and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there), which kill
 //    nodes; the benchmark's tiny run is there too, as it measures both layouts.
-const EXCLUSIVE = ['test/disturbances.int.test.ts'];
+// Files that take the shared services down, pause their writes (CLIENT PAUSE), or rewrite every
+// live counter of the single Redis (`reconcile --fix`): nothing else may run beside them.
+const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
 const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'bench/bench-harness.int.test.ts'];
 
 export default defineConfig({
