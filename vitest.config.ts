@@ -1,19 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
-// Four projects, one after another (sequence.groupOrder); `npm test` runs the first two with two
-// files at a time and the last two one file at a time (vitest sets parallelism per run, not per project):
-// 1. unit: pure code.
-// 2. integration: the real local services, started once by the global setup; each file uses
-//    topics, groups, videos and databases of its own, and much of a file's time is waiting
-//    (sessions to expire, chunks to arrive), so two files may share the services.
-// 3. exclusive: files that disturb the shared services (EXCLUSIVE below).
-// 4. cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
-//    and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there), which kill
-//    nodes; the benchmark's tiny run is there too, as it measures both layouts.
-// Files that take the shared services down, pause their writes (CLIENT PAUSE), or rewrite every
-// live counter of the single Redis (`reconcile --fix`): nothing else may run beside them.
+// Five projects, one after another (sequence.groupOrder). vitest sets parallelism per run, not per
+// project, so `npm test` makes two runs: the first three projects two files at a time, then the two
+// exclusive ones one file at a time.
+// - unit: pure code.
+// - integration: the real local services, started once by the global setup; each file uses
+//   topics, groups, videos and databases of its own, and much of a file's time is waiting
+//   (sessions to expire, chunks to arrive), so two files may share the services.
+// - cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
+//   and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there); the
+//   benchmark's tiny run is there too, as it measures both layouts.
+// - exclusive, cluster-exclusive: files that take services or nodes down, pause their writes
+//   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing may run beside them.
 const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
+const CLUSTER_EXCLUSIVE = ['test/cluster/node-failures.int.test.ts', 'test/cluster/reconcile.int.test.ts'];
 const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'bench/bench-harness.int.test.ts'];
+
+const services = { testTimeout: 300_000, hookTimeout: 300_000 };
+const cluster = { globalSetup: ['test/global-setup-cluster.ts'], env: { VT_CLUSTER: '1' }, testTimeout: 600_000, hookTimeout: 600_000 };
 
 export default defineConfig({
   test: {
@@ -35,29 +39,33 @@ export default defineConfig({
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
           exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts', ...EXCLUSIVE],
           globalSetup: ['test/global-setup.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
-        },
-      },
-      {
-        test: {
-          name: 'exclusive',
-          sequence: { groupOrder: 2 },
-          include: EXCLUSIVE,
-          globalSetup: ['test/global-setup.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
+          ...services,
         },
       },
       {
         test: {
           name: 'cluster',
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 2 },
           include: CLUSTER,
-          globalSetup: ['test/global-setup-cluster.ts'],
-          env: { VT_CLUSTER: '1' },
-          testTimeout: 600_000,
-          hookTimeout: 600_000,
+          exclude: CLUSTER_EXCLUSIVE,
+          ...cluster,
+        },
+      },
+      {
+        test: {
+          name: 'exclusive',
+          sequence: { groupOrder: 3 },
+          include: EXCLUSIVE,
+          globalSetup: ['test/global-setup.ts'],
+          ...services,
+        },
+      },
+      {
+        test: {
+          name: 'cluster-exclusive',
+          sequence: { groupOrder: 4 },
+          include: CLUSTER_EXCLUSIVE,
+          ...cluster,
         },
       },
     ],
