@@ -21,7 +21,7 @@ const fixture = JSON.parse(readFileSync(new URL('./legacy-state.fixture.json', i
 
 describe('a checkpoint chain of viewtally 0.1 (gzipped JSON)', () => {
   it('restores a snapshot and its changes into this version’s tables, which then decide exactly as 0.1 did and hold the same open windows', () => {
-    const events = generateLabelledStream({ seed: 77, events: 3000, videos: 60, minutes: 6, startMs: Date.UTC(2026, 10, 30, 12) }).toArray().map((l) => l.event);
+    const events = generateLabelledStream({ seed: 77, events: 3000, videos: 60, minutes: 6, startMs: Date.UTC(2026, 10, 30, 12), mix: { human_cgnat: 0, bot_farm: 0 } }).toArray().map((l) => l.event);
     expect(createHash('sha256').update(JSON.stringify(events)).digest('hex')).toBe(fixture.eventsSha256);
     const config = defaultJobConfig();
     const rules = loadBotRules();
