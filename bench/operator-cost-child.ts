@@ -54,7 +54,7 @@ const rules = loadBotRules();
 const fingerprints = new Fingerprinter(config.stateSeed);
 const hasher = new IpHasher('viewtally-bench');
 const tasks = Array.from({ length: args.partitions }, (_, partition) =>
-  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, partitionCount: args.partitions, botRules: () => rules, fingerprints, hasher, livePosition: -1, checkpointOffset: 0 }),
+  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, addressPartitions: args.partitions, botRules: () => rules, fingerprints, addressKeys: fingerprints, hasher, livePosition: -1, checkpointOffset: 0 }),
 );
 type Batch = PartitionBatch & { task: PartitionTask };
 const ms = { records: 0, decode: 0, classify: 0, windows: 0, collect: 0, flushAndFire: 0 };

@@ -1,37 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { generateLabelledStream, requiredWatchMs, type LabelledEvent, type Population } from '../bench/labelled-stream.ts';
-import { hashString } from '../bench/labelled-stream-random.ts';
-import { kafkaKey, viewerKey } from '../schemas/viewer-key.ts';
+import { generateLabelledStream, type LabelledEvent, type Population } from '../bench/labelled-stream.ts';
 import { loadBotRules } from './bot-rules-source.ts';
 import { parseBotRules, type BotRules } from './bot-rules.ts';
-import { createBotScorer, type BotVerdict } from './bot-scorer.ts';
-import { FINGERPRINTS, score } from './bot-scorer-fixtures.ts';
+import { runTwoStages } from './two-stage-fixture.ts';
 
 const PARTITIONS = 4;
-const RULES = { minWatchMs: 30_000, minWatchFraction: 0.5, sessionWindowMs: 30 * 60_000 };
 
 interface Scored {
   item: LabelledEvent;
-  verdict: BotVerdict;
+  verdict: { bot: boolean };
 }
 
 /**
- * Runs the rules that come before the bot rule (not_a_view, event-id duplicate, owner, too_short)
- * and scores what is left, one scorer per partition, each event in its partition by its Kafka key.
+ * Runs the stream through both stages (each event in its partition by its Kafka key, its address
+ * judged by the address stage) and keeps the views that reached the bot rule, first beacons only.
  */
-function scoreStream(items: Iterable<LabelledEvent>, rules: BotRules): Scored[] {
-  const scorers = Array.from({ length: PARTITIONS }, () => createBotScorer({ partitionCount: PARTITIONS, rules: () => rules, watch: RULES, fingerprints: FINGERPRINTS }));
+function scoreStream(items: LabelledEvent[], rules: BotRules): Scored[] {
+  const { outcomes } = runTwoStages(items, { partitions: PARTITIONS, rules });
   const seen = new Set<string>();
-  const out: Scored[] = [];
-  for (const item of items) {
-    const e = item.event;
-    if (e.event_type !== 'view' || seen.has(e.event_id)) continue;
-    seen.add(e.event_id);
-    if (e.owner_id !== null && e.owner_id === e.viewer_id) continue;
-    if (e.watch_ms < requiredWatchMs(e.video_duration_ms, RULES)) continue;
-    out.push({ item, verdict: score(scorers[hashString(kafkaKey(e)) % PARTITIONS], e, viewerKey(e)) });
-  }
-  return out;
+  return items.flatMap((item, i) => {
+    const first = !seen.has(item.event.event_id);
+    seen.add(item.event.event_id);
+    const reached = item.expected === 'bot' || item.expected === 'counted' || (item.expected === 'duplicate' && first);
+    return reached ? [{ item, verdict: { bot: outcomes[i] === 'bot' } }] : [];
+  });
 }
 
 function metrics(scored: Scored[]) {
@@ -60,7 +52,7 @@ function metrics(scored: Scored[]) {
   return { precision: tp / (tp + fp), recall: tp / (tp + fn), natFalsePositiveRate: natFlagged / nat, natEvents: nat, bots: tp + fn, byPopulation };
 }
 
-describe('bot scorer on a labelled stream (200 000 events, 4 partitions, default rules)', () => {
+describe('bot verdicts on a labelled stream (200 000 events, 4 partitions and the address stage, default rules)', () => {
   const stream = generateLabelledStream({ seed: 424242, events: 200_000 });
   const items = stream.toArray();
 
@@ -79,7 +71,7 @@ describe('bot scorer on a labelled stream (200 000 events, 4 partitions, default
     for (const [p, c] of m.byPopulation) if (p.startsWith('bot_')) expect(c.flagged / c.events, p).toBeGreaterThan(0.9);
   });
 
-  it('owes the carrier-NAT result to the allow list: without it, NAT exits look like velocity bots', () => {
+  it('owes the carrier-NAT result to the allow list: without it, the address stage judges NAT exits velocity bots', () => {
     const rules = loadBotRules();
     const withoutAllowList = parseBotRules({ ...rules.config, carrierNatCidrs: [] });
     const m = metrics(scoreStream(items, withoutAllowList));

@@ -10,13 +10,17 @@ import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureTopic } from './topic.ts';
-import { IpHasher } from './ip-privacy.ts';
+import { addressKeySeed, IpHasher } from './ip-privacy.ts';
+import { VerdictFeed } from './verdict-feed.ts';
+import { startAddressStage } from './address-stage.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { crashPoint } from './crash-points.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
+import { joinAddressVerdicts } from '../operators/address-join.ts';
+import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
@@ -25,6 +29,7 @@ import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
 import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
@@ -86,6 +91,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   await admin.connect();
   const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
   await ensureTopic(admin, deadLetterTopic(config.topic), partitionCount);
+  const addressPartitions = await ensureTopic(admin, byAddressTopic(config.topic), partitionCount);
+  await ensureTopic(admin, addressVerdictsTopic(config.topic), 1);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {
@@ -117,28 +124,46 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
-    stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0),
+    stateMemoryBytes: () =>
+      [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0) +
+      [...addressStage.tasks.values()].reduce((n, t) => n + t.scorer.table.memoryBytes(), 0),
+    provisionalViews: () => [...tasks.values()].reduce((n, t) => n + t.address.held.counted, 0),
+    verdictDelayMs: () => {
+      const vw = Math.min(...[...tasks.values()].map((t) => t.address.verdicts.watermark));
+      return Number.isFinite(vw) ? Date.now() - vw : 0;
+    },
+    addressRecordsSetAside: () => {
+      const n = new Map([['duplicate', 0], ['late', 0], ['too_late', 0]]);
+      for (const t of addressStage.tasks.values()) {
+        const s = t.scorer.stats;
+        n.set('duplicate', n.get('duplicate')! + s.duplicates).set('late', n.get('late')! + s.late).set('too_late', n.get('too_late')! + s.tooLate);
+      }
+      return n;
+    },
   }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
     metrics,
     redis: redisSink,
     clickhouse: new ClickHouseSink(clickhouseClient),
     deadLetters: new DeadLetterSink(producer, config.topic),
+    addressRecords: new AddressRecordSink(producer, config.topic),
     consumer,
     group: config.group,
     log,
     signal: stop.signal,
   });
-  const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
+  const ipSecret = process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret';
+  const hasher = new IpHasher(ipSecret);
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
   const assignment = new Assignment({
     config,
-    partitionCount,
+    addressPartitions,
     redis: redisSink,
     committer,
     botRules: () => botRules.current(),
     copyOffset: (p) => latestCopyOffset(clickhouseClient, config.group, config.topic, p),
     fingerprints: new Fingerprinter(config.stateSeed),
+    addressKeys: new Fingerprinter(addressKeySeed(ipSecret)),
     hasher,
     startOffset: async (p) => {
       const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions.find((c) => c.partition === p);
@@ -149,6 +174,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   });
   const tasks = assignment.tasks;
+  const verdicts = new VerdictFeed(kafka, { topic: config.topic, group: config.group });
+  await verdicts.start();
+  const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
+  /** Reads the verdicts a task has not read yet; whether it has read every one Redis had applied when it claimed the partition. */
+  const readVerdicts = (task: PartitionTask): boolean => {
+    verdicts.read(task.address.verdicts.cursor, (value, offset) => task.readVerdicts(value, offset));
+    return task.address.verdicts.cursor >= task.verdictsRequired;
+  };
+  // Once the topic is drained (`--until-idle`), every partition tells the address stage it is idle.
+  let drainedIdle = false;
+  const idle = (task: PartitionTask) => drainedIdle || (watermark.idle(task.partition) && (lags.get(task.partition) ?? 0) === 0);
 
   consumer.on(consumer.events.CRASH, (e) => {
     // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
@@ -185,6 +221,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
           task = null;
         }
         if (task) task.trim(batch);
+        // A view is decided only once the verdicts Redis has applied for its partition are read (a restored task reads them again).
+        while (task && !readVerdicts(task) && !stop.signal.aborted) {
+          await sleep(20);
+          task = tasks.get(batch.partition) ?? null;
+        }
         return { ...batch, task } as JobBatch;
       }),
       filter((batch) => {
@@ -194,6 +235,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       }),
       decode<JobBatch>(),
       classify<JobBatch>({ state: (b) => b.task, view: config.view, time: config.time }),
+      joinAddressVerdicts<JobBatch>({ join: (b) => b.task.address }),
       tumblingWindow<JobBatch>({ windows: (b) => b.task.windows }),
       tap((batch) => {
         batch.task.collect(batch);
@@ -201,6 +243,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         watermark.touch(batch.partition);
         const counts = batch.task.batchOutcomes;
         for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
+        counts.fill(0);
         metrics.lateEvents.inc(batch.task.batchLate);
         lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));
         batch.done();
@@ -218,8 +261,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
     for (const task of [...tasks.values()]) {
       try {
-        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? endOfLastMinute(task) : watermark.current, { settle: final !== undefined });
-        else await committer.flushLive(task);
+        readVerdicts(task);
+        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? endOfLastMinute(task) : watermark.current, { settle: final !== undefined, idle: idle(task) });
+        else await committer.flushLive(task, idle(task));
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
         // Another worker, or reconcile, took the partition over: forget this task. While the group
@@ -227,10 +271,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         assignment.drop(task.partition, task);
       }
     }
+    await addressStage.flush(checkpoint);
+  };
+
+  /** Every partition of the topic is processed to its end, and every view of ours has its address verdict, all the address stage's input read. */
+  const drained = async (): Promise<boolean> => {
+    if (!(await sourceDrained())) return false;
+    drainedIdle = true;
+    for (const t of tasks.values()) if (t.address.held.views > 0 || t.address.verdicts.watermark < endOfLastMinute(t)) return false;
+    return addressStage.drained();
   };
 
   /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
-  const drained = async (): Promise<boolean> => {
+  const sourceDrained = async (): Promise<boolean> => {
     // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
     if (assignment.assigned.length === 0 || assignment.assigned.some((p) => !tasks.has(p))) return false;
     const high = await admin.fetchTopicOffsets(config.topic);
@@ -271,6 +324,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     closed.next();
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
+    await bounded(addressStage.stop(), 10_000);
+    await bounded(verdicts.stop(), 5_000);
     await bounded(admin.disconnect(), 5_000);
     await bounded(producer.disconnect(), 5_000);
     botRules.close();

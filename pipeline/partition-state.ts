@@ -1,4 +1,5 @@
 import type { BotScorer } from '../operators/bot-scorer.ts';
+import type { AddressJoin } from '../operators/address-join.ts';
 import type { DedupStore } from '../operators/dedup-store.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { MinuteWindows } from '../operators/tumbling-window.ts';
@@ -8,19 +9,22 @@ import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { readViewsRows } from '../schemas/clickhouse-rows.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 import { isLegacyLink, legacyOpenWindowViews, restoreLegacyChain } from './legacy-state.ts';
+import type { IpHasher } from './ip-privacy.ts';
 
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS2", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS3", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
- *   event-id store, session store, bot tracks               — whole in a snapshot, changes in a change
+ *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
+ *   address verdicts read, views held for them              — whole in every link (a few minutes' worth),
+ *                                                             sealed (they hold IP addresses; see ip-privacy.ts)
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order.
  */
-const MAGIC = Buffer.from('VTS2');
+const MAGIC = Buffer.from('VTS3');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
 
 /** What a partition's state consists of, as the task holds it. */
@@ -31,7 +35,9 @@ export interface PartitionStateParts {
   readonly eventIds: DedupStore;
   readonly sessions: DedupStore;
   readonly bots: BotScorer;
+  readonly address: AddressJoin;
   readonly fingerprints: Fingerprinter;
+  readonly hasher: IpHasher;
 }
 
 /** The head of a stored link: where the partition is. */
@@ -58,6 +64,11 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   s.eventIds.write(w, !full);
   s.sessions.write(w, !full);
   s.bots.write(w, !full);
+  const address = new BinaryWriter(1 << 12);
+  s.address.write(address);
+  const sealed = s.hasher.seal(address.view());
+  w.u32(sealed.length);
+  w.bytes(sealed);
   return w.copy();
 }
 
@@ -110,6 +121,9 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
     s.bots.read(r, full);
+    const address = new BinaryReader(s.hasher.open(r.bytes(r.u32())));
+    s.address.read(address);
+    if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i}: the address state cannot be read under this IP hash secret (VT_IP_HASH_SECRET)`);
     if (r.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${r.remaining} bytes after its state`);
   });
   s.nextOffset = head!.nextOffset;

@@ -33,7 +33,31 @@ export interface PartitionClaim {
   epoch: number;
   /** Live counters already hold every event before this offset (-1: none). */
   livePosition: number;
+  /** The corrections of every address-verdict message before this offset are applied. */
+  verdictPosition: number;
   checkpoint: StoredCheckpoint | null;
+}
+
+/**
+ * What a live flush writes beside the increments (see commit.lua): the ledger of provisionally
+ * counted views, the corrections of address flags read since the last flush, how far the verdict
+ * topic has been read, and the ledger minutes whose verdicts are all in.
+ */
+export interface ProvisionalWrite {
+  /** Per (minute, address) and video, the flush's provisionally counted views (ProvisionalLedger). */
+  ledger: Buffer;
+  /** Flags read since the last flush, each with its verdict-topic offset (AddressVerdicts). */
+  corrections: Buffer;
+  /** Every verdict-topic offset below this has been read. */
+  verdictsTo: number;
+  /** Ledger minutes (index) below this have all their verdicts: what is left there stands. */
+  dropBelow: number;
+}
+
+/** What a commit did: whether its increments were new, and how many provisional views its corrections took back. */
+export interface CommitResult {
+  applied: boolean;
+  takenBack: number;
 }
 
 /** A stored state link, and whether it starts a new chain (a snapshot). */
@@ -102,13 +126,13 @@ export class RedisSink {
       // One transaction: a commit between the reads would pair a snapshot with another chain's changes.
       const replies = await this.redis
         .multi()
-        .hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending')
+        .hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending', 'vpos')
         .lrangeBuffer(snapKey(key), 0, -1)
         .lrangeBuffer(logKey(key), 0, -1)
         .exec();
       const failed = replies?.find(([err]) => err !== null);
       if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-      const [epoch, pos, ckpt, legacyState, pending] = replies[0][1] as Array<Buffer | null>;
+      const [epoch, pos, ckpt, legacyState, pending, vpos] = replies[0][1] as Array<Buffer | null>;
       const snapshot = replies[1][1] as Buffer[];
       const changes = replies[2][1] as Buffer[];
       // A chain written by the previous version kept its snapshot in the hash: restoring it explains what to do.
@@ -117,7 +141,12 @@ export class RedisSink {
         ckpt === null || first === null
           ? null
           : { offset: Number(ckpt.toString()), chain: [first, ...changes], pending: pending !== null && pending.length > 0 ? decodeBlock(pending) : null };
-      return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
+      return {
+        epoch: epoch === null ? 0 : Number(epoch.toString()),
+        livePosition: pos === null ? -1 : Number(pos.toString()),
+        verdictPosition: vpos === null ? 0 : Number(vpos.toString()),
+        checkpoint,
+      };
     });
   }
 
@@ -141,11 +170,11 @@ export class RedisSink {
   }
 
   /**
-   * Applies live increments up to offset `to` (the payload of LiveCounts.write) and, when given,
-   * stores a checkpoint; false when already applied. A snapshot is staged in chunks first, then
-   * moved into place by the same script that applies the increments.
+   * Applies live increments up to offset `to` (the payload of LiveCounts.write) with their
+   * provisional ledger, the corrections, and, when given, stores a checkpoint. A snapshot is staged
+   * in chunks first, then moved into place by the same script that applies the increments.
    */
-  async commit(key: string, epoch: number, to: number, live: Buffer, checkpoint?: CheckpointWrite): Promise<boolean> {
+  async commit(key: string, epoch: number, to: number, live: Buffer, checkpoint?: CheckpointWrite, provisional?: ProvisionalWrite): Promise<CommitResult> {
     if (checkpoint?.state.full) {
       const staged = stagedKey(key, epoch);
       await this.guard('stage snapshot', () =>
@@ -160,11 +189,14 @@ export class RedisSink {
     const args: (string | Buffer)[] = [key, String(epoch), String(to), live];
     if (checkpoint) args.push(String(checkpoint.offset), checkpoint.state.full ? '' : checkpoint.state.bytes, encodeBlock(checkpoint.pending), checkpoint.state.full ? '1' : '0');
     else args.push('', '', '', '');
-    const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number>);
+    if (provisional) args.push(provisional.ledger, provisional.corrections, String(provisional.verdictsTo), String(provisional.dropBelow));
+    else args.push('', '', '', '-1');
+    const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number | [number, number]>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
     if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
     if (result === -3) throw new SinkUnavailableError(`partition ${key}: the staged snapshot is gone (expired or replaced); the checkpoint is retried`);
-    return result === 1;
+    const [applied, takenBack] = result as [number, number];
+    return { applied: applied === 1, takenBack };
   }
 
   /** Forgets the pending block once ClickHouse has it. */
