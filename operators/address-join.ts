@@ -147,3 +147,20 @@ export function joinAddressVerdicts<T extends PartitionBatch>(deps: { join: (bat
     return batch;
   });
 }
+
+/** The views a stored AddressJoin state (`write`) holds provisionally counted and not flagged yet, per video. */
+export function provisionallyCounted(r: BinaryReader): Map<string, number> {
+  const at = r.at;
+  r.f64();
+  const join = new AddressJoin(r.u32());
+  r.at = at;
+  join.read(r);
+  const views = new Map<string, number>();
+  join.held.release(
+    () => true,
+    (v) => {
+      if (v.outcome === 'counted' && join.verdicts.flagOf(v.addressHi, v.addressLo, Math.floor(v.event!.ts / MINUTE)) < 0) views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
+    },
+  );
+  return views;
+}

@@ -3,6 +3,11 @@ import { isIPv4 } from 'node:net';
 
 const DAY = 86_400_000;
 
+/** The IP hash secret: `VT_IP_HASH_SECRET`, else the local default (a deployment sets its own). */
+export function ipHashSecret(): string {
+  return process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret';
+}
+
 /**
  * Hashes IP addresses with a salt that rotates daily (derived from the secret and the event's
  * UTC day), so stored hashes can be grouped within a day but not joined across days or reversed

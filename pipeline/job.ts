@@ -10,7 +10,7 @@ import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
 import { ensureTopic } from './topic.ts';
-import { addressKeySeed, IpHasher } from './ip-privacy.ts';
+import { addressKeySeed, ipHashSecret, IpHasher } from './ip-privacy.ts';
 import { VerdictFeed } from './verdict-feed.ts';
 import { startAddressStage } from './address-stage.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
@@ -152,7 +152,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
     signal: stop.signal,
   });
-  const ipSecret = process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret';
+  const ipSecret = ipHashSecret();
   const hasher = new IpHasher(ipSecret);
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
   const assignment = new Assignment({

@@ -1,5 +1,5 @@
 import type { BotScorer } from '../operators/bot-scorer.ts';
-import type { AddressJoin } from '../operators/address-join.ts';
+import { provisionallyCounted, type AddressJoin } from '../operators/address-join.ts';
 import type { DedupStore } from '../operators/dedup-store.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { MinuteWindows } from '../operators/tumbling-window.ts';
@@ -17,9 +17,9 @@ import type { IpHasher } from './ip-privacy.ts';
  *   "VTS3", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
- *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *   address verdicts read, views held for them              — whole in every link (a few minutes' worth),
  *                                                             sealed (they hold IP addresses; see ip-privacy.ts)
+ *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order.
@@ -61,14 +61,14 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   w.f64(s.watermark.maxEventTs);
   w.u32(checkpoints);
   s.windows.write(w);
-  s.eventIds.write(w, !full);
-  s.sessions.write(w, !full);
-  s.bots.write(w, !full);
   const address = new BinaryWriter(1 << 12);
   s.address.write(address);
   const sealed = s.hasher.seal(address.view());
   w.u32(sealed.length);
   w.bytes(sealed);
+  s.eventIds.write(w, !full);
+  s.sessions.write(w, !full);
+  s.bots.write(w, !full);
   return w.copy();
 }
 
@@ -82,8 +82,11 @@ export function readStateHead(link: Buffer): StateHead | null {
   return { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
 }
 
-/** Counted views per video in the open windows a link holds (for reconcile), read without the tables. */
-export function openWindowViews(link: Buffer): Map<string, number> {
+/**
+ * Counted views per video a link holds that are not in ClickHouse yet (for reconcile), read without
+ * the tables: those of the open windows, and the views counted provisionally and not flagged so far.
+ */
+export function openWindowViews(link: Buffer, hasher: IpHasher): Map<string, number> {
   if (isLegacyLink(link)) return legacyOpenWindowViews(link);
   const r = openLink(link, 0);
   r.bytes(1 + 8 + 8 + 8 + 4);
@@ -94,6 +97,12 @@ export function openWindowViews(link: Buffer): Map<string, number> {
     for (const row of readViewsRows(Buffer.from(r.bytes(r.u32())))) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
     r.bytes(r.u32());
   }
+  for (let n = r.u32(); n > 0; n--) {
+    r.f64();
+    r.bytes(r.u32());
+    r.bytes(r.u32());
+  }
+  for (const [video, n] of provisionallyCounted(new BinaryReader(hasher.open(r.bytes(r.u32()))))) views.set(video, (views.get(video) ?? 0) + n);
   return views;
 }
 
@@ -118,12 +127,12 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     }
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
-    s.eventIds.read(r, full);
-    s.sessions.read(r, full);
-    s.bots.read(r, full);
     const address = new BinaryReader(s.hasher.open(r.bytes(r.u32())));
     s.address.read(address);
     if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i}: the address state cannot be read under this IP hash secret (VT_IP_HASH_SECRET)`);
+    s.eventIds.read(r, full);
+    s.sessions.read(r, full);
+    s.bots.read(r, full);
     if (r.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${r.remaining} bytes after its state`);
   });
   s.nextOffset = head!.nextOffset;

@@ -3,11 +3,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import { openWindowViews } from './partition-state.ts';
+import { ipHashSecret, IpHasher } from './ip-privacy.ts';
 import { RedisSink, newestLink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
 
-/** One video whose live count does not match ClickHouse plus the checkpointed open windows. */
+/** One video whose live count does not match ClickHouse plus the checkpointed open windows (and provisional views). */
 export interface CountDifference {
   video_id: string;
   redis: number;
@@ -64,6 +65,7 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const { config, redis, clickhouse, log } = deps;
   const sink = new RedisSink(redis);
+  const hasher = new IpHasher(ipHashSecret());
   const lock = reconcileLockKey(config.group, config.topic);
   if (options.fix) {
     if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
@@ -87,7 +89,7 @@ export async function reconcile(
         }
         await sink.reset(key, checkpoint);
       }
-      openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1]));
+      openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher));
     }
     const expected = await expectedCounts(clickhouse, openWindows);
     const live = await liveCounts(redis);

@@ -157,12 +157,14 @@ export class RedisSink {
   async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
     await this.guard('reset', async () => {
       const [snapshot, ...changes] = checkpoint.chain;
+      // The provisional ledger goes too: the live counts are set afresh, with the checkpoint's provisional views in them.
+      const minutes = await this.redis.zrange(`${key}:ledger`, '0', '-1');
       const reset = this.redis
         .multi()
         .hincrby(key, 'epoch', 1)
         .hset(key, 'ckpt', String(checkpoint.offset), 'pending', '', 'pos', String(checkpoint.offset))
-        .hdel(key, 'state')
-        .del(snapKey(key), logKey(key))
+        .hdel(key, 'state', 'vpos')
+        .del(snapKey(key), logKey(key), `${key}:ledger`, ...minutes.map((m) => `${key}:ledger:${m}`))
         .rpush(snapKey(key), ...chunks(snapshot));
       if (changes.length > 0) reset.rpush(logKey(key), ...changes);
       await reset.exec();
