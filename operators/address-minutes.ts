@@ -95,9 +95,9 @@ export class AddressMinutes {
     return n;
   }
 
-  /** Calls `fn` with every slot. */
-  forEach(fn: (slot: number) => void): void {
-    this.table.forEach(false, fn);
+  /** Every slot, least recently written first. */
+  slots(): Int32Array {
+    return this.table.slots(false);
   }
 
   /** Drops the least recently written keys while their minute index is below `minute`. */
@@ -109,10 +109,9 @@ export class AddressMinutes {
   write(w: BinaryWriter, changedOnly: boolean): void {
     w.u32(this.table.size);
     w.f64(this.evicted);
-    const countAt = w.length;
-    w.u32(0);
-    let n = 0;
-    this.table.forEach(changedOnly, (slot) => {
+    const slots = this.table.slots(changedOnly);
+    w.u32(slots.length);
+    for (const slot of slots) {
       w.u32(this.addressHi[slot]);
       w.u32(this.addressLo[slot]);
       w.u32(this.minute[slot]);
@@ -121,9 +120,7 @@ export class AddressMinutes {
       w.u8(this.dc[slot]);
       w.u8(this.videoCount[slot]);
       for (let k = 0; k < this.videoCount[slot]; k++) w.u32(this.videos[slot * VIDEO_SKETCH + k]);
-      n++;
-    });
-    w.patchU32(countAt, n);
+    }
     this.table.mark();
   }
 
@@ -132,7 +129,9 @@ export class AddressMinutes {
     if (replace) this.table.clear();
     const size = r.u32();
     this.evicted = r.f64();
-    for (let n = r.u32(); n > 0; n--) {
+    const changed = r.u32();
+    this.table.reserve(this.table.size + changed);
+    for (let n = changed; n > 0; n--) {
       const addressHi = r.u32();
       const addressLo = r.u32();
       const minute = r.u32() | 0;

@@ -177,16 +177,16 @@ export class AddressScorer {
     const table = this.table;
     let start = this.nextMinute;
     let n = 0;
-    table.forEach((slot) => {
+    for (const slot of table.slots()) {
       const minute = table.minuteOf(slot);
-      if (minute > end || minute + 1 < start) return;
+      if (minute > end || minute + 1 < start) continue;
       if (n === this.candidates.length) {
         const bigger = new Int32Array(2 * n);
         bigger.set(this.candidates);
         this.candidates = bigger;
       }
       this.candidates[n++] = slot;
-    });
+    }
     if (start === Number.NEGATIVE_INFINITY) {
       start = end;
       for (let i = 0; i < n; i++) start = Math.min(start, table.minuteOf(this.candidates[i]));

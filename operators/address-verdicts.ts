@@ -115,13 +115,13 @@ export class AddressVerdicts {
     w.u32(this.partitionWatermark.length);
     for (const x of this.partitionWatermark) w.f64(x);
     w.u32(this.table.size);
-    this.table.forEach(false, (slot) => {
+    for (const slot of this.table.slots(false)) {
       w.u32(this.table.hiOf(slot));
       w.u32(this.table.loOf(slot));
       w.u32(this.minute[slot]);
       w.u8(this.signalBits[slot]);
       w.f32(this.scores[slot]);
-    });
+    }
   }
 
   /** Replaces the state with a written one. */
