@@ -23,17 +23,22 @@ export class IpHasher {
     this.sealKey = createHmac('sha256', secret).update('viewtally/sealed-state').digest();
   }
 
-  /** Seals stored state that holds IP addresses in clear (views awaiting their address verdict): AES-256-CTR under a key derived from the secret, a random IV first. */
+  /**
+   * Seals stored state that holds IP addresses in clear (views awaiting their address verdict):
+   * AES-256-GCM under a key derived from the secret; a random 12-byte IV, then the 16-byte tag.
+   */
   seal(plain: Uint8Array): Buffer {
-    const iv = randomBytes(16);
-    const cipher = createCipheriv('aes-256-ctr', this.sealKey, iv);
-    return Buffer.concat([iv, cipher.update(plain), cipher.final()]);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), sealed]);
   }
 
-  /** Opens what `seal` sealed (under the same secret). */
+  /** Opens what `seal` sealed; throws when it was sealed under another secret (or altered). */
   open(sealed: Uint8Array): Buffer {
-    const decipher = createDecipheriv('aes-256-ctr', this.sealKey, sealed.subarray(0, 16));
-    return Buffer.concat([decipher.update(sealed.subarray(16)), decipher.final()]);
+    const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(0, 12));
+    decipher.setAuthTag(sealed.subarray(12, 28));
+    return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
   }
 
   /** The keyed hash of `ip` under the salt of the day of `ts`. */

@@ -102,7 +102,7 @@ export function openWindowViews(link: Buffer, hasher: IpHasher): Map<string, num
     r.bytes(r.u32());
     r.bytes(r.u32());
   }
-  for (const [video, n] of provisionallyCounted(new BinaryReader(hasher.open(r.bytes(r.u32()))))) views.set(video, (views.get(video) ?? 0) + n);
+  for (const [video, n] of provisionallyCounted(new BinaryReader(openSealed(hasher, r.bytes(r.u32()), 0)))) views.set(video, (views.get(video) ?? 0) + n);
   return views;
 }
 
@@ -127,9 +127,9 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     }
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
-    const address = new BinaryReader(s.hasher.open(r.bytes(r.u32())));
+    const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
     s.address.read(address);
-    if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i}: the address state cannot be read under this IP hash secret (VT_IP_HASH_SECRET)`);
+    if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
     s.bots.read(r, full);
@@ -138,6 +138,15 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
   s.nextOffset = head!.nextOffset;
   s.watermark.maxEventTs = head!.maxEventTs;
   return head!;
+}
+
+/** The sealed address state of link `i`, opened; the error says which secret it needs. */
+function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
+  try {
+    return hasher.open(sealed);
+  } catch (err) {
+    throw new CheckpointFormatError(`checkpoint link ${i}: its address state was sealed under another IP hash secret; start the job with the VT_IP_HASH_SECRET it was written with`, { cause: err });
+  }
 }
 
 function openLink(link: Buffer, i: number): BinaryReader {
