@@ -1,5 +1,6 @@
 import { AddressMessage, AddressRecordWriter, addressPartition, RECORD_BAND, RECORD_LATE, VerdictMessage } from '../schemas/address-messages.ts';
 import { AddressScorer } from './address-scorer.ts';
+import { idleWatermark } from './address-join.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
 import type { BotRules } from './bot-rules.ts';
 import { PartitionWatermark } from './watermark.ts';
@@ -45,7 +46,7 @@ export function sourceMessages(source: number, views: SourceView[], addressParti
     if ((i + 1) % flushEvery === 0) flushes.push(out.take(source, wm.current, false));
   });
   flushes.push(out.take(source, wm.current, false));
-  if (options.idleAtEnd) flushes.push(out.take(source, Math.floor(wm.maxEventTs / MINUTE) * MINUTE + 2 * MINUTE, true));
+  if (options.idleAtEnd) flushes.push(out.take(source, idleWatermark(wm), true));
   return flushes;
 }
 

@@ -8,6 +8,7 @@ import { signalNames, type BotVerdict } from './bot-scorer.ts';
 import { ProvisionalLedger } from './provisional-ledger.ts';
 import { ProvisionalViews } from './provisional-views.ts';
 import { ADDRESS_JUDGED, type PartitionBatch, type ViewRecord } from './view-record.ts';
+import type { PartitionWatermark } from './watermark.ts';
 import type { ProvisionalWrite } from '../sinks/redis-sink.ts';
 
 const MINUTE = 60_000;
@@ -134,9 +135,9 @@ export class AddressJoin {
   }
 }
 
-/** The idle marker of a source partition whose latest event is `maxEventTs`: the end of that minute plus the minute a flag may cover. */
-export function idleWatermark(maxEventTs: number): number {
-  return Number.isFinite(maxEventTs) ? (Math.floor(maxEventTs / MINUTE) + 1 + COVER_MINUTES) * MINUTE : Number.NEGATIVE_INFINITY;
+/** The idle marker of a source partition: the end of the minute of its latest event, plus the minute a flag may cover. */
+export function idleWatermark(watermark: PartitionWatermark): number {
+  return watermark.endOfLastMinute + COVER_MINUTES * MINUTE;
 }
 
 /** Joins every classified record of a batch with its address's verdict (see AddressJoin.join), in partition order. */

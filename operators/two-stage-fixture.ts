@@ -3,7 +3,7 @@ import { hashString } from '../bench/labelled-stream-random.ts';
 import { AddressMessage, VerdictMessage } from '../schemas/address-messages.ts';
 import type { Outcome } from '../schemas/view-event.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
-import { AddressJoin } from './address-join.ts';
+import { AddressJoin, idleWatermark } from './address-join.ts';
 import { AddressScorer } from './address-scorer.ts';
 import type { BotRules } from './bot-rules.ts';
 import { createBotScorer } from './bot-scorer.ts';
@@ -60,7 +60,7 @@ export function runTwoStages(items: readonly LabelledEvent[], options: { partiti
   const flush = (p: number) => {
     const s = sources[p];
     const idle = s.at === s.items.length;
-    const wm = idle ? (Number.isFinite(s.state.watermark.maxEventTs) ? (Math.floor(s.state.watermark.maxEventTs / 60_000) + 2) * 60_000 : -Infinity) : s.state.watermark.current;
+    const wm = idle ? idleWatermark(s.state.watermark) : s.state.watermark.current;
     s.join.takeRecords(p, wm, idle).forEach((m, q) => {
       scorers[q].add(message.load(m));
       const v = scorers[q].takeVerdicts(q);

@@ -17,7 +17,14 @@ export class PartitionWatermark {
   get current(): number {
     return this.maxEventTs - this.outOfOrdernessMs;
   }
+
+  /** The end of the minute of the latest event (-Infinity before any): a watermark there fires every window seen, and no later one. */
+  get endOfLastMinute(): number {
+    return Number.isFinite(this.maxEventTs) ? Math.floor(this.maxEventTs / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
+  }
 }
+
+const MINUTE = 60_000;
 
 /**
  * The job's watermark: the minimum over active partitions, where a partition that has seen

@@ -6,6 +6,8 @@ import type { Committer } from './committer.ts';
 import { AddressTask } from './address-task.ts';
 import { kafkaBatches } from './kafka-source.ts';
 import { crashPoint } from './crash-points.ts';
+import { topicDrained } from './topic-drained.ts';
+import { groupConsumer } from './group-consumer.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
@@ -18,6 +20,10 @@ export interface AddressStage {
   flush(checkpoint: boolean): Promise<void>;
   /** Every by-address partition is read to its end (ours by our tasks, the others by the group's committed offsets) and our verdicts are sent. */
   drained(): Promise<boolean>;
+  /** Records our tasks counted for nothing since they were claimed, by kind: duplicate, late, too_late. */
+  setAside(): Map<string, number>;
+  /** Bytes of our tasks' tables. */
+  memoryBytes(): number;
   stop(): Promise<void>;
 }
 
@@ -52,14 +58,7 @@ export async function startAddressStage(deps: {
   const claims = new Map<number, Promise<AddressTask | null>>();
   let assigned: number[] = [];
   let generation = 0;
-  const consumer: Consumer = deps.kafka.consumer({
-    groupId: group,
-    sessionTimeout: config.sessionTimeoutMs,
-    rebalanceTimeout: 2 * config.sessionTimeoutMs,
-    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
-    maxWaitTimeInMs: 100,
-    retry: { restartOnFailure: async () => !deps.signal.aborted },
-  });
+  const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -149,16 +148,19 @@ export async function startAddressStage(deps: {
       }
     },
     async drained() {
-      if (assigned.some((p) => !tasks.has(p))) return false;
-      if ([...tasks.values()].some((t) => t.verdictsDue)) return false;
-      const high = await deps.admin.fetchTopicOffsets(topic);
-      const committed = (await deps.admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]?.partitions ?? [];
-      return high.every(({ partition, high: h }) => {
-        const t = tasks.get(partition);
-        const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === partition)?.offset ?? -1);
-        return Number(h) === 0 || position >= Number(h);
-      });
+      if (assigned.some((p) => !tasks.has(p)) || [...tasks.values()].some((t) => t.verdictsDue)) return false;
+      return topicDrained(deps.admin, group, topic, (p) => tasks.get(p)?.nextOffset);
     },
+    setAside() {
+      const n = new Map([['duplicate', 0], ['late', 0], ['too_late', 0]]);
+      for (const { scorer } of tasks.values()) {
+        n.set('duplicate', n.get('duplicate')! + scorer.stats.duplicates);
+        n.set('late', n.get('late')! + scorer.stats.late);
+        n.set('too_late', n.get('too_late')! + scorer.stats.tooLate);
+      }
+      return n;
+    },
+    memoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.scorer.table.memoryBytes(), 0),
     async stop() {
       closed.next();
       await consumer.disconnect().catch(() => {});

@@ -9,7 +9,9 @@ import type { PartitionTask } from './partition-task.ts';
 import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
-import { ensureTopic } from './topic.ts';
+import { ensureJobTopics } from './topic.ts';
+import { groupConsumer } from './group-consumer.ts';
+import { topicDrained } from './topic-drained.ts';
 import { addressKeySeed, ipHashSecret, IpHasher } from './ip-privacy.ts';
 import { VerdictFeed } from './verdict-feed.ts';
 import { startAddressStage } from './address-stage.ts';
@@ -20,7 +22,6 @@ import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
 import { joinAddressVerdicts } from '../operators/address-join.ts';
-import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
@@ -28,7 +29,7 @@ import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
-import { DeadLetterSink, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
@@ -62,14 +63,6 @@ export interface RunOptions {
   expose?: (job: { registry: Registry; ready: () => boolean }) => void;
 }
 
-const MINUTE = 60_000;
-
-/** A watermark that fires every window a partition has seen, and no later one. */
-function endOfLastMinute(task: PartitionTask): number {
-  const max = task.watermark.maxEventTs;
-  return Number.isFinite(max) ? Math.floor(max / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
-}
-
 /** Waits for `p` at most `ms`; failures and time-outs alike end the wait. */
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -89,10 +82,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
-  await ensureTopic(admin, deadLetterTopic(config.topic), partitionCount);
-  const addressPartitions = await ensureTopic(admin, byAddressTopic(config.topic), partitionCount);
-  await ensureTopic(admin, addressVerdictsTopic(config.topic), 1);
+  const { partitionCount, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {
@@ -102,15 +92,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const stop = new AbortController();
   if (options.signal?.aborted) stop.abort();
   else options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
-  const consumer: Consumer = kafka.consumer({
-    groupId: config.group,
-    sessionTimeout: config.sessionTimeoutMs,
-    rebalanceTimeout: 2 * config.sessionTimeoutMs,
-    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
-    maxBytesPerPartition: 4 << 20,
-    // kafkajs restarts a crashed consumer later; once the job is stopping, a restart would rejoin the group.
-    retry: { restartOnFailure: async () => !stop.signal.aborted },
-  });
+  const consumer: Consumer = groupConsumer(kafka, config, config.group, stop.signal, { maxBytesPerPartition: 4 << 20 });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
 
@@ -124,22 +106,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
-    stateMemoryBytes: () =>
-      [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0) +
-      [...addressStage.tasks.values()].reduce((n, t) => n + t.scorer.table.memoryBytes(), 0),
+    stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0) + addressStage.memoryBytes(),
     provisionalViews: () => [...tasks.values()].reduce((n, t) => n + t.address.held.counted, 0),
-    verdictDelayMs: () => {
-      const vw = Math.min(...[...tasks.values()].map((t) => t.address.verdicts.watermark));
-      return Number.isFinite(vw) ? Date.now() - vw : 0;
-    },
-    addressRecordsSetAside: () => {
-      const n = new Map([['duplicate', 0], ['late', 0], ['too_late', 0]]);
-      for (const t of addressStage.tasks.values()) {
-        const s = t.scorer.stats;
-        n.set('duplicate', n.get('duplicate')! + s.duplicates).set('late', n.get('late')! + s.late).set('too_late', n.get('too_late')! + s.tooLate);
-      }
-      return n;
-    },
+    verdictDelayMs: () => Math.max(0, ...[...tasks.values()].map((t) => t.address.verdicts.watermark).filter(Number.isFinite).map((vw) => Date.now() - vw)),
+    addressRecordsSetAside: () => addressStage.setAside(),
   }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
     metrics,
@@ -262,7 +232,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     for (const task of [...tasks.values()]) {
       try {
         readVerdicts(task);
-        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? endOfLastMinute(task) : watermark.current, { settle: final !== undefined, idle: idle(task) });
+        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
         else await committer.flushLive(task, idle(task));
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
@@ -278,23 +248,14 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const drained = async (): Promise<boolean> => {
     if (!(await sourceDrained())) return false;
     drainedIdle = true;
-    for (const t of tasks.values()) if (t.address.held.views > 0 || t.address.verdicts.watermark < endOfLastMinute(t)) return false;
+    for (const t of tasks.values()) if (t.address.held.views > 0 || t.address.verdicts.watermark < t.watermark.endOfLastMinute) return false;
     return addressStage.drained();
   };
 
   /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
-  const sourceDrained = async (): Promise<boolean> => {
+  const sourceDrained = async (): Promise<boolean> =>
     // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
-    if (assignment.assigned.length === 0 || assignment.assigned.some((p) => !tasks.has(p))) return false;
-    const high = await admin.fetchTopicOffsets(config.topic);
-    const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions ?? [];
-    for (const { partition, high: h } of high) {
-      const t = tasks.get(partition);
-      const position = t ? t.nextOffset : Number(committed.find((c) => c.partition === partition)?.offset ?? -1);
-      if (Number(h) > 0 && position < Number(h)) return false;
-    }
-    return true;
-  };
+    assignment.assigned.length > 0 && assignment.assigned.every((p) => tasks.has(p)) && topicDrained(admin, config.group, config.topic, (p) => tasks.get(p)?.nextOffset);
 
   const ready = () => assignment.assigned.every((p) => tasks.has(p));
   options.expose?.({ registry: metrics.registry, ready });

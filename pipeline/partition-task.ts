@@ -177,7 +177,7 @@ export class PartitionTask {
 
   /** An idle partition marks the end of its last minute (and the one a flag covers); an active one its watermark. */
   private marker(idle: boolean): number {
-    return idle ? idleWatermark(this.watermark.maxEventTs) : this.watermark.current;
+    return idle ? idleWatermark(this.watermark) : this.watermark.current;
   }
 
   /** Hands over the outcomes collected since the last checkpoint (by OUTCOMES index), with the checkpoint that will store them. */
