@@ -12,6 +12,7 @@ import { runFreshness, type FreshnessAttempt } from './bench-freshness.ts';
 import { runApiLoad, type ApiResult } from './bench-api.ts';
 import { readDashboardReference, runDashboardLatency, type DashboardResult } from './bench-dashboard.ts';
 import { measureDedupState, measureRestore, type DedupState, type RestoreMeasure } from './bench-memory.ts';
+import { measureBotAccuracy, type BenchAccuracy } from './bench-accuracy.ts';
 import { machineInfo, versions, type MachineInfo, type Versions } from './bench-env.ts';
 import { evaluateTargets, renderMarkdown, type TargetRow } from './bench-report.ts';
 import { renderChart } from './bench-chart.ts';
@@ -101,6 +102,8 @@ export interface BenchResults {
   };
   freshness: { attempts: FreshnessAttempt[]; chosen: FreshnessAttempt };
   memory: { job: JobRunResult['memory']; dedup: DedupState; restore: RestoreMeasure };
+  /** Bot verdicts of the stream, both stages' operators in memory, against its labels. */
+  accuracy: BenchAccuracy;
   api: ApiResult;
   dashboard: { run: DashboardResult; reference100M: DashboardResult | null };
   targets: TargetRow[];
@@ -154,6 +157,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
+    const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
 
     const attempts: FreshnessAttempt[] = [];
     await phase('freshness', async () => {
@@ -196,6 +200,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       },
       freshness: { attempts, chosen },
       memory: { job: job.memory, dedup, restore },
+      accuracy,
       api,
       dashboard: { run: dashboard, reference100M: readDashboardReference(out) },
       targets: [],

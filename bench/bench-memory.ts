@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { progressKey, RedisSink } from '../sinks/redis-sink.ts';
 import { PartitionTask } from '../pipeline/partition-task.ts';
-import { IpHasher } from '../pipeline/ip-privacy.ts';
+import { IpHasher, ipHashSecret } from '../pipeline/ip-privacy.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { entriesForBudget } from '../operators/dedup-store.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -53,7 +53,7 @@ export function measureRestore(config: JobConfig, keys: number): RestoreMeasure 
       botRules: () => rules,
       fingerprints: new Fingerprinter(config.stateSeed),
       addressKeys: new Fingerprinter(config.stateSeed),
-      hasher: new IpHasher('bench'),
+      hasher: new IpHasher(ipHashSecret()),
       livePosition: -1,
       checkpointOffset,
     });
@@ -111,7 +111,7 @@ export async function measureDedupState(redis: Redis, group: string, topic: stri
       botRules: () => rules,
       fingerprints: new Fingerprinter(config.stateSeed),
       addressKeys: new Fingerprinter(config.stateSeed),
-      hasher: new IpHasher('bench'),
+      hasher: new IpHasher(ipHashSecret()),
       livePosition: -1,
       checkpointOffset: checkpoint.offset,
     });
