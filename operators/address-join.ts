@@ -12,6 +12,7 @@ import type { PartitionWatermark } from './watermark.ts';
 import type { ProvisionalWrite } from '../sinks/redis-sink.ts';
 
 const MINUTE = 60_000;
+const RESEND_FLUSHES = 20;
 
 
 /**
@@ -33,6 +34,7 @@ export class AddressJoin {
   private readonly ledger = new ProvisionalLedger();
   private readonly message = new VerdictMessage();
   private lastMarker = { watermark: Number.NaN, idle: false };
+  private quietFlushes = 0;
 
   constructor(addressPartitions: number) {
     this.verdicts = new AddressVerdicts(addressPartitions);
@@ -88,14 +90,19 @@ export class AddressJoin {
     if (Number.isFinite(from)) this.verdicts.expire(from);
   }
 
-  /** Whether a flush has something for the address stage: records, or a marker that moved (or `idle` changed). */
+  /**
+   * Whether this flush sends the address stage something: records, a marker that moved (or `idle`
+   * changed), or, every RESEND_FLUSHES flushes, the same marker again — so that a stale marker a
+   * fenced worker sent last does not hold the address stage back for as long as this one is quiet.
+   */
   recordsDue(watermark: number, idle: boolean): boolean {
-    return this.records.records > 0 || watermark !== this.lastMarker.watermark || idle !== this.lastMarker.idle;
+    return this.records.records > 0 || watermark !== this.lastMarker.watermark || idle !== this.lastMarker.idle || ++this.quietFlushes >= RESEND_FLUSHES;
   }
 
   /** This flush's message for each address partition: the records since the last, and the marker. */
   takeRecords(sourcePartition: number, watermark: number, idle: boolean): Buffer[] {
     this.lastMarker = { watermark, idle };
+    this.quietFlushes = 0;
     return this.records.take(sourcePartition, watermark, idle);
   }
 

@@ -91,7 +91,7 @@ export function createJobMetrics(
     }),
     botKeys: new Gauge({
       name: 'viewtally_bot_keys',
-      help: 'IPs and viewer keys the bot scorer tracks (kept for its longest window, 60 min by default)',
+      help: 'Viewer keys the bot scorer tracks (kept for its longest window, 60 min by default)',
       ...r,
       collect() {
         this.set(observe.botKeys());
