@@ -100,8 +100,8 @@ await lastValueFrom(
       sinceFlush += b.records.length;
       if (events % 10_000 < b.records.length) {
         for (const t of tasks) {
-          t.takeAddressRecords(false).forEach((m, q) => {
-            scorers[q].add(message.load(m));
+          t.takeAddressRecords(false).forEach(({ partition: q, value }) => {
+            scorers[q].add(message.load(value));
             verdicts.push(scorers[q].takeVerdicts(q));
           });
         }

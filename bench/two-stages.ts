@@ -79,8 +79,8 @@ export function runTwoStages(items: Iterable<LabelledEvent>, options: { partitio
     }
     s.queue.length = 0;
     const wm = s.done ? idleWatermark(s.state.watermark) : s.state.watermark.current;
-    s.join.takeRecords(p, wm, s.done).forEach((m, q) => {
-      scorers[q].add(message.load(m));
+    s.join.takeRecords(p, wm, s.done).forEach(({ partition: q, value }) => {
+      scorers[q].add(message.load(value));
       const v = scorers[q].takeVerdicts(q);
       flags += verdict.load(v).count;
       verdictLog.push(v);

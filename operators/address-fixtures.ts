@@ -1,4 +1,4 @@
-import { AddressMessage, AddressRecordWriter, addressPartition, RECORD_BAND, RECORD_LATE, VerdictMessage } from '../schemas/address-messages.ts';
+import { AddressMessage, AddressRecordWriter, addressPartition, type AddressFlush, RECORD_BAND, RECORD_LATE, VerdictMessage } from '../schemas/address-messages.ts';
 import { AddressScorer } from './address-scorer.ts';
 import { idleWatermark } from './address-join.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
@@ -34,10 +34,10 @@ export function addressKey(n: number): [number, number] {
  * than its watermark, and a flush (every `flushEvery` views and at the end) sending each address
  * partition its records and the watermark marker.
  */
-export function sourceMessages(source: number, views: SourceView[], addressPartitions: number, options: { flushEvery?: number; outOfOrdernessMs?: number; idleAtEnd?: boolean } = {}): Buffer[][] {
+export function sourceMessages(source: number, views: SourceView[], addressPartitions: number, options: { flushEvery?: number; outOfOrdernessMs?: number; idleAtEnd?: boolean } = {}): AddressFlush[] {
   const wm = new PartitionWatermark(options.outOfOrdernessMs ?? 5_000);
   const out = new AddressRecordWriter(addressPartitions);
-  const flushes: Buffer[][] = [];
+  const flushes: AddressFlush[] = [];
   const flushEvery = options.flushEvery ?? 25;
   views.forEach((v, i) => {
     wm.observe(v.ts);
@@ -70,9 +70,9 @@ export class AddressPartitions {
     this.watermarks = new Array(partitions).fill(Number.NEGATIVE_INFINITY);
   }
 
-  /** Delivers one source flush (a message per address partition). */
-  deliver(flush: Buffer[]): void {
-    flush.forEach((m, q) => this.deliverTo(q, m));
+  /** Delivers one source flush (its messages, each to its address partition). */
+  deliver(flush: AddressFlush): void {
+    for (const m of flush) this.deliverTo(m.partition, m.value);
   }
 
   deliverTo(q: number, m: Buffer): void {

@@ -1,7 +1,7 @@
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
-import { AddressRecordWriter, RECORD_LATE, VerdictMessage } from '../schemas/address-messages.ts';
+import { AddressRecordWriter, RECORD_LATE, VerdictMessage, type AddressFlush } from '../schemas/address-messages.ts';
 import { COVER_MINUTES } from './address-scorer.ts';
 import { AddressVerdicts } from './address-verdicts.ts';
 import { signalNames, type BotVerdict } from './bot-scorer.ts';
@@ -77,6 +77,7 @@ export class AddressJoin {
   release(watermark: number, take: (r: ViewRecord) => void): void {
     this.held.release(
       (minute) => this.verdicts.isFinal(minute),
+      (hi, lo, minute) => this.verdicts.flagOf(hi, lo, minute) >= 0,
       (r) => {
         const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, Math.floor(r.event!.ts / MINUTE));
         if (flag >= 0) {
@@ -99,8 +100,8 @@ export class AddressJoin {
     return this.records.records > 0 || watermark !== this.lastMarker.watermark || idle !== this.lastMarker.idle || ++this.quietFlushes >= RESEND_FLUSHES;
   }
 
-  /** This flush's message for each address partition: the records since the last, and the marker. */
-  takeRecords(sourcePartition: number, watermark: number, idle: boolean): Buffer[] {
+  /** This flush's messages for the address partitions: the records since the last, and the marker. */
+  takeRecords(sourcePartition: number, watermark: number, idle: boolean): AddressFlush {
     this.lastMarker = { watermark, idle };
     this.quietFlushes = 0;
     return this.records.take(sourcePartition, watermark, idle);
@@ -166,6 +167,7 @@ export function provisionallyCounted(r: BinaryReader): Map<string, number> {
   const views = new Map<string, number>();
   join.held.release(
     () => true,
+    () => false,
     (v) => {
       if (v.outcome === 'counted' && join.verdicts.flagOf(v.addressHi, v.addressLo, Math.floor(v.event!.ts / MINUTE)) < 0) views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
     },

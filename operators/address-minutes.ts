@@ -25,6 +25,8 @@ export class AddressMinutes {
   private videoCount = new Uint8Array(0);
   private videos = new Uint32Array(0);
   private readonly table: FingerprintTable;
+  /** Slots by minute index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its minute). */
+  private readonly byMinute = new Map<number, { slots: Int32Array; n: number }>();
   /** Keys dropped by the size cap while they could still matter. */
   evicted = 0;
 
@@ -95,13 +97,20 @@ export class AddressMinutes {
     return n;
   }
 
-  /** Every slot, least recently written first. */
-  slots(): Int32Array {
-    return this.table.slots(false);
+  /** Minute indexes with keys, in no order. */
+  minutes(): IterableIterator<number> {
+    return this.byMinute.keys();
   }
 
-  /** Drops the least recently written keys while their minute index is below `minute`. */
+  /** Calls `fn` with every slot of minute index `minute`. */
+  forEachOf(minute: number, fn: (slot: number) => void): void {
+    const list = this.byMinute.get(minute);
+    if (list) for (let i = 0; i < list.n; i++) if (this.minute[list.slots[i]] === minute) fn(list.slots[i]);
+  }
+
+  /** Drops the least recently written keys while their minute index is below `minute`, and the lists of those minutes. */
   expire(minute: number): void {
+    for (const m of this.byMinute.keys()) if (m < minute) this.byMinute.delete(m);
     for (let slot = this.table.oldest(); slot >= 0 && this.minute[slot] < minute; slot = this.table.oldest()) this.table.removeOldest();
   }
 
@@ -126,7 +135,10 @@ export class AddressMinutes {
 
   /** Reads every key (`replace`) or a change onto this table: each key written as the most recent, then the oldest dropped down to the recorded size. */
   read(r: BinaryReader, replace: boolean): void {
-    if (replace) this.table.clear();
+    if (replace) {
+      this.table.clear();
+      this.byMinute.clear();
+    }
     const size = r.u32();
     this.evicted = r.f64();
     const changed = r.u32();
@@ -163,6 +175,14 @@ export class AddressMinutes {
       this.evicted++;
     }
     slot = table.insert(hi, lo);
+    let list = this.byMinute.get(minute);
+    if (!list) this.byMinute.set(minute, (list = { slots: new Int32Array(64), n: 0 }));
+    if (list.n === list.slots.length) {
+      const bigger = new Int32Array(2 * list.n);
+      bigger.set(list.slots);
+      list.slots = bigger;
+    }
+    list.slots[list.n++] = slot;
     this.minute[slot] = minute;
     this.addressHi[slot] = addressHi;
     this.addressLo[slot] = addressLo;

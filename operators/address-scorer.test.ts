@@ -66,7 +66,7 @@ describe('address stage', () => {
     const message = new AddressMessage();
     const send = (offset: number, ts: number, flags: number, watermark: number) => {
       out.add(offset, ts, 7, 8, 0, 1, flags);
-      scorer.add(message.load(out.take(0, watermark, false)[0]));
+      scorer.add(message.load(out.take(0, watermark, false)[0].value));
     };
     send(0, T0, 0, T0);
     send(0, T0, 0, T0); // the same record again: a replay

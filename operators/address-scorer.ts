@@ -56,7 +56,6 @@ export class AddressScorer {
   private readonly out = new VerdictWriter();
   private windows: AddressWindows | null = null;
   private readonly judgement: AddressJudgement = { signals: 0, score: 0 };
-  private candidates = new Int32Array(1024);
 
   constructor(options: { sourcePartitions: number; rules: () => BotRules; maxKeys?: number }) {
     this.sources = options.sourcePartitions;
@@ -175,29 +174,18 @@ export class AddressScorer {
   /** Judges minutes nextMinute … end: every address seen in a judged minute or the minute before it, once. */
   private judge(end: number): void {
     const table = this.table;
-    let start = this.nextMinute;
-    let n = 0;
-    for (const slot of table.slots()) {
-      const minute = table.minuteOf(slot);
-      if (minute > end || minute + 1 < start) continue;
-      if (n === this.candidates.length) {
-        const bigger = new Int32Array(2 * n);
-        bigger.set(this.candidates);
-        this.candidates = bigger;
+    const minutes = [...table.minutes()].filter((m) => m <= end && m + 1 >= this.nextMinute).sort((a, b) => a - b);
+    const start = Number.isFinite(this.nextMinute) ? this.nextMinute : (minutes[0] ?? end);
+    for (const m of minutes) {
+      if (m >= start) table.forEachOf(m, (slot) => this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), m));
+      // an address seen in m and not in m + 1 is judged at m + 1 too: its window there may flag it, and the flag covers m
+      if (m + 1 <= end && m + 1 >= start) {
+        table.forEachOf(m, (slot) => {
+          const hi = table.addressHiOf(slot);
+          const lo = table.addressLoOf(slot);
+          if (table.find(hi, lo, m + 1) < 0) this.judgeOne(hi, lo, m + 1);
+        });
       }
-      this.candidates[n++] = slot;
-    }
-    if (start === Number.NEGATIVE_INFINITY) {
-      start = end;
-      for (let i = 0; i < n; i++) start = Math.min(start, table.minuteOf(this.candidates[i]));
-    }
-    for (let i = 0; i < n; i++) {
-      const slot = this.candidates[i];
-      const minute = table.minuteOf(slot);
-      const hi = table.addressHiOf(slot);
-      const lo = table.addressLoOf(slot);
-      if (minute >= start) this.judgeOne(hi, lo, minute);
-      if (minute + 1 <= end && minute + 1 >= start && table.find(hi, lo, minute + 1) < 0) this.judgeOne(hi, lo, minute + 1);
     }
     this.nextMinute = end + 1;
     table.expire(this.nextMinute - this.windows!.longest - COVER_MINUTES);

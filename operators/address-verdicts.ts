@@ -19,6 +19,7 @@ export class AddressVerdicts {
   /** The verdict-topic offset of the next message to read. */
   cursor = 0;
   private readonly partitionWatermark: Float64Array;
+  private minWatermark = Number.NEGATIVE_INFINITY;
   private minute = new Int32Array(0);
   private signalBits = new Uint8Array(0);
   private scores = new Float32Array(0);
@@ -43,9 +44,13 @@ export class AddressVerdicts {
 
   /** The verdict watermark: every minute that ends at or before it has all its flags here. */
   get watermark(): number {
+    return this.minWatermark;
+  }
+
+  private updateWatermark(): void {
     let min = Number.POSITIVE_INFINITY;
     for (const w of this.partitionWatermark) if (w < min) min = w;
-    return min;
+    this.minWatermark = min;
   }
 
   /** Reads the verdict message at `offset` (the next one after the cursor). */
@@ -70,12 +75,16 @@ export class AddressVerdicts {
     }
     const q = m.addressPartition;
     if (q >= this.partitionWatermark.length) throw new RangeError(`a verdict of address partition ${q}, of ${this.partitionWatermark.length}`);
-    if (m.watermark > this.partitionWatermark[q]) this.partitionWatermark[q] = m.watermark;
+    if (m.watermark > this.partitionWatermark[q]) {
+      this.partitionWatermark[q] = m.watermark;
+      this.updateWatermark();
+    }
     this.cursor = offset + 1;
   }
 
   /** The flag that makes a view of `address` in minute index `minute` a bot (its own minute's, or the next one's, which covers it), or -1. */
   flagOf(addressHi: number, addressLo: number, minute: number): number {
+    if (this.table.size === 0) return -1;
     for (let k = 0; k <= COVER_MINUTES; k++) {
       const slot = this.table.find(keyHi(addressHi, minute + k), keyLo(addressLo, minute + k));
       if (slot >= 0) return slot;
@@ -130,6 +139,7 @@ export class AddressVerdicts {
     const partitions = r.u32();
     if (partitions !== this.partitionWatermark.length) throw new RangeError(`verdict state of ${partitions} address partitions; the topic has ${this.partitionWatermark.length}`);
     for (let q = 0; q < partitions; q++) this.partitionWatermark[q] = r.f64();
+    this.updateWatermark();
     this.table.clear();
     for (let n = r.u32(); n > 0; n--) {
       const slot = this.table.insert(r.u32(), r.u32());

@@ -82,9 +82,11 @@ export class ProvisionalViews {
   /**
    * Releases every view of the minutes that `isFinal` says are decided, oldest minute first, each
    * as a record with its provisional outcome and address key (the caller decides the final outcome
-   * from the verdicts); the record and its event are reused between calls.
+   * from the verdicts); the record and its event are reused between calls. What only a bot's
+   * `rejected_views` row needs (event id, IP, user agent) is read only for views `flagged` says are
+   * bots; for the others those fields are empty.
    */
-  release(isFinal: (minute: number) => boolean, take: (r: ViewRecord) => void): void {
+  release(isFinal: (minute: number) => boolean, flagged: (addressHi: number, addressLo: number, minute: number) => boolean, take: (r: ViewRecord) => void): void {
     const due = [...this.minutes.keys()].filter(isFinal).sort((a, b) => a - b);
     const r = this.record;
     const e = this.event;
@@ -108,9 +110,14 @@ export class ProvisionalViews {
         e.channel_id = rd.string();
         e.category = rd.string();
         e.country = rd.string();
-        e.event_id = rd.string();
-        e.ip = rd.string();
-        e.user_agent = rd.string();
+        if (flagged(r.addressHi, r.addressLo, minute)) {
+          e.event_id = rd.string();
+          e.ip = rd.string();
+          e.user_agent = rd.string();
+        } else {
+          for (let k = 0; k < 3; k++) rd.bytes(rd.varUint());
+          e.event_id = e.ip = e.user_agent = '';
+        }
         r.event = e;
         r.kafkaTs = e.ts;
         r.bot = null;

@@ -51,9 +51,15 @@ export class Committer {
     this.deps = deps;
   }
 
-  /** Flushes the live counters of a task up to its current position, after its records for the address stage (`idle`: its marker says so). */
+  /**
+   * Flushes the live counters of a task up to its current position and, beside them, its records
+   * for the address stage (`idle`: its marker says so); only a checkpoint must wait for those.
+   */
   async flushLive(task: PartitionTask, idle = false): Promise<void> {
-    await this.sendAddressRecords(task, idle);
+    await Promise.all([this.sendAddressRecords(task, idle), this.commitLive(task)]);
+  }
+
+  private async commitLive(task: PartitionTask): Promise<void> {
     if (!task.liveFlushDue) return;
     const to = task.nextOffset;
     const started = performance.now();

@@ -5,6 +5,7 @@ import { MinuteWindows } from '../operators/tumbling-window.ts';
 import { LiveCounts } from '../operators/live-counts.ts';
 import { createBotScorer, type BotScorer } from '../operators/bot-scorer.ts';
 import { AddressJoin, idleWatermark } from '../operators/address-join.ts';
+import type { AddressFlush } from '../schemas/address-messages.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch, ViewRecord } from '../operators/view-record.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
@@ -163,8 +164,8 @@ export class PartitionTask {
     return this.address.recordsDue(this.marker(idle), idle);
   }
 
-  /** The by-address messages of this flush (one per address partition): the records since the last, and the marker. */
-  takeAddressRecords(idle: boolean): Buffer[] {
+  /** The by-address messages of this flush (one or more per address partition): the records since the last, and the marker. */
+  takeAddressRecords(idle: boolean): AddressFlush {
     return this.address.takeRecords(this.partition, this.marker(idle), idle);
   }
 

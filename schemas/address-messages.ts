@@ -18,6 +18,8 @@ export const RECORD_BYTES = 33;
 export const FLAG_BYTES = 21;
 const VERSION = 1;
 const RECORD_HEADER = 1 + 4 + 8 + 1 + 4;
+/** Records per by-address message at most (~530 kB, well under Kafka's default 1 MB). */
+export const MAX_RECORDS = 16_384;
 const VERDICT_HEADER = 1 + 4 + 8 + 4;
 
 /** Record flag: the watch time stopped just past the view threshold (the watch-pattern band). */
@@ -42,13 +44,19 @@ export function addressPartition(addressLo: number, partitions: number): number 
   return (addressLo >>> 0) % partitions;
 }
 
+/** What one flush of a source partition sends: messages, each with the address partition it goes to. */
+export type AddressFlush = Array<{ partition: number; value: Buffer }>;
+
 /** One source partition's records for each address partition, gathered between two flushes. */
 export class AddressRecordWriter {
-  private readonly out: BinaryWriter[];
+  // per address partition: its records' bytes so far, and how many
+  private readonly bufs: Buffer[];
+  private readonly views: DataView[];
   private readonly counts: Uint32Array;
 
   constructor(readonly partitions: number) {
-    this.out = Array.from({ length: partitions }, () => new BinaryWriter(4096));
+    this.bufs = Array.from({ length: partitions }, () => Buffer.allocUnsafe(64 * RECORD_BYTES));
+    this.views = this.bufs.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     this.counts = new Uint32Array(partitions);
   }
 
@@ -62,31 +70,50 @@ export class AddressRecordWriter {
   /** Adds one record for the address partition of its address key. */
   add(offset: number, ts: number, addressHi: number, addressLo: number, videoHi: number, videoLo: number, flags: number): void {
     const q = addressPartition(addressLo, this.partitions);
-    const w = this.out[q];
-    w.f64(offset);
-    w.f64(ts);
-    w.u32(addressHi);
-    w.u32(addressLo);
-    w.u32(videoHi);
-    w.u32(videoLo);
-    w.u8(flags);
+    const at = this.counts[q] * RECORD_BYTES;
+    if (at + RECORD_BYTES > this.bufs[q].length) {
+      const bigger = Buffer.allocUnsafe(2 * this.bufs[q].length);
+      this.bufs[q].copy(bigger, 0, 0, at);
+      this.bufs[q] = bigger;
+      this.views[q] = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
+    }
+    const v = this.views[q];
+    v.setFloat64(at, offset, true);
+    v.setFloat64(at + 8, ts, true);
+    v.setUint32(at + 16, addressHi, true);
+    v.setUint32(at + 20, addressLo, true);
+    v.setUint32(at + 24, videoHi, true);
+    v.setUint32(at + 28, videoLo, true);
+    v.setUint8(at + 32, flags);
     this.counts[q]++;
   }
 
-  /** One message per address partition: the records gathered for it, then the marker; the writer starts over. */
-  take(sourcePartition: number, watermark: number, idle: boolean): Buffer[] {
-    return this.out.map((w, q) => {
-      const m = Buffer.allocUnsafe(RECORD_HEADER + w.length);
-      m.writeUInt8(VERSION, 0);
-      m.writeUInt32LE(sourcePartition, 1);
-      m.writeDoubleLE(watermark, 5);
-      m.writeUInt8(idle ? 1 : 0, 13);
-      m.writeUInt32LE(this.counts[q], 14);
-      w.view().copy(m, RECORD_HEADER);
-      w.reset();
+  /**
+   * This flush's messages, each with its address partition: the records gathered for it, then the
+   * marker. Beyond MAX_RECORDS records (a flush held back by an outage) the first ones go in
+   * messages of their own carrying no mark (-Infinity: the address stage keeps the highest), so no
+   * message nears Kafka's size limit. The writer starts over.
+   */
+  take(sourcePartition: number, watermark: number, idle: boolean): AddressFlush {
+    const messages: AddressFlush = [];
+    this.bufs.forEach((records, q) => {
+      const n = this.counts[q];
+      for (let from = 0; ; from += MAX_RECORDS) {
+        const last = n - from <= MAX_RECORDS;
+        const count = last ? n - from : MAX_RECORDS;
+        const m = Buffer.allocUnsafe(RECORD_HEADER + count * RECORD_BYTES);
+        m.writeUInt8(VERSION, 0);
+        m.writeUInt32LE(sourcePartition, 1);
+        m.writeDoubleLE(last ? watermark : Number.NEGATIVE_INFINITY, 5);
+        m.writeUInt8(last && idle ? 1 : 0, 13);
+        m.writeUInt32LE(count, 14);
+        records.copy(m, RECORD_HEADER, from * RECORD_BYTES, (from + count) * RECORD_BYTES);
+        messages.push({ partition: q, value: m });
+        if (last) break;
+      }
       this.counts[q] = 0;
-      return m;
     });
+    return messages;
   }
 }
 

@@ -1,9 +1,9 @@
 import type { Producer } from 'kafkajs';
-import { byAddressTopic } from '../schemas/address-messages.ts';
+import { byAddressTopic, type AddressFlush } from '../schemas/address-messages.ts';
 import { SinkUnavailableError } from './sink-errors.ts';
 
 /**
- * Sends a source partition's by-address messages (schemas/address-messages.ts), one to each
+ * Sends a source partition's by-address messages (schemas/address-messages.ts), each to its
  * address partition, chosen by number. Sent before the checkpoint that covers their records, so
  * none is lost; a replay after a crash may send records again, which the address stage counts once.
  */
@@ -13,10 +13,10 @@ export class AddressRecordSink {
     private readonly topic: string,
   ) {}
 
-  async send(sourcePartition: number, messages: Buffer[]): Promise<void> {
+  async send(sourcePartition: number, messages: AddressFlush): Promise<void> {
     const key = `${this.topic}/${sourcePartition}`;
     try {
-      await this.producer.send({ topic: byAddressTopic(this.topic), messages: messages.map((value, partition) => ({ partition, key, value })) });
+      await this.producer.send({ topic: byAddressTopic(this.topic), messages: messages.map(({ partition, value }) => ({ partition, key, value })) });
     } catch (err) {
       throw new SinkUnavailableError(`by-address produce failed: ${(err as Error).message}`, err);
     }
