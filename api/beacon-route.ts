@@ -64,7 +64,7 @@ export function registerBeaconRoute(app: FastifyInstance, producer: Producer | u
           throw new InvalidEventError(`events[${i}].${err.message}`, err.field, err);
         }
       });
-      await producer.send({ topic, messages });
+      await producer.send({ topic, messages, acks: -1 });
       return reply.code(202).send({ accepted: messages.length });
     },
   );

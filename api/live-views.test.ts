@@ -77,3 +77,39 @@ describe('what a live count says', () => {
     expect(await counted.read(['a'])).toMatchObject([{ video_id: 'a', views: 3, known: true, source: 'clickhouse' }]);
   });
 });
+
+/** A connected Redis stand-in holding one counter per video, counting the reads. */
+function countingRedis(views: Record<string, number>) {
+  let reads = 0;
+  const client = {
+    status: 'ready',
+    get: async (key: string) => {
+      reads++;
+      const n = views[key.slice('vt:views:'.length)];
+      return n === undefined ? null : String(n);
+    },
+    pfcount: async () => 3,
+  } as unknown as Redis;
+  return { client, reads: () => reads };
+}
+
+describe('live counts of a hot video', () => {
+  it('share one Redis read per video for the cache time, then read afresh', async () => {
+    let t = 1_800_000_000_000;
+    const redis = countingRedis({ hot: 42 });
+    const reader = createLiveViewReader({ redis: redis.client, clickhouse: pendingClickHouse().client, log, now: () => t, liveTtlMs: 250 });
+    const answers = await Promise.all(Array.from({ length: 100 }, () => reader.readOne('hot')));
+    expect(answers.every((a) => a.views === 42 && a.unique_viewers === 3 && a.source === 'redis')).toBe(true);
+    expect(redis.reads()).toBe(1);
+    t += 251;
+    expect((await reader.readOne('hot')).views).toBe(42);
+    expect(redis.reads()).toBe(2);
+  });
+
+  it('read every time with the cache off', async () => {
+    const redis = countingRedis({ hot: 42 });
+    const reader = createLiveViewReader({ redis: redis.client, clickhouse: pendingClickHouse().client, log, liveTtlMs: 0 });
+    await Promise.all([reader.readOne('hot'), reader.readOne('hot'), reader.readOne('hot')]);
+    expect(redis.reads()).toBe(3);
+  });
+});

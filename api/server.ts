@@ -8,7 +8,6 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { QueryContext } from '../clickhouse/dashboard-queries.ts';
@@ -19,9 +18,13 @@ import { registerDashboardRoutes } from './dashboard-routes.ts';
 import { createErrorHandler } from './error-handler.ts';
 import { createLiveViewReader } from './live-views.ts';
 import { registerViewsRoutes } from './views-routes.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import type { CounterScope } from '../sinks/live-counters.ts';
 
 export interface ApiServerDeps {
-  redis: Redis;
+  redis: RedisClient;
+  /** The job whose live counters are read; needed on a Redis Cluster (see sinks/live-counters.ts). */
+  counterScope?: CounterScope;
   clickhouse: ClickHouseClient;
   /** Producer of the collector (idempotent); without it `POST /v1/beacon` answers 503. */
   kafkaProducer?: Producer;
@@ -40,6 +43,8 @@ export interface ApiServerDeps {
   queryContext?: () => QueryContext;
   /** How long a ClickHouse fallback answer for one video is reused; default 1 s. */
   fallbackTtlMs?: number;
+  /** How long a Redis answer for one video is reused (hot videos); default 250 ms. */
+  liveTtlMs?: number;
 }
 
 const READY_TIMEOUT_MS = 1_000;
@@ -92,7 +97,17 @@ export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInsta
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const ctx = deps.queryContext ?? (() => ({}));
-  registerViewsRoutes(app, createLiveViewReader({ redis, clickhouse, log, ...(deps.fallbackTtlMs === undefined ? {} : { fallbackTtlMs: deps.fallbackTtlMs }) }));
+  registerViewsRoutes(
+    app,
+    createLiveViewReader({
+      redis,
+      clickhouse,
+      log,
+      ...(deps.counterScope === undefined ? {} : { scope: deps.counterScope }),
+      ...(deps.fallbackTtlMs === undefined ? {} : { fallbackTtlMs: deps.fallbackTtlMs }),
+      ...(deps.liveTtlMs === undefined ? {} : { liveTtlMs: deps.liveTtlMs }),
+    }),
+  );
   registerAnalyticsRoutes(app, clickhouse, ctx);
   registerAdminRoutes(app, clickhouse, deps.adminToken, ctx);
   registerBeaconRoute(app, deps.kafkaProducer, deps.topic, deps.rateLimit);
@@ -106,7 +121,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([p.catch(() => fallback), new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]).finally(() => clearTimeout(timer));
 }
 
-async function redisReachable(redis: Redis): Promise<boolean> {
+async function redisReachable(redis: RedisClient): Promise<boolean> {
   if (redis.status !== 'ready') return false;
   return withTimeout(redis.ping().then((pong) => pong === 'PONG'), READY_TIMEOUT_MS, false);
 }

@@ -1,8 +1,9 @@
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { createApiServer } from '../api/server.ts';
 import { createReadRedis, redisReady } from '../api/read-redis.ts';
+import { liveViews, type CounterScope } from '../sinks/live-counters.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { startChild } from './bench-child.ts';
 import { BENCH_VIDEO_PREFIX } from './bench-stream.ts';
@@ -29,15 +30,15 @@ export interface ApiResult {
  * loopback) and loads it from a child with autocannon, cycling over benchmark videos that have a
  * live counter (the popular ones first, as real traffic would).
  */
-export async function runApiLoad(ctx: { redisUrl: string; clickhouse: string; redis: Redis; rate: number; seconds: number; log: (line: string) => void }): Promise<ApiResult> {
+export async function runApiLoad(ctx: { redisUrl: string; clickhouse: string; redis: RedisClient; scope: CounterScope; rate: number; seconds: number; log: (line: string) => void }): Promise<ApiResult> {
   const candidates = Array.from({ length: 5_000 }, (_, rank) => `${BENCH_VIDEO_PREFIX}v${rank}`);
-  const counts = await ctx.redis.mget(candidates.map((id) => `vt:views:${id}`));
-  const ids = candidates.filter((_, i) => counts[i] !== null);
+  const counts = await liveViews(ctx.redis, ctx.scope, candidates);
+  const ids = candidates.filter((_, i) => counts[i] > 0);
   if (ids.length === 0) throw new Error('api: no benchmark video has a live counter (did the job run?)');
   const redis = createReadRedis(ctx.redisUrl);
   await redisReady(redis);
   const clickhouse = createClickHouseClient(ctx.clickhouse, { requestTimeoutMs: 10_000 });
-  const app = await createApiServer({ redis, clickhouse, topic: 'view-events', log: pino({ level: 'warn' }) });
+  const app = await createApiServer({ redis, counterScope: ctx.scope, clickhouse, topic: ctx.scope.topic, log: pino({ level: 'warn' }) });
   try {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const connections = Math.max(4, Math.min(64, Math.round(ctx.rate / 200)));

@@ -22,6 +22,7 @@ export function benchCommand(): Command {
     .option('--profile', 'run the job under node --cpu-prof and report its hot spots')
     .option('--workers <n>', 'worker threads of the second job line (default: the number of cores)', positive)
     .option('--job-node-args <flags>', 'extra node flags for the job processes, an experiment (e.g. "--max-semi-space-size=64")')
+    .option('--no-cluster', 'skip the job line on the local cluster (three Kafka brokers, Redis Cluster); --tiny skips it too')
     .option('--no-reuse', 'produce the pre-loaded topic afresh even if an earlier run left one')
     .option('--out <dir>', 'where the results go (default bench/results)')
     .action(async (flags: Record<string, unknown>) => {
@@ -45,6 +46,7 @@ export function benchCommand(): Command {
       if (typeof flags.jobNodeArgs === 'string') options.jobNodeArgs = flags.jobNodeArgs.split(' ').filter(Boolean);
       options.dashboardOnly = Boolean(flags.dashboardOnly);
       options.reuse = flags.reuse !== false;
+      if (flags.cluster === false) options.cluster = false;
       if (flags.clients !== undefined) {
         const clients = flags.clients as string[];
         for (const c of clients) if (c !== 'kafkajs' && c !== 'platformatic') throw new InvalidArgumentError(`unknown Kafka client ${c}`);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, freemem, release } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { REPO_ROOT } from '../infra/infra-paths.ts';
 
@@ -79,7 +79,7 @@ function git(args: string[]): string {
 }
 
 /** Versions of node, the services and the packages, and the commit the run measured (with its uncommitted changes). */
-export async function versions(redis: Redis, clickhouse: ClickHouseClient): Promise<Versions> {
+export async function versions(redis: RedisClient, clickhouse: ClickHouseClient): Promise<Versions> {
   const info = await redis.info('server');
   const rows = await (await clickhouse.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>();
   return {

@@ -2,15 +2,16 @@ import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { Producer, compatibilityPartitioner } from '@platformatic/kafka';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { startChild } from './bench-child.ts';
 import type { EventPool } from './bench-load.ts';
-import { round } from './bench-throughput.ts';
+import { livePositions, round } from './bench-throughput.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { percentile } from './percentile.ts';
 
 /** One freshness run at a fixed produce rate. */
@@ -39,7 +40,9 @@ export interface FreshnessAttempt {
 
 interface FreshnessContext {
   brokers: string[];
-  redis: Redis;
+  redis: RedisClient;
+  /** The job's Redis (its own process connects there, as the line's `redis` client does). */
+  redisUrl: string;
   partitions: number;
   pool: EventPool;
   runId: string;
@@ -92,7 +95,7 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
   const producer = new Producer({ clientId: 'viewtally-bench-fresh', bootstrapBrokers: ctx.brokers, acks: 1, autocreateTopics: false });
   // Marker ids are unique to the attempt: a marker counted in an earlier attempt would look visible at once.
   const markerRun = `${ctx.runId}-${attempt}`;
-  const job = startChild('bench/job-child.ts', { topic, group: topic, untilIdle: false, workers: ctx.workers }, { name: `fresh-job-${ctx.runId}-${attempt}`, nodeArgs: ctx.jobNodeArgs });
+  const job = startChild('bench/job-child.ts', { topic, group: topic, untilIdle: false, workers: ctx.workers, brokers: ctx.brokers, redis: ctx.redisUrl }, { name: `fresh-job-${ctx.runId}-${attempt}`, nodeArgs: ctx.jobNodeArgs });
   const keys = Array.from({ length: ctx.partitions }, (_, p) => progressKey(topic, topic, p));
   const partitionOf = (key: Buffer) => compatibilityPartitioner(undefined as never, key) % ctx.partitions;
   let markerSeq = 0;
@@ -102,7 +105,7 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     const ts = Date.now();
     const e = markerEvent(markerRun, markerSeq++, ts);
     const key = Buffer.from(kafkaKey(e));
-    outstanding.set(`vt:views:${e.video_id}`, ts);
+    outstanding.set(e.video_id, ts);
     return { topic, key, value: encodeViewEvent(e), partition: partitionOf(key) };
   };
   let polling = true;
@@ -110,10 +113,10 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     while (polling) {
       const ids = [...outstanding.keys()];
       if (ids.length > 0) {
-        const values = await ctx.redis.mget(ids);
+        const values = await liveViews(ctx.redis, { group: topic, topic }, ids);
         const now = Date.now();
         values.forEach((v, i) => {
-          if (v === null) return;
+          if (v === 0) return;
           latencies.push(now - outstanding.get(ids[i])!);
           outstanding.delete(ids[i]);
         });
@@ -160,13 +163,13 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
       }
       if (now >= sampleAt) {
         sampleAt += 500;
-        void sample(ctx.redis, keys).then((processed) => series.push({ t: round((Date.now() - start) / 1000, 2), produced: sent, processed, lag: sent - processed }));
+        void livePositions(ctx.redis, keys).then((processed) => series.push({ t: round((Date.now() - start) / 1000, 2), produced: sent, processed, lag: sent - processed }));
       }
       await sleep(TICK_MS);
     }
     await Promise.all(inFlight);
     const producedSeconds = (Date.now() - start) / 1000;
-    const processedAtEnd = await sample(ctx.redis, keys);
+    const processedAtEnd = await livePositions(ctx.redis, keys);
     const firstProcessed = series.find((p) => p.t >= 1)?.processed ?? 0;
     const lastPoint = series[series.length - 1];
     const settleBy = Date.now() + SETTLE_MS;
@@ -205,9 +208,4 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
   }
-}
-
-async function sample(redis: Redis, keys: string[]): Promise<number> {
-  const positions = await redis.pipeline(keys.map((k) => ['hget', k, 'pos'])).exec();
-  return (positions ?? []).reduce((n, [, v]) => n + Math.max(0, Number(v ?? 0)), 0);
 }

@@ -2,8 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../sinks/redis-client.ts';
 import { infraUp } from '../infra/services.ts';
+import { clusterUp } from '../infra/cluster.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { benchCacheDir, loadEventPool, preloadTopic, type PreloadedTopic } from './bench-load.ts';
@@ -47,6 +48,8 @@ export interface BenchOptions {
   reuse: boolean;
   /** Only the dashboard measure (e.g. the 100 M-row reference), written to `dashboard-<rows>.json`. */
   dashboardOnly: boolean;
+  /** Also run the job on the local cluster (three Kafka brokers, Redis Cluster), beside the single-node line. */
+  cluster: boolean;
   out: string;
 }
 
@@ -72,6 +75,7 @@ export function benchDefaults(tiny: boolean): BenchOptions {
     jobNodeArgs: [],
     reuse: true,
     dashboardOnly: false,
+    cluster: !tiny,
     out: new URL('./results', import.meta.url).pathname,
   };
 }
@@ -94,6 +98,8 @@ export interface BenchResults {
     job: JobRunResult;
     /** The job with the default worker threads (one per core): the process's throughput. */
     jobThreads: JobRunResult | null;
+    /** The same job on the local cluster: 3 brokers (replication 3, acks=all), a 3-master Redis Cluster; null when not run. */
+    jobCluster: JobRunResult | null;
     limit: Record<string, LineResult>;
     baseline: LineResult;
     operators: OperatorCost;
@@ -105,6 +111,8 @@ export interface BenchResults {
   /** Bot verdicts of the stream, both stages' operators in memory, against its labels. */
   accuracy: BenchAccuracy;
   api: ApiResult;
+  /** The read API on the cluster layout (counters summed over partitions, on a Redis Cluster); null when not run. */
+  apiCluster: ApiResult | null;
   dashboard: { run: DashboardResult; reference100M: DashboardResult | null };
   targets: TargetRow[];
 }
@@ -133,9 +141,10 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   }
   const machine = machineInfo();
   await phase('infra', () => infraUp({ timeoutMs: 150_000 }));
-  const config = resolveJobConfig({});
+  // the single-node lines, even where VT_CLUSTER=1 points commands at the cluster: its lines come from cluster.json
+  const config = resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' });
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const redis = new Redis(config.redis);
+  const redis = createRedisClient(config.redis);
   const clickhouse = createClickHouseClient(config.clickhouse);
   try {
     const versionInfo = await versions(redis, clickhouse);
@@ -155,6 +164,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
     const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
     const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
+    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, runId, log)) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
     const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
@@ -163,7 +173,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     await phase('freshness', async () => {
       let rate = options.freshRate;
       for (let i = 0; i < options.freshAttempts; i++) {
-        const a = await runFreshness({ brokers: config.brokers, redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
+        const a = await runFreshness({ brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
         attempts.push(a);
         if (a.sustained) break;
         // Next: a bit under what the box showed it can do.
@@ -172,7 +182,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       }
     });
     const chosen = attempts.find((a) => a.sustained) ?? attempts[attempts.length - 1];
-    const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, rate: options.apiRate, seconds: options.apiSeconds, log }));
+    const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log }));
     const dashboard = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));
 
     const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
@@ -192,6 +202,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       throughput: {
         job,
         jobThreads,
+        jobCluster: onCluster?.job ?? null,
         limit,
         baseline,
         operators,
@@ -202,6 +213,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       memory: { job: job.memory, dedup, restore },
       accuracy,
       api,
+      apiCluster: onCluster?.api ?? null,
       dashboard: { run: dashboard, reference100M: readDashboardReference(out) },
       targets: [],
     };
@@ -212,6 +224,22 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   } finally {
     redis.disconnect();
     await clickhouse.close();
+  }
+}
+
+/** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there. */
+async function runClusterLines(options: BenchOptions, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
+  const cluster = await clusterUp({ timeoutMs: 240_000, log });
+  const load = await preloadTopic({ brokers: cluster.kafka.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log });
+  const redis = createRedisClient(cluster.redis.url);
+  try {
+    const ctx: LineContext = { brokers: cluster.kafka.brokers, redisUrl: cluster.redis.url, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId: `${runId}-cluster`, log };
+    const job = await runJobLine(ctx, { workers: 1, nodeArgs: options.jobNodeArgs });
+    const clickhouse = resolveJobConfig({}).clickhouse;
+    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
+    return { job, api };
+  } finally {
+    redis.disconnect();
   }
 }
 

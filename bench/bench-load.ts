@@ -69,7 +69,8 @@ function streamId(r: PreloadRequest): string {
   const source = ['labelled-stream.ts', 'labelled-stream-actors.ts', 'labelled-stream-world.ts', 'labelled-stream-labels.ts', 'bench-stream.ts']
     .map((f) => readFileSync(new URL(`./${f}`, import.meta.url), 'utf8'))
     .join('\n');
-  return createHash('sha256').update(JSON.stringify([options, r.partitions, source])).digest('hex').slice(0, 10);
+  // the brokers are part of it: the single-node Kafka and the local cluster each hold their own copy
+  return createHash('sha256').update(JSON.stringify([options, r.partitions, source, r.brokers])).digest('hex').slice(0, 10);
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
-import { progressKey, RedisSink } from '../sinks/redis-sink.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { RedisSink } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { PartitionTask } from '../pipeline/partition-task.ts';
 import { IpHasher, ipHashSecret } from '../pipeline/ip-privacy.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
@@ -88,7 +89,7 @@ export function measureRestore(config: JobConfig, keys: number): RestoreMeasure 
  * Reads every partition's checkpoint of a finished job (Redis `vt:ckpt:{group/topic/p}`), restores
  * it into fresh tables, and reports the entries, what the tables take and how long a restore took.
  */
-export async function measureDedupState(redis: Redis, group: string, topic: string, partitions: number, config: JobConfig): Promise<DedupState> {
+export async function measureDedupState(redis: RedisClient, group: string, topic: string, partitions: number, config: JobConfig): Promise<DedupState> {
   let eventIdEntries = 0;
   let sessionEntries = 0;
   let botKeys = 0;

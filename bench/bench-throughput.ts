@@ -2,8 +2,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { progressKey } from '../sinks/redis-sink.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { startChild } from './bench-child.ts';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.ts';
 import type { ConsumeChildArgs, ConsumeSummary } from './consume-child.ts';
@@ -12,7 +12,7 @@ import type { ConsumeChildArgs, ConsumeSummary } from './consume-child.ts';
 export interface LineContext {
   brokers: string[];
   redisUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   topic: string;
   partitions: number;
   /** Messages in the topic. */
@@ -184,7 +184,7 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
   const metricsPort = await freePort();
   let metrics = new Map<string, number>();
   let maxPending = 0;
-  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort }, {
+  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort, brokers: ctx.brokers, redis: ctx.redisUrl }, {
     name: `job-w${options.workers}-${ctx.runId}`,
     nodeArgs,
     onJson: (line) => {
@@ -209,8 +209,7 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
     if (scraped) metrics = scraped;
     const pending = scraped?.get('viewtally_pending_events') ?? 0;
     maxPending = Math.max(maxPending, pending);
-    const positions = await ctx.redis.pipeline(keys.map((k) => ['hget', k, 'pos'])).exec();
-    const processed = (positions ?? []).reduce((n, [, v]) => n + Math.max(0, Number(v ?? 0)), 0);
+    const processed = await livePositions(ctx.redis, keys);
     const t = (Date.now() - started) / 1000;
     if (processed > 0 && firstAt === 0) firstAt = previous.t > 0 ? previous.t : t;
     if (processed > previous.processed) lastAt = t;
@@ -266,4 +265,10 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** Events the live counters hold, summed over the partitions' progress keys (one read each: on a cluster they lie in many slots). */
+export async function livePositions(redis: RedisClient, keys: string[]): Promise<number> {
+  const positions = await Promise.all(keys.map((k) => redis.hget(k, 'pos')));
+  return positions.reduce((n, v) => n + Math.max(0, Number(v ?? 0)), 0);
 }

@@ -1,20 +1,19 @@
 /**
- * The job as the benchmark runs it: one process, `runJob` in-process (`workers` 1) or on worker
- * threads, exactly as `viewtally run --workers N` does (same config resolution, logger and
- * defaults), plus what the benchmark reads from inside:
+ * The job as the benchmark runs it: one process, the job on `workers` worker threads, exactly as
+ * `viewtally run --workers N` does (same config resolution, logger and defaults), plus what the
+ * benchmark reads from inside:
  *
- *   node [--cpu-prof …] --import tsx bench/job-child.ts '<json>'   json = { topic, group, untilIdle, workers, metricsPort? }
+ *   node [--cpu-prof …] --import tsx bench/job-child.ts '<json>'   json = { topic, group, untilIdle, workers, metricsPort?, brokers?, redis? }
  *
  * Prints a sample line a second ({ rss, heapUsed, cpuMs }) and the job's summary last, with the
  * process's CPU time (all threads). SIGTERM stops it gracefully (flush, checkpoint, leave the group).
  */
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createLogger } from '../pipeline/logger.ts';
-import { runJob } from '../pipeline/job.ts';
 import { runJobThreads } from '../pipeline/job-threads.ts';
 
-const args = JSON.parse(process.argv[2] ?? '{}') as { topic: string; group: string; untilIdle: boolean; workers: number; metricsPort?: number };
-const config = resolveJobConfig({ topic: args.topic, group: args.group });
+const args = JSON.parse(process.argv[2] ?? '{}') as { topic: string; group: string; untilIdle: boolean; workers: number; metricsPort?: number; brokers?: string[]; redis?: string };
+const config = resolveJobConfig({ topic: args.topic, group: args.group, brokers: args.brokers?.join(','), redis: args.redis });
 const log = createLogger('viewtally-bench-job', process.env.VT_LOG_LEVEL ?? 'warn');
 const stop = new AbortController();
 process.once('SIGTERM', () => stop.abort());
@@ -31,7 +30,7 @@ const sample = () => {
 const sampler = setInterval(sample, 1_000);
 sample();
 const run = { untilIdle: args.untilIdle, log, signal: stop.signal, metricsPort: args.metricsPort };
-const summary = args.workers > 1 ? await runJobThreads(config, { ...run, workers: args.workers }) : await runJob(config, run);
+const summary = await runJobThreads(config, { ...run, workers: args.workers });
 clearInterval(sampler);
 console.log(JSON.stringify({ summary, cpuMs: cpuMs(), maxRss: process.resourceUsage().maxRSS * 1024 }));
 // Flushed, checkpointed and out of the group (as `viewtally run`): no client's timer may keep the process.

@@ -8,19 +8,15 @@
  * state is not isolated per connection (chdb-node serializes them too).
  */
 import { mkdirSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { Session } from 'chdb';
 import { loadNative, type NativeResult } from './chdb-native.ts';
+import { BINARY_FORMAT, insertViaFile } from './binary-insert.ts';
 import { ChError } from './clickhouse-http-errors.ts';
 import { parseRequest, type ParsedRequest } from './clickhouse-http-request.ts';
 
 const IDENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Insert formats whose data is lines of text, and binary ones (sent to the engine as a file). */
+/** Insert formats whose data is lines of text (binary ones go to the engine as a file: binary-insert.ts). */
 const LINE_FORMAT = /^(JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|TabSeparated|TSV|NDJSON|JSONLines)$/i;
-const BINARY_FORMAT = /^(RowBinary\w*|Native|Parquet|Arrow\w*|ORC|Avro|Protobuf\w*|MsgPack|CapnProto|BSONEachRow|Npy)$/i;
 const STARTS_WITH_STATE_CHANGE = /^\s*(?:SET|USE)\b/i;
 
 interface Slot {
@@ -119,21 +115,6 @@ export class ChdbEngine {
     else this.free.push(s);
   }
 
-  /**
-   * chDB's inline insert data is text: it cuts binary data at the first empty line ("\n\n"), which
-   * RowBinary values contain at random. Binary data goes through a file instead (FROM INFILE), which
-   * the engine reads as the bytes they are.
-   */
-  private async insertBinary(conn: unknown, sql: string, data: Buffer): Promise<NativeResult> {
-    const path = join(tmpdir(), `viewtally-insert-${randomUUID()}.bin`);
-    await writeFile(path, data);
-    try {
-      return await this.native.QueryAsyncConnection(conn, sql.replace(/\s+FORMAT\s+(\w+)\s*$/i, ` FROM INFILE '${path}' FORMAT $1`), 'TabSeparated');
-    } finally {
-      await rm(path, { force: true });
-    }
-  }
-
   /** Bring the connection's settings to exactly `wanted` (others back to DEFAULT). */
   private async applySettings(slot: Slot, requested: Map<string, string>, database: string | undefined): Promise<void> {
     const wanted = new Map([...ChdbEngine.SERVER_DEFAULTS, ...requested]);
@@ -169,7 +150,7 @@ export class ChdbEngine {
         if (req.data.length === 0) {
           raw = { elapsed: 0, rowsWritten: 0, bytesWritten: 0 };
         } else {
-          raw = BINARY_FORMAT.test(req.insertFormat) ? await this.insertBinary(conn, req.sql.trim(), req.data) : await this.native.InsertRawAsyncConnection(conn, req.sql.trim(), req.data, LINE_FORMAT.test(req.insertFormat));
+          raw = BINARY_FORMAT.test(req.insertFormat) ? await insertViaFile(req.sql, req.data, (sql) => this.native.QueryAsyncConnection(conn, sql, 'TabSeparated')) : await this.native.InsertRawAsyncConnection(conn, req.sql.trim(), req.data, LINE_FORMAT.test(req.insertFormat));
         }
       } else if (req.params.size > 0) {
         const bound = Object.fromEntries(req.params);

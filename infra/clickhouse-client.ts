@@ -14,6 +14,7 @@ import { createChdbConnection } from 'chdb/connection';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
+import { BINARY_FORMAT, insertFormatOf, insertViaFile } from './binary-insert.ts';
 
 export const EMBEDDED_PREFIX = 'embedded:';
 
@@ -63,10 +64,29 @@ class DebugLogger implements Logger {
 
 const CLIENT_LOG = { LoggerClass: DebugLogger, level: ClickHouseLogLevel.WARN };
 
+/** An exec of `INSERT … FORMAT <binary>` with its data, as chdb/connection receives it. */
+interface ExecWithValues {
+  query: string;
+  values?: AsyncIterable<Buffer | Uint8Array | string>;
+}
+
+/**
+ * chdb/connection inlines insert data as text, which cuts binary data (RowBinary) at its first
+ * empty line: binary inserts go through a file instead, as the local HTTP server does.
+ */
+async function execBinary(exec: (params: ExecWithValues) => Promise<unknown>, params: ExecWithValues): Promise<unknown> {
+  const format = insertFormatOf(params.query);
+  if (params.values === undefined || format === undefined || !BINARY_FORMAT.test(format)) return exec(params);
+  const parts: Buffer[] = [];
+  for await (const chunk of params.values) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return insertViaFile(params.query, Buffer.concat(parts), (query) => exec({ ...params, query, values: undefined }));
+}
+
 /**
  * chdb/connection raises errors of @clickhouse/client-common's ClickHouseError
  * class, a different class from the one @clickhouse/client exports; re-raise them
- * as the latter so `instanceof ClickHouseError` holds for both targets.
+ * as the latter so `instanceof ClickHouseError` holds for both targets. Its binary
+ * inserts go by file (execBinary).
  */
 function withClientErrors<T extends object>(conn: T): T {
   const wrapped = new Set(['query', 'exec', 'command', 'insert']);
@@ -78,7 +98,8 @@ function withClientErrors<T extends object>(conn: T): T {
       if (typeof prop !== 'string' || !wrapped.has(prop)) return v.bind(target);
       return async (...args: unknown[]) => {
         try {
-          return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          const call = (...a: unknown[]) => (v as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+          return await (prop === 'exec' ? execBinary(call, args[0] as ExecWithValues) : call(...args));
         } catch (e) {
           const err = e as { code?: unknown; type?: unknown; message?: string; constructor?: { name?: string } };
           if (!(e instanceof ClickHouseError) && err?.constructor?.name === 'ClickHouseError' && typeof err.code === 'string') {

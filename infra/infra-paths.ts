@@ -70,7 +70,8 @@ export interface InfraConfig {
   ports: InfraPorts;
 }
 
-function envPort(name: string, env: NodeJS.ProcessEnv): number | undefined {
+/** A port from the environment, or undefined when the variable is unset. */
+export function envPort(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);

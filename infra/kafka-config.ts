@@ -1,6 +1,6 @@
 /** The single-node KRaft broker's configuration files, written on every start. */
 import { randomBytes } from 'node:crypto';
-import { HOST, logFile, serviceDataDir, type InfraConfig } from './infra-paths.ts';
+import { HOST, serviceDataDir, type InfraConfig } from './infra-paths.ts';
 
 /** `server.properties` of the broker (broker and controller in one process). */
 export function kafkaServerProperties(cfg: InfraConfig): string {
@@ -20,7 +20,7 @@ default.replication.factor=1
 min.insync.replicas=1
 auto.create.topics.enable=false
 delete.topic.enable=true
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=500
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
@@ -34,12 +34,12 @@ log.segment.bytes=268435456
 `;
 }
 
-/** `log4j.properties` of the broker: everything to `logs/kafka.log`. */
-export function kafkaLog4jProperties(cfg: InfraConfig): string {
+/** `log4j.properties` of a broker: everything to `file` (`logs/kafka.log`, `logs/kafka-<n>.log` in the cluster). */
+export function kafkaLog4jProperties(file: string): string {
   return `# written by infra/kafka-config.ts on every start
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=${logFile(cfg, 'kafka')}
+log4j.appender.file.File=${file}
 log4j.appender.file.Append=true
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n

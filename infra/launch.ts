@@ -38,13 +38,15 @@ function rotateLog(file: string, maxBytes = 20 * 1024 * 1024): void {
   }
 }
 
+/** The environment of a started service: ours, without node flags meant for this process. */
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   return env;
 }
 
-function spawnDetached(command: string, args: string[], cwd: string, log: string): number {
+/** Starts `command` in its own process group, its output appended to `log`; returns its pid. */
+export function spawnDetached(command: string, args: string[], cwd: string, log: string): number {
   const fd = openSync(log, 'a');
   try {
     const child = spawn(command, args, { cwd, detached: true, stdio: ['ignore', fd, fd], env: childEnv() });
@@ -57,7 +59,8 @@ function spawnDetached(command: string, args: string[], cwd: string, log: string
   }
 }
 
-function commandExists(cmd: string): boolean {
+/** Whether `cmd` is on the PATH. */
+export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
@@ -89,19 +92,27 @@ export function launch(cfg: InfraConfig, svc: ServiceName, log: (l: string) => v
       const log4j = join(cfg.confDir, 'kafka', 'log4j.properties');
       mkdirSync(join(cfg.confDir, 'kafka'), { recursive: true });
       writeFileSync(props, kafkaServerProperties(cfg));
-      writeFileSync(log4j, kafkaLog4jProperties(cfg));
-      const cp = `${cfg.kafkaLibs}/*`;
+      writeFileSync(log4j, kafkaLog4jProperties(lf));
       const jvm = ['-Xms256m', '-Xmx768m', '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${cfg.logDir}`];
-      if (!existsSync(join(data, 'meta.properties'))) {
-        const fmt = spawnSync('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', props, '--ignore-formatted'], {
-          encoding: 'utf8',
-          timeout: 120_000,
-          env: childEnv(),
-        });
-        writeFileSync(lf, `${fmt.stdout ?? ''}${fmt.stderr ?? ''}`, { flag: 'a' });
-        if (fmt.status !== 0) throw new Error(`infra: formatting Kafka storage failed (exit ${fmt.status}); see ${lf}\n${tail(lf)}`);
-      }
-      return spawnDetached('java', [...jvm, '-cp', cp, 'kafka.Kafka', props], cfg.root, lf);
+      return startBroker({ jvm, kafkaLibs: cfg.kafkaLibs, props, dataDir: data, clusterId: kafkaClusterId, cwd: cfg.root, log: lf });
     }
   }
+}
+
+/**
+ * Starts a Kafka broker (`kafka.Kafka props`) detached, formatting its data dir first when it has
+ * never been (`StorageTool format` with `clusterId()`, the same id for every broker of a cluster).
+ */
+export function startBroker(o: { jvm: string[]; kafkaLibs: string; props: string; dataDir: string; clusterId: () => string; cwd: string; log: string }): number {
+  const cp = `${o.kafkaLibs}/*`;
+  if (!existsSync(join(o.dataDir, 'meta.properties'))) {
+    const fmt = spawnSync('java', [...o.jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', o.clusterId(), '-c', o.props, '--ignore-formatted'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: childEnv(),
+    });
+    writeFileSync(o.log, `${fmt.stdout ?? ''}${fmt.stderr ?? ''}`, { flag: 'a' });
+    if (fmt.status !== 0) throw new Error(`infra: formatting Kafka storage failed (exit ${fmt.status}); see ${o.log}\n${tail(o.log)}`);
+  }
+  return spawnDetached('java', [...o.jvm, '-cp', cp, 'kafka.Kafka', o.props], o.cwd, o.log);
 }

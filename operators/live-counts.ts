@@ -1,4 +1,5 @@
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { BinaryReader } from '../schemas/binary-reader.ts';
 import type { ViewRecord } from './view-record.ts';
 import { fit } from './typed-arrays.ts';
 import { CellIndex, groupByCell } from './cell-index.ts';
@@ -81,5 +82,18 @@ export class LiveCounts {
     this.videos.clear();
     this.viewerCount = 0;
     this.videoIds.length = 0;
+  }
+}
+
+/** Reads a flush payload written by {@link LiveCounts.write}: each video's id and its viewers' fingerprints (8 bytes each). */
+export function readLivePayload(payload: Buffer, onVideo: (videoId: string, viewers: Buffer[]) => void): void {
+  const r = new BinaryReader(payload);
+  while (r.remaining > 0) {
+    const id = r.bytes(r.u16()).toString('utf8');
+    r.u32(); // views
+    const n = r.u32();
+    const viewers: Buffer[] = [];
+    for (let i = 0; i < n; i++) viewers.push(r.bytes(8));
+    onVideo(id, viewers);
   }
 }

@@ -10,7 +10,8 @@ import { topicDrained } from './topic-drained.ts';
 import { groupConsumer } from './group-consumer.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
-import { progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { FencedError, SinkUnavailableError } from '../sinks/sink-errors.ts';
 
 /** The address stage as one worker runs it (see startAddressStage). */
@@ -18,7 +19,7 @@ export interface AddressStage {
   readonly tasks: ReadonlyMap<number, AddressTask>;
   /** Sends every task's due verdicts; with `checkpoint`, then stores each task's state at its position. */
   flush(checkpoint: boolean): Promise<void>;
-  /** Every by-address partition is read to its end (ours by our tasks, the others by the group's committed offsets) and our verdicts are sent. */
+  /** Every by-address partition is read to its end (ours by our tasks, the others by their checkpoints in Redis) and our verdicts are sent. */
   drained(): Promise<boolean>;
   /** Records our tasks counted for nothing since they were claimed, by kind: duplicate, late, too_late. */
   setAside(): Map<string, number>;
@@ -149,7 +150,7 @@ export async function startAddressStage(deps: {
     },
     async drained() {
       if (assigned.some((p) => !tasks.has(p)) || [...tasks.values()].some((t) => t.verdictsDue)) return false;
-      return topicDrained(deps.admin, group, topic, (p) => tasks.get(p)?.nextOffset);
+      return topicDrained(deps.admin, topic, (p) => tasks.get(p)?.nextOffset ?? redis.checkpointOffset(progressKey(group, topic, p)));
     },
     setAside() {
       const n = new Map([['duplicate', 0], ['late', 0], ['too_late', 0]]);

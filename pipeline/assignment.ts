@@ -4,9 +4,10 @@ import type { Committer } from './committer.ts';
 import { PartitionTask } from './partition-task.ts';
 import type { JobWatermark } from '../operators/watermark.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
-import { newestLink, progressKey, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { newestLink, reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { IpHasher } from './ip-privacy.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
 
 /**

@@ -5,6 +5,7 @@ import { applyOverrides, loadConfigFile } from './config-file.ts';
 import { addressesFor, infraRoot, resolvePorts } from '../infra/infra-paths.ts';
 import { readInfraAddresses } from '../infra/services.ts';
 import { parseIntegerOption } from './integer-option.ts';
+import { readClusterAddresses } from '../infra/cluster.ts';
 
 /** The connection flags every command shares. */
 export interface ConnectionFlags {
@@ -15,13 +16,16 @@ export interface ConnectionFlags {
   redis?: string;
   partitions?: string;
   config?: string;
+  /** Use the local cluster that `infra up --cluster` started (Kafka brokers and Redis Cluster). */
+  cluster?: boolean;
 }
 
 /**
  * The job's configuration: flags win over `VT_*` environment variables, which win over a JSON
  * config file (`--config` or `VT_CONFIG`), which wins over the addresses of the local infra
  * (`.viewtally/infra.json` once `infra up` has run, else where `infra up` would start it:
- * `VT_KAFKA_PORT`, `VT_REDIS_PORT`, `VT_CLICKHOUSE_PORT`), which win over the defaults.
+ * `VT_KAFKA_PORT`, `VT_REDIS_PORT`, `VT_CLICKHOUSE_PORT`; with `--cluster` or `VT_CLUSTER=1` Kafka
+ * and Redis are the local cluster's, from `cluster.json`), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
   let config = defaultJobConfig();
@@ -29,6 +33,11 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
   config.brokers = infra.kafka.brokers;
   config.redis = infra.redis.url;
   config.clickhouse = infra.clickhouse.url;
+  if (flags.cluster || env.VT_CLUSTER === '1') {
+    const cluster = readClusterAddresses({ root: infraRoot({}, env) });
+    config.brokers = cluster.kafka.brokers;
+    config.redis = cluster.redis.url;
+  }
   const file = flags.config ?? env.VT_CONFIG;
   if (file) config = applyOverrides(config, loadConfigFile(file));
   const brokers = flags.brokers ?? env.VT_BROKERS;

@@ -17,10 +17,10 @@ describe('viewtally', () => {
   it('lists only the connection flags each command uses', () => {
     expect(flagsOf(cli('sql', '--help').stdout)).toEqual(['--clickhouse', '--config', '--help', '--json']);
     expect(flagsOf(cli('migrate', '--help').stdout)).toEqual(['--clickhouse', '--config', '--help']);
-    expect(flagsOf(cli('produce', '--help').stdout)).toEqual(['--allow-rejected', '--brokers', '--config', '--file', '--help', '--partitions', '--topic']);
-    expect(flagsOf(cli('status', '--help').stdout)).toEqual(['--brokers', '--config', '--group', '--help', '--json', '--redis', '--topic']);
+    expect(flagsOf(cli('produce', '--help').stdout)).toEqual(['--allow-rejected', '--brokers', '--cluster', '--config', '--file', '--help', '--partitions', '--topic']);
+    expect(flagsOf(cli('status', '--help').stdout)).toEqual(['--brokers', '--cluster', '--config', '--group', '--help', '--json', '--redis', '--topic']);
     expect(flagsOf(cli('run', '--help').stdout)).toEqual(
-      ['--brokers', '--clickhouse', '--config', '--group', '--help', '--metrics-port', '--partitions', '--port', '--redis', '--serve', '--topic', '--until-idle', '--workers'].sort(),
+      ['--brokers', '--clickhouse', '--cluster', '--config', '--group', '--help', '--metrics-port', '--partitions', '--port', '--redis', '--serve', '--topic', '--until-idle', '--workers'].sort(),
     );
   });
 });

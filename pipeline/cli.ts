@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
@@ -22,6 +23,8 @@ import { connectCommandRedis } from './command-redis.ts';
 import { errorLines } from './cli-errors.ts';
 import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster.ts';
+import { infraRoot } from '../infra/infra-paths.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,11 +33,17 @@ const program = new Command('viewtally')
   .version(version, '-V, --version', 'print the version');
 
 const infra = program.command('infra').description('local Kafka, Redis and ClickHouse as processes (no Docker)');
-infra.command('up').description('start what is missing and wait until every service answers').action(async () => {
-  const addresses = await infraUp();
-  console.log(JSON.stringify(addresses, null, 2));
-});
-infra.command('down').description('stop every local service').action(async () => {
+infra
+  .command('up')
+  .description('start what is missing and wait until every service answers')
+  .option('--cluster', 'also three Kafka brokers (replication 3, min.insync.replicas 2) and a three-master Redis Cluster')
+  .action(async (opts: { cluster?: boolean }) => {
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const addresses = await infraUp({ log });
+    console.log(JSON.stringify(opts.cluster ? { ...addresses, cluster: await clusterUp({ log }) } : addresses, null, 2));
+  });
+infra.command('down').description('stop every local service, the cluster too').action(async () => {
+  await clusterDown();
   await infraDown();
 });
 infra
@@ -42,7 +51,7 @@ infra
   .description('show which services run and where')
   .option('--json', 'print the addresses as JSON')
   .action(async (opts: { json?: boolean }) => {
-    const status = await infraStatus();
+    const status = [...(await infraStatus()), ...(existsSync(join(infraRoot(), 'cluster.json')) ? await clusterStatus() : [])];
     if (opts.json) console.log(JSON.stringify({ addresses: status.every((s) => s.ok) ? readInfraAddresses() : null, services: status }, null, 2));
     else printRows(status as unknown as Record<string, unknown>[]);
   });
@@ -65,11 +74,10 @@ withConnection(program.command('run').description('run the job: one consumer-gro
   .action(async (flags: ConnectionFlags & { untilIdle?: boolean; metricsPort?: string; serve?: boolean; port: string; workers?: string }) => {
     const config = resolveJobConfig(flags);
     const log = createLogger('viewtally-run');
-    let workers = parseIntegerOption('--workers', flags.workers ?? process.env.VT_WORKERS, { min: 1, max: 256 }) ?? availableParallelism();
-    if (workers > 1 && isEmbeddedTarget(config.clickhouse)) {
-      log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one worker');
-      workers = 1;
-    }
+    const workers = parseIntegerOption('--workers', flags.workers ?? process.env.VT_WORKERS, { min: 1, max: 256 }) ?? availableParallelism();
+    // An embedded ClickHouse belongs to the main thread: the job runs there, as one member.
+    const embedded = isEmbeddedTarget(config.clickhouse);
+    if (embedded && workers > 1) log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one consumer-group member');
     whenStopped(() => {
       log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
       setTimeout(() => process.exit(1), 20_000).unref();
@@ -79,7 +87,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
     const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
-    const summary = workers === 1 ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
+    const summary = embedded ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
     await api?.close();
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));

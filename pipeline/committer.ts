@@ -1,7 +1,7 @@
 import type { Consumer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { FencedError } from '../sinks/sink-errors.ts';
-import { retrying } from './retry.ts';
+import { isRetriable, retryLogLevel, retrying } from './retry.ts';
 import type { PartitionTask } from './partition-task.ts';
 import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
@@ -123,7 +123,7 @@ export class Committer {
       this.lastCheckpointAt.set(task.partition, Date.now());
       this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
     });
-    task.writingBlock(write);
+    task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
   }
 
@@ -159,10 +159,11 @@ export class Committer {
       onRetry: (err, attempt, delayMs) => {
         this.stats.sinkRetries++;
         this.deps.metrics.sinkRetries.inc({ what });
-        this.deps.log.warn({ partition, attempt, delayMs, err: (err as Error).message }, `${what} failed; retrying`);
+        this.deps.log[retryLogLevel(attempt)]({ partition, attempt, delayMs, err: (err as Error).message }, `${what} failed; retrying`);
       },
     }).catch((err) => {
       if (err instanceof FencedError) this.deps.log.warn({ partition }, err.message);
+      else if (!isRetriable(err)) this.deps.log.error({ partition, err: (err as Error).message }, `${what} failed for good; the job stops`);
       throw err;
     });
   }

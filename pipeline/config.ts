@@ -17,7 +17,7 @@ export interface JobConfig {
   flushIntervalMs: number;
   /** Fired windows go to ClickHouse, and state is checkpointed, this often. */
   checkpointIntervalMs: number;
-  /** Consumption pauses while this many events wait for a flush. */
+  /** Consumption pauses, per worker thread, while this many events are processed and not yet written to ClickHouse. */
   maxPendingEvents: number;
   /** A worker that stops heartbeating for this long loses its partitions to the others. */
   sessionTimeoutMs: number;
@@ -48,7 +48,7 @@ export function defaultJobConfig(): JobConfig {
     botRulesPath: DEFAULT_BOT_RULES_PATH,
     flushIntervalMs: 500,
     checkpointIntervalMs: 5_000,
-    maxPendingEvents: 200_000,
+    maxPendingEvents: 2_000_000,
     sessionTimeoutMs: 30_000,
     partitions: 4,
     stateSeed: LOCAL_STATE_SEED,

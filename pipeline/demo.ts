@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream } from '../bench/labelled-stream.ts';
 import { infraDown, infraUpDetailed } from '../infra/services.ts';
 import type { JobConfig } from './config.ts';
@@ -22,9 +23,8 @@ export async function runDemo(resolveConfig: () => JobConfig, options: { eventsP
   const config = resolveConfig();
   const log = createLogger('viewtally-demo', 'warn');
   const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-demo' });
-  const redis = new Redis(config.redis);
-  // A Redis outage shows in the counts and the job's log; ioredis would also print every reconnect.
-  redis.on('error', () => {});
+  // A Redis outage shows in the counts and the job's log (the client prints no reconnects).
+  const redis = createRedisClient(config.redis);
   const clickhouse = createClickHouseClient(config.clickhouse);
   const stopped = new AbortController();
   options.signal.addEventListener('abort', () => stopped.abort(), { once: true });
@@ -59,8 +59,8 @@ export async function runDemo(resolveConfig: () => JobConfig, options: { eventsP
     await sleep(2_000, undefined, { signal: stopped.signal }).catch(() => {});
     const ids = [...seen.keys()];
     if (ids.length === 0) continue;
-    const [counts, outcomes] = await Promise.all([redis.mget(ids.map((id) => `vt:views:${id}`)), outcomesSince(clickhouse, start).catch(() => null)]);
-    const top = ids.map((id, i) => [id, Number(counts[i] ?? 0)] as const).sort((a, b) => b[1] - a[1]).slice(0, 10);
+    const [counts, outcomes] = await Promise.all([liveViews(redis, config, ids), outcomesSince(clickhouse, start).catch(() => null)]);
+    const top = ids.map((id, i) => [id, counts[i]] as const).sort((a, b) => b[1] - a[1]).slice(0, 10);
     const link = top[0][1] > 0 ? `?${new URLSearchParams({ channel: seen.get(top[0][0])!, video: top[0][0] })}` : '';
     const lines = [
       `viewtally demo — ${produced} events produced in ${Math.round((Date.now() - start) / 1000)} s; live counts from Redis (Ctrl-C stops)`,

@@ -4,13 +4,21 @@ import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import type { JobSummary } from './job.ts';
 import { serveMetrics } from './metrics.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
+import { migrate } from '../clickhouse/migrations.ts';
 
-/** Messages from the main thread to a worker: stop gracefully, or report metrics and readiness. */
-export type ToWorker = { type: 'stop' } | { type: 'probe'; id: number };
-/** Messages from a worker: a probe's answer, or its summary once it has stopped. */
-export type FromWorker = { type: 'probe'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[]; ready: boolean } | { type: 'done'; summary: JobSummary };
+/** Messages from the main thread to a worker: join the group now, stop gracefully, or report metrics and readiness. */
+export type ToWorker = { type: 'join' } | { type: 'stop' } | { type: 'probe'; id: number };
+/** Messages from a worker: connected and ready to join, a probe's answer, or its summary once it has stopped. */
+export type FromWorker =
+  | { type: 'joining' }
+  | { type: 'probe'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[]; ready: boolean }
+  | { type: 'done'; summary: JobSummary };
 
 const WORKER = new URL('../bin/viewtally-worker.mjs', import.meta.url);
+// Each batch's records and decoded events live until the batch is done: a young generation of 3 × 64 MiB
+// semi-spaces lets them die there instead of being promoted (measured: ~15 % less CPU per event).
+const YOUNG_GENERATION_MB = 192;
 // A worker that does not answer a probe in this time counts as not ready (it may be busy in a long batch).
 const PROBE_MS = 2_000;
 // After one worker failed, how long the others get to checkpoint and leave before the process exits anyway.
@@ -32,7 +40,7 @@ function sum(summaries: JobSummary[]): JobSummary {
 }
 
 /**
- * Runs the job as `workers` consumer-group members in one process, one per worker thread, each
+ * Runs the job as `workers` consumer-group members in one process (one or more), one per worker thread, each
  * owning its partitions' state and sink clients; nothing is shared but the metrics, which the main
  * thread gathers for one `/metrics`, `/healthz` and `/readyz`. Stopping (the signal) stops every
  * worker gracefully. A worker that fails takes the process down: the others are stopped and this
@@ -40,11 +48,22 @@ function sum(summaries: JobSummary[]): JobSummary {
  */
 export async function runJobThreads(config: JobConfig, options: { workers: number; untilIdle?: boolean; log: Logger; signal?: AbortSignal; metricsPort?: number }): Promise<JobSummary> {
   const { log } = options;
-  const threads = Array.from({ length: options.workers }, (_, index) => new Worker(WORKER, { workerData: { config, untilIdle: options.untilIdle ?? false, index } }));
+  // Once for the process, before the workers (each would otherwise run them, racing the others).
+  const clickhouse = createClickHouseClient(config.clickhouse);
+  try {
+    await migrate(clickhouse);
+  } finally {
+    await clickhouse.close();
+  }
+  const threads = Array.from(
+    { length: options.workers },
+    (_, index) => new Worker(WORKER, { workerData: { config, untilIdle: options.untilIdle ?? false, index }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } }),
+  );
   const summaries: JobSummary[] = [];
   const probes = new Map<number, (answer: { metrics: MetricObjectWithValues<MetricValue<string>>[]; ready: boolean }) => void>();
   let probeId = 0;
   const alive = new Set(threads);
+  let joining = 0;
   const stopAll = () => {
     for (const t of alive) t.postMessage({ type: 'stop' } satisfies ToWorker);
   };
@@ -86,7 +105,11 @@ export async function runJobThreads(config: JobConfig, options: { workers: numbe
       threads.forEach((t, index) => {
         t.on('message', (m: FromWorker) => {
           if (m.type === 'done') summaries.push(m.summary);
-          else probes.get(m.id)?.({ metrics: m.metrics, ready: m.ready }), probes.delete(m.id);
+          else if (m.type === 'joining') {
+            // All members join the group together: one that joined alone would get every partition
+            // and lose them again a moment later, replaying from the checkpoints.
+            if (++joining === threads.length) for (const w of alive) w.postMessage({ type: 'join' } satisfies ToWorker);
+          } else probes.get(m.id)?.({ metrics: m.metrics, ready: m.ready }), probes.delete(m.id);
         });
         t.on('error', (err) => {
           failure ??= err;

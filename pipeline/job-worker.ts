@@ -17,8 +17,14 @@ const stop = new AbortController();
 let job: { registry: Registry; ready: () => boolean } | null = null;
 
 const send = (m: FromWorker) => port.postMessage(m);
+let join: () => void = () => {};
+const joined = new Promise<void>((resolve) => (join = resolve));
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'stop') stop.abort();
+  if (m.type === 'join') join();
+  else if (m.type === 'stop') {
+    stop.abort();
+    join();
+  }
   else if (job === null) send({ type: 'probe', id: m.id, metrics: [], ready: false });
   else {
     const { registry, ready } = job;
@@ -26,7 +32,11 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
-const summary = await runJob(config, { untilIdle, log, signal: stop.signal, expose: (j) => (job = j) });
+const beforeJoining = async () => {
+  send({ type: 'joining' });
+  await joined;
+};
+const summary = await runJob(config, { untilIdle, log, signal: stop.signal, migrated: true, beforeJoining, expose: (j) => (job = j) });
 send({ type: 'done', summary });
 // Flushed, checkpointed and out of the group: no client's timer may keep the thread.
 process.exit(0);

@@ -1,7 +1,8 @@
 import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
@@ -16,8 +17,11 @@ import { addressKeySeed, ipHashSecret, IpHasher } from './ip-privacy.ts';
 import { VerdictFeed } from './verdict-feed.ts';
 import { startAddressStage } from './address-stage.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 import { crashPoint } from './crash-points.ts';
+import { retrying } from './retry.ts';
 import { createJobMetrics, serveMetrics } from './metrics.ts';
+import { STALL_CHECKPOINTS, StallWatch, topicEnds } from './stall-watch.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
@@ -25,6 +29,8 @@ import { joinAddressVerdicts } from '../operators/address-join.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
+import { createRedisClient } from '../sinks/redis-client.ts';
+import { progressKey, recordShards } from '../sinks/live-counters.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -59,6 +65,10 @@ export interface RunOptions {
   now?: () => number;
   /** Serve /metrics, /healthz and /readyz on this port (127.0.0.1). */
   metricsPort?: number;
+  /** Awaited once everything is connected, just before joining the consumer group (worker threads join together). */
+  beforeJoining?: () => Promise<void>;
+  /** The ClickHouse migrations were applied already (by the process that started this worker thread). */
+  migrated?: boolean;
   /** As one worker thread of a process: no process metrics; the metrics and readiness go to `expose` instead of a port. */
   expose?: (job: { registry: Registry; ready: () => boolean }) => void;
 }
@@ -75,14 +85,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const { log } = options;
   const now = options.now ?? Date.now;
   const started = now();
-  const redis = new Redis(config.redis, { maxRetriesPerRequest: 2, lazyConnect: false });
-  redis.on('error', () => {}); // failures surface on commands, where they are retried
+  // failures surface on commands, where they are retried
+  const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
-  await migrate(clickhouseClient);
-  const kafka = new Kafka({ clientId: 'viewtally', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  if (!options.migrated) await migrate(clickhouseClient);
+  // `viewtally status` shows this as a partition's owner: which host, process and worker thread
+  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const { partitionCount, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
+  const { partitionCount, deadLetterBytes, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
+  await retrying(() => recordShards(redis, config, partitionCount), {
+    signal: options.signal,
+    onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'recording the partition count in Redis failed; retrying'),
+  });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const botRules = watchBotRules(config.botRulesPath, {
@@ -110,12 +125,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     provisionalViews: () => [...tasks.values()].reduce((n, t) => n + t.address.held.counted, 0),
     verdictDelayMs: () => Math.max(0, ...[...tasks.values()].map((t) => t.address.verdicts.watermark).filter(Number.isFinite).map((vw) => Date.now() - vw)),
     addressRecordsSetAside: () => addressStage.setAside(),
+    stalled: () => stalls.stalled(),
   }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
     metrics,
     redis: redisSink,
     clickhouse: new ClickHouseSink(clickhouseClient),
-    deadLetters: new DeadLetterSink(producer, config.topic),
+    deadLetters: new DeadLetterSink(producer, config.topic, {
+      maxMessageBytes: deadLetterBytes,
+      onPoison: (letter, err) => {
+        metrics.poisonRecords.inc({ sink: 'dead-letters' });
+        log.error({ partition: letter.partition, offset: letter.offset, bytes: letter.value?.length ?? 0, err: err.message }, 'poison: the broker refused this dead letter even headers only; skipped');
+      },
+    }),
     addressRecords: new AddressRecordSink(producer, config.topic),
     consumer,
     group: config.group,
@@ -144,9 +166,18 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     log,
   });
   const tasks = assignment.tasks;
+  const ends = topicEnds(kafka, config.topic);
+  const stalls = new StallWatch({
+    checkpoints: STALL_CHECKPOINTS,
+    checkpointIntervalMs: config.checkpointIntervalMs,
+    now,
+    positions: () => new Map(assignment.assigned.map((p) => [p, tasks.get(p)?.checkpointOffsetNow ?? null])),
+    ends: ends.fetch,
+    log,
+  }).start();
+
   const verdicts = new VerdictFeed(kafka, { topic: config.topic, group: config.group });
   await verdicts.start();
-  const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   /** Reads the verdicts a task has not read yet; whether it has read every one Redis had applied when it claimed the partition. */
   const readVerdicts = (task: PartitionTask): boolean => {
     verdicts.read(task.address.verdicts.cursor, (value, offset) => task.readVerdicts(value, offset));
@@ -156,12 +187,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   let drainedIdle = false;
   const idle = (task: PartitionTask) => drainedIdle || (watermark.idle(task.partition) && (lags.get(task.partition) ?? 0) === 0);
 
+  /** What stopped the job before it was asked to stop: the run then fails instead of ending as done. */
+  let failure: Error | null = null;
+  const fail = (err: Error, what: string) => {
+    if (stop.signal.aborted) return;
+    log.error({ err: err.message }, what);
+    failure = err;
+    stop.abort();
+  };
   consumer.on(consumer.events.CRASH, (e) => {
     // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
-    if (!e.payload.restart) {
-      log.error({ err: e.payload.error.message }, 'kafka consumer crashed');
-      stop.abort();
-    }
+    if (!e.payload.restart) fail(e.payload.error, 'kafka consumer crashed');
   });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
@@ -175,6 +211,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return n;
   }
 
+  await options.beforeJoining?.();
+  const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   const closed = new Subject<void>();
   const processing = lastValueFrom(
     kafkaBatches(consumer).pipe(
@@ -222,10 +260,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     ),
     { defaultValue: undefined },
   );
-  processing.catch((err) => {
-    log.error({ err: (err as Error).message }, 'consumer failed');
-    stop.abort();
-  });
+  processing.catch((err: Error) => fail(err, 'consumer failed'));
 
   /** A live flush or a checkpoint of every task; a final checkpoint waits for ClickHouse, and may fire every open window. */
   const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
@@ -252,12 +287,18 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     return addressStage.drained();
   };
 
-  /** Every partition of the topic is processed to its end: ours by our tasks, the others by the group's committed offsets. */
+  /**
+   * Every partition of the topic is processed to its end: ours by our tasks, the others by their
+   * checkpoints in Redis (not the group's Kafka offsets: a commit lost to a broker restart is never
+   * made again by an owner with nothing new to checkpoint).
+   */
   const sourceDrained = async (): Promise<boolean> =>
     // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
-    assignment.assigned.length > 0 && assignment.assigned.every((p) => tasks.has(p)) && topicDrained(admin, config.group, config.topic, (p) => tasks.get(p)?.nextOffset);
+    assignment.assigned.length > 0 &&
+    assignment.assigned.every((p) => tasks.has(p)) &&
+    topicDrained(admin, config.topic, (p) => tasks.get(p)?.nextOffset ?? redisSink.checkpointOffset(progressKey(config.group, config.topic, p)));
 
-  const ready = () => assignment.assigned.every((p) => tasks.has(p));
+  const ready = () => assignment.assigned.every((p) => tasks.has(p)) && !stalls.any();
   options.expose?.({ registry: metrics.registry, ready });
   const metricsServer = options.metricsPort
     ? await serveMetrics({ contentType: metrics.registry.contentType, text: () => metrics.registry.metrics(), ready: async () => ready() }, options.metricsPort)
@@ -283,11 +324,13 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     }
   } finally {
     closed.next();
+    stalls.close();
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
     await bounded(addressStage.stop(), 10_000);
     await bounded(verdicts.stop(), 5_000);
     await bounded(admin.disconnect(), 5_000);
+    await bounded(ends.close(), 5_000);
     await bounded(producer.disconnect(), 5_000);
     botRules.close();
     await bounded(clickhouseClient.close(), 5_000);
@@ -296,6 +339,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     metricsServer?.close();
     log.info('left the group');
   }
+  if (failure !== null) throw new ViewtallyError(`the job stopped: ${(failure as Error).message}`, { cause: failure });
   let lateEvents = assignment.droppedLateEvents;
   for (const t of tasks.values()) lateEvents += t.windows.lateEvents;
   const byOutcome: Record<string, number> = {};

@@ -15,6 +15,7 @@ export function createJobMetrics(
   provisionalViews: () => number;
   verdictDelayMs: () => number;
   addressRecordsSetAside: () => Map<string, number>;
+  stalled: () => Map<number, boolean>;
   },
   options: { processMetrics: boolean } = { processMetrics: true },
 ) {
@@ -29,6 +30,7 @@ export function createJobMetrics(
     windowsFired: new Counter({ name: 'viewtally_windows_fired_total', help: 'Minute windows fired (per partition)', ...r }),
     sinkRetries: new Counter({ name: 'viewtally_sink_retries_total', help: 'Failed sink calls retried with backoff', labelNames: ['what'] as const, ...r }),
     deadLetters: new Counter({ name: 'viewtally_dead_letters_total', help: 'Undecodable messages sent to the dead-letter topic', ...r }),
+    poisonRecords: new Counter({ name: 'viewtally_poison_records_total', help: 'Records a sink refused for good and the job skipped (each logged at error with its offset)', labelNames: ['sink'] as const, ...r }),
     flushSeconds: new Histogram({ name: 'viewtally_live_flush_seconds', help: 'Live counter flush latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ...r }),
     checkpointSeconds: new Histogram({ name: 'viewtally_checkpoint_seconds', help: 'Checkpoint latency (Redis, ClickHouse)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ...r }),
     checkpointEncodeSeconds: new Histogram({
@@ -99,7 +101,7 @@ export function createJobMetrics(
     }),
     pendingEvents: new Gauge({
       name: 'viewtally_pending_events',
-      help: 'Events processed but not yet flushed; consumption waits above the configured bound',
+      help: 'Events processed and not yet written to ClickHouse; consumption waits above the configured bound (per worker)',
       ...r,
       collect() {
         this.set(observe.pendingEvents());
@@ -131,6 +133,18 @@ export function createJobMetrics(
       collect() {
         this.reset();
         for (const [kind, n] of observe.addressRecordsSetAside()) this.set({ kind }, n);
+      },
+    }),
+    partitionStalled: new Gauge({
+      name: 'viewtally_partition_stalled',
+      help: '1 while a partition has not advanced for several checkpoint intervals although events wait (then /readyz fails)',
+      labelNames: ['partition'] as const,
+      // two workers may both list a partition during a rebalance: it is stalled if either sees it so
+      aggregator: 'max',
+      ...r,
+      collect() {
+        this.reset();
+        for (const [p, stalled] of observe.stalled()) this.set({ partition: String(p) }, stalled ? 1 : 0);
       },
     }),
     dedupEvictions: new Gauge({

@@ -62,6 +62,8 @@ export class PartitionTask {
   private outcomesSinceCheckpoint = new Float64Array(OUTCOMES.length);
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
   private checkpointOffset: number;
+  /** Offset of the last checkpoint whose block ClickHouse has. */
+  private writtenOffset: number;
   /** The last checkpoint's ClickHouse write while it runs, and why it failed. */
   private blockWrite: Promise<void> | null = null;
   private blockWriteError: Error | null = null;
@@ -97,6 +99,7 @@ export class PartitionTask {
     this.verdictsRequired = options.verdictPosition ?? 0;
     this.liveSkipBelow = options.livePosition;
     this.checkpointOffset = options.checkpointOffset;
+    this.writtenOffset = options.checkpointOffset;
     this.nextOffset = options.checkpointOffset;
   }
 
@@ -188,9 +191,14 @@ export class PartitionTask {
     return taken;
   }
 
-  /** Events gathered and not yet handed to a sink: counted views for the live counters, rejected rows. */
+  /**
+   * Events processed and not yet in ClickHouse (since the last checkpoint whose block is written):
+   * what the windows, live counts and rejected rows hold for them is what memory holds, so
+   * consumption waits above a bound (a slow or unavailable ClickHouse holds the job back
+   * instead of piling events up in memory).
+   */
   get pendingEvents(): number {
-    return this.live.events + this.rejectedRows;
+    return Math.max(0, this.nextOffset - this.writtenOffset);
   }
 
   /** Whether anything waits for the next checkpoint besides new offsets. */
@@ -248,11 +256,12 @@ export class PartitionTask {
     this.liveFlushed(to);
   }
 
-  /** The checkpoint's ClickHouse write, running in the background; its failure is kept for the next checkpoint to throw. */
-  writingBlock(write: Promise<void>): void {
+  /** The ClickHouse write of the checkpoint at `to`, running in the background; its failure is kept for the next checkpoint to throw. */
+  writingBlock(write: Promise<void>, to: number): void {
     this.blockWrite = write.then(
       () => {
         this.blockWrite = null;
+        if (to > this.writtenOffset) this.writtenOffset = to;
       },
       (err: Error) => {
         this.blockWrite = null;
@@ -289,6 +298,7 @@ export class PartitionTask {
     const head = readPartitionState(this, chain);
     this.nextOffset = head.nextOffset;
     this.checkpointOffset = head.nextOffset;
+    this.writtenOffset = head.nextOffset;
     this.checkpoints = head.checkpoints;
     // A chain of the previous format is followed by a snapshot of this one.
     this.chain.restored(chain, !isLegacyLink(chain[0]));

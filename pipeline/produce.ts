@@ -28,7 +28,8 @@ export async function produceEvents(
   let messages: { key: string; value: Buffer }[] = [];
   const send = async () => {
     if (messages.length === 0) return;
-    await producer.send({ topic, messages });
+    // acks=all: a sent event is on every in-sync replica (at least min.insync.replicas), so it survives its leader's loss
+    await producer.send({ topic, messages, acks: -1 });
     summary.sent += messages.length;
     messages = [];
     options.onProgress?.(summary);

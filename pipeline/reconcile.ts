@@ -1,10 +1,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import { openWindowViews } from './partition-state.ts';
 import { ipHashSecret, IpHasher } from './ip-privacy.ts';
-import { RedisSink, newestLink, progressKey, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
+import { RedisSink, newestLink, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
+import { progressKey, replaceLiveViews, scanLiveViews } from '../sinks/live-counters.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
 
@@ -27,8 +28,6 @@ export interface ReconcileReport {
   partitions: { partition: number; checkpoint: number | null; source: 'redis' | 'clickhouse' | 'none' }[];
 }
 
-const SCAN_COUNT = 1000;
-
 /** Counted views of every video across ClickHouse (all time, from views_day) and the checkpoints' open windows. */
 async function expectedCounts(clickhouse: ClickHouseClient, openWindows: Map<string, number>[]): Promise<Map<string, number>> {
   const rows = await (
@@ -39,19 +38,6 @@ async function expectedCounts(clickhouse: ClickHouseClient, openWindows: Map<str
   return expected;
 }
 
-async function liveCounts(redis: Redis): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', 'vt:views:*', 'COUNT', SCAN_COUNT);
-    cursor = next;
-    if (keys.length === 0) continue;
-    const values = await redis.mget(keys);
-    keys.forEach((k, i) => counts.set(k.slice('vt:views:'.length), Number(values[i] ?? 0)));
-  } while (cursor !== '0');
-  return counts;
-}
-
 /**
  * Compares Redis live counts with ClickHouse per video. With `fix`, restores Redis without double
  * counting what is in flight: claims are held back, every partition is put back on its latest
@@ -60,7 +46,7 @@ async function liveCounts(redis: Redis): Promise<Map<string, number>> {
  * checkpoint — so the owners, fenced, claim again and replay the rest exactly once.
  */
 export async function reconcile(
-  deps: { config: JobConfig; redis: Redis; clickhouse: ClickHouseClient; partitions: number[]; log: Logger },
+  deps: { config: JobConfig; redis: RedisClient; clickhouse: ClickHouseClient; partitions: number[]; log: Logger },
   options: { fix: boolean },
 ): Promise<ReconcileReport> {
   const { config, redis, clickhouse, log } = deps;
@@ -75,12 +61,19 @@ export async function reconcile(
     const partitions: ReconcileReport['partitions'] = [];
     for (const partition of deps.partitions) {
       const key = progressKey(config.group, config.topic, partition);
+      // Fenced before it is read: an owner still running must not store a newer checkpoint that the reset below would undo.
+      if (options.fix) await sink.fence(key);
       const progress: PartitionClaim = await sink.inspect(key);
       const copy = await latestCheckpointCopy(clickhouse, config.group, config.topic, partition);
       const useCopy = copy !== null && (progress.checkpoint === null || progress.checkpoint.offset < copy.offset);
       const checkpoint = useCopy ? { offset: copy.offset, chain: copy.chain, pending: copy.block } : progress.checkpoint;
       partitions.push({ partition, checkpoint: checkpoint?.offset ?? null, source: checkpoint === null ? 'none' : useCopy ? 'clickhouse' : 'redis' });
-      if (checkpoint === null) continue;
+      if (checkpoint === null) {
+        // Nothing of it is in ClickHouse, and its counters are about to be rewritten: its owner,
+        // fenced, replays it from the start (a live position left standing would skip that).
+        if (options.fix) await sink.forget(key);
+        continue;
+      }
       if (options.fix) {
         if (checkpoint.pending) {
           // Re-inserting under the block's token is a no-op if ClickHouse has it already.
@@ -92,7 +85,7 @@ export async function reconcile(
       openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher));
     }
     const expected = await expectedCounts(clickhouse, openWindows);
-    const live = await liveCounts(redis);
+    const live = await scanLiveViews(redis, config);
     const missing: CountDifference[] = [];
     const ahead: CountDifference[] = [];
     for (const id of new Set([...expected.keys(), ...live.keys()])) {
@@ -101,10 +94,7 @@ export async function reconcile(
       else if (d.redis > d.expected) ahead.push(d);
     }
     if (options.fix) {
-      const write = redis.pipeline();
-      for (const [id, n] of expected) write.set(`vt:views:${id}`, n);
-      for (const id of live.keys()) if (!expected.has(id)) write.del(`vt:views:${id}`);
-      await write.exec();
+      await replaceLiveViews(redis, config, deps.partitions.length, expected);
       log.info({ videos: expected.size, missing: missing.length, ahead: ahead.length }, 'live counts restored; owners replay from their checkpoints');
     }
     return { videos: expected.size, missing, ahead, fixed: options.fix, partitions };

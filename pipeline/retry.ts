@@ -6,6 +6,14 @@ export function isRetriable(err: unknown): boolean {
   return err instanceof ViewtallyError ? err.retriable : true;
 }
 
+// Retries fail for about half a minute (backoff 0.1 s doubling to 5 s) before they are worth a person's attention.
+const ATTEMPTS_BEFORE_ALARM = 12;
+
+/** The log level of a failed attempt: `warn` while it may be a blip, `error` once a sink has been away long enough that a person should look. */
+export function retryLogLevel(attempt: number): 'warn' | 'error' {
+  return attempt >= ATTEMPTS_BEFORE_ALARM ? 'error' : 'warn';
+}
+
 /**
  * Runs `fn` until it succeeds, backing off exponentially (capped) on retriable errors and
  * reporting each retry; a non-retriable error, or the signal aborting, ends the attempts.

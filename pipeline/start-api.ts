@@ -16,11 +16,13 @@ export interface ApiOptions {
   trustProxy: boolean;
   /** Run the beacon collector (needs Kafka). */
   collector: boolean;
+  /** How long one video's live count is reused, so a viral video does not fan out per request. */
+  liveCacheMs: number;
   log: Logger;
 }
 
 /** The API beside a job on this machine: loopback, collector on, no CORS origins. */
-export const LOCAL_API: Omit<ApiOptions, 'port' | 'log'> = { host: '127.0.0.1', corsOrigins: [], beaconRatePerMinute: 120, trustProxy: false, collector: true };
+export const LOCAL_API: Omit<ApiOptions, 'port' | 'log'> = { host: '127.0.0.1', corsOrigins: [], beaconRatePerMinute: 120, trustProxy: false, collector: true, liveCacheMs: 250 };
 
 /** A running API: where it listens, and how to stop it with its clients. */
 export interface RunningApi {
@@ -44,6 +46,8 @@ export async function startApi(config: JobConfig, o: ApiOptions): Promise<Runnin
   if (!(await redisReady(redis))) o.log.warn({ redis: config.redis }, 'redis not ready; live counts come from ClickHouse until it is');
   const app = await createApiServer({
     redis,
+    counterScope: { group: config.group, topic: config.topic },
+    liveTtlMs: o.liveCacheMs,
     clickhouse,
     topic: config.topic,
     log: o.log,

@@ -1,18 +1,88 @@
-import type { Admin } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs, { type Admin } from 'kafkajs';
+import { DEAD_LETTER_MAX_MESSAGE_BYTES, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
-import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 
-/** Creates the topic with `partitions` partitions when missing; returns its actual partition count. */
-export async function ensureTopic(admin: Admin, topic: string, partitions: number): Promise<number> {
+/** Most replicas a topic gets: three copies survive one broker lost while a second one restarts. */
+const MAX_REPLICATION = 3;
+/** How long a new topic may take to be known, with a leader per partition, by the broker asked. */
+const METADATA_WAIT_MS = 30_000;
+
+/** Errors of a broker that has not yet heard of a topic created a moment ago (or of its leaders). */
+const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Asks `attempt` until it answers (non-null) or a broker-side "not yet known" error stops recurring;
+ * on a cluster, metadata of a new topic reaches each broker a moment after the controller.
+ */
+async function untilKnown<T>(topic: string, what: string, attempt: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + METADATA_WAIT_MS;
+  for (;;) {
+    try {
+      const answer = await attempt();
+      if (answer !== null) return answer;
+    } catch (err) {
+      if (!NOT_YET_KNOWN.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topic ${topic}: ${what} after ${METADATA_WAIT_MS / 1000} s`);
+    await sleep(200);
+  }
+}
+
+/** The topic's partition count once every partition has a leader. */
+function partitionsWithLeaders(admin: Admin, topic: string): Promise<number> {
+  return untilKnown(topic, 'not every partition has a leader', async () => {
+    const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
+    return partitions.length > 0 && partitions.every((p) => p.leader >= 0) ? partitions.length : null;
+  });
+}
+
+/**
+ * Creates the topic with `partitions` partitions (and `configs`, e.g. `max.message.bytes`) when
+ * missing — replicated on up to three brokers, with writes acknowledged (acks=all) once all but one
+ * of them have it — and returns its actual partition count.
+ */
+export async function ensureTopic(admin: Admin, topic: string, partitions: number, configs: Record<string, string> = {}): Promise<number> {
   const existing = await admin.listTopics();
   if (!existing.includes(topic)) {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true }).catch((err: Error) => {
+    const replicationFactor = Math.min(MAX_REPLICATION, (await admin.describeCluster()).brokers.length);
+    const configEntries = [{ name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) }, ...Object.entries(configs).map(([name, value]) => ({ name, value }))];
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: false }).catch((err: Error) => {
       // another worker may have created it first
       if (!/already exists/i.test(err.message)) throw err;
     });
   }
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-  return meta.topics[0].partitions.length;
+  return partitionsWithLeaders(admin, topic);
+}
+
+/** A topic's configuration value as the broker applies it (its own, else the broker's default). */
+export function topicConfig(admin: Admin, topic: string, name: string): Promise<string> {
+  // Node's ESM view of kafkajs names only its first few exports; the rest are on the default export.
+  const { ConfigResourceTypes } = kafkajs;
+  return untilKnown(topic, `no ${name}`, async () => {
+    const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: false });
+    return resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? null;
+  });
+}
+
+/**
+ * Creates the dead-letter topic of `topic` with an explicit `max.message.bytes` when missing, and
+ * returns the `max.message.bytes` it has (one created before may differ): dead letters are sized to it.
+ */
+export async function ensureDeadLetterTopic(admin: Admin, topic: string, partitions: number): Promise<number> {
+  const name = deadLetterTopic(topic);
+  await ensureTopic(admin, name, partitions, { 'max.message.bytes': String(DEAD_LETTER_MAX_MESSAGE_BYTES) });
+  return Number(await topicConfig(admin, name, 'max.message.bytes'));
+}
+
+/** The job's topics as {@link ensureJobTopics} finds them. */
+export interface JobTopics {
+  /** Partitions of the source topic. */
+  partitionCount: number;
+  /** The dead-letter topic's `max.message.bytes`. */
+  deadLetterBytes: number;
+  /** Partitions of the by-address topic. */
+  addressPartitions: number;
 }
 
 /**
@@ -20,10 +90,10 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
  * by-address records (as many partitions as the source, unless they exist already), and the
  * address verdicts (one partition: every counting partition reads all of them).
  */
-export async function ensureJobTopics(admin: Admin, topic: string, partitions: number): Promise<{ partitionCount: number; addressPartitions: number }> {
+export async function ensureJobTopics(admin: Admin, topic: string, partitions: number): Promise<JobTopics> {
   const partitionCount = await ensureTopic(admin, topic, partitions);
-  await ensureTopic(admin, deadLetterTopic(topic), partitionCount);
+  const deadLetterBytes = await ensureDeadLetterTopic(admin, topic, partitionCount);
   const addressPartitions = await ensureTopic(admin, byAddressTopic(topic), partitionCount);
   await ensureTopic(admin, addressVerdictsTopic(topic), 1);
-  return { partitionCount, addressPartitions };
+  return { partitionCount, deadLetterBytes, addressPartitions };
 }

@@ -6,8 +6,12 @@ import { OUTCOMES_COLUMNS, REJECTED_COLUMNS, VIEWS_COLUMNS } from '../schemas/cl
 import { SinkUnavailableError } from './sink-errors.ts';
 import { COPY_COLUMNS, writeCopyRow, type CheckpointCopy, type ClickHouseBlock } from './clickhouse-block.ts';
 
-// ClickHouse errors that no retry can fix: the statement or the schema is wrong.
-const PERMANENT_CODES = new Set(['16', '27', '47', '60', '62', '117']);
+// ClickHouse errors that no retry can fix: the statement, the schema, the rows or the credentials are
+// wrong (parse and type errors, unknown names, sizes over a limit, refused access). Anything else, and
+// every error without a code (the network), may pass.
+const PERMANENT_CODES = new Set([
+  '6', '16', '26', '27', '38', '41', '43', '47', '53', '60', '62', '69', '70', '72', '73', '81', '115', '117', '131', '192', '194', '497', '516',
+]);
 
 /**
  * Writes checkpoint blocks to ClickHouse in RowBinary. Each table's insert carries the block's
@@ -49,7 +53,8 @@ export async function insertRowBinary(client: ClickHouseClient, table: string, c
     result.stream.resume();
   } catch (err) {
     if (err instanceof ClickHouseError && PERMANENT_CODES.has(err.code)) {
-      throw new ViewtallyError(`ClickHouse rejected the insert into ${table}: ${err.message}`, { cause: err });
+      // Skipping the block would lose counted views: the job stops until a person fixes the cause (a restart re-inserts the block).
+      throw new ViewtallyError(`ClickHouse rejected block ${token} for ${table} (code ${err.code}: ${err.message}); no retry can help`, { cause: err });
     }
     throw new SinkUnavailableError(`ClickHouse insert into ${table} failed: ${(err as Error).message}`, err);
   }

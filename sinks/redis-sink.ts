@@ -1,16 +1,23 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
+import { counterLayout, uniqKey, viewsKeyPrefix, type CounterLayout } from './live-counters.ts';
+import { readLivePayload } from '../operators/live-counts.ts';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
+import { redisErrorIsRetriable } from './redis-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 const COMMIT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 
 // Clears the pending block only for the owner and only if it is still the same block (it starts with its token).
 const CLEAR_PENDING = `
-if tonumber(redis.call('HGET', ARGV[1], 'epoch') or '0') ~= tonumber(ARGV[2]) then return -1 end
-local p = redis.call('HGET', ARGV[1], 'pending')
-if p and string.sub(p, 1, #ARGV[3]) == ARGV[3] then redis.call('HSET', ARGV[1], 'pending', '') return 1 end
+if tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') ~= tonumber(ARGV[1]) then return -1 end
+local p = redis.call('HGET', KEYS[1], 'pending')
+if p and string.sub(p, 1, #ARGV[2]) == ARGV[2] then redis.call('HSET', KEYS[1], 'pending', '') return 1 end
 return 0`;
+
+// Most viewers one PFADD carries.
+const PFADD_CHUNK = 1000;
 
 /** A snapshot is stored in chunks of this size: no single Redis value or command carries a whole large state. */
 const CHUNK_BYTES = 1 << 20;
@@ -78,11 +85,6 @@ export interface CheckpointWrite {
   pending: ClickHouseBlock;
 }
 
-/** Redis key holding a partition's progress: epoch, live position, checkpoint. */
-export function progressKey(group: string, topic: string, partition: number): string {
-  return `vt:ckpt:{${group}/${topic}/${partition}}`;
-}
-
 /** Redis key that, while it exists, holds every claim of the group's partitions back (reconcile --fix). */
 export function reconcileLockKey(group: string, topic: string): string {
   return `vt:reconcile:{${group}/${topic}}`;
@@ -101,15 +103,20 @@ function chunks(bytes: Buffer): Buffer[] {
 }
 
 /**
- * Live counters (`vt:views:*`, `vt:uniq:*`) and per-partition progress in Redis. One Lua script
- * applies a flush's increments with the new position and refuses a position it already has, and
- * checks the assignment epoch, so a replay or a fenced worker changes nothing.
+ * Live counters and per-partition progress in Redis, one server or a Cluster (key layouts in
+ * live-counters.ts). One Lua script, on the partition's slot, applies a flush's increments with
+ * the new position and refuses a position it already has, and checks the assignment epoch, so a
+ * replay or a fenced worker changes nothing. On a cluster the unique viewers, whose keys lie in
+ * other slots, are added just before it: adding a viewer again is a no-op, so a crash between the
+ * two only repeats them.
  */
 export class RedisSink {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
+  private readonly layout: CounterLayout;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
+    this.layout = counterLayout(redis);
   }
 
   /** Takes a partition over: bumps its epoch (fencing the previous owner) and reads its progress. */
@@ -118,6 +125,12 @@ export class RedisSink {
     if (locked) throw new SinkUnavailableError(`reconcile --fix is restoring Redis (${lockKey}); claims wait`);
     await this.guard('claim', () => this.redis.hincrby(key, 'epoch', 1));
     return this.inspect(key);
+  }
+
+  /** The offset of a partition's checkpoint (-1: none), without its state. */
+  async checkpointOffset(key: string): Promise<number> {
+    const ckpt = await this.guard('checkpoint offset', () => this.redis.hget(key, 'ckpt'));
+    return ckpt === null ? -1 : Number(ckpt);
   }
 
   /** Reads a partition's progress without taking it over. */
@@ -148,6 +161,16 @@ export class RedisSink {
         checkpoint,
       };
     });
+  }
+
+  /** Bumps a partition's epoch: its owner can write nothing more for it until it claims it again. */
+  async fence(key: string): Promise<void> {
+    await this.guard('fence', () => this.redis.hincrby(key, 'epoch', 1));
+  }
+
+  /** Puts a partition without a checkpoint back on nothing counted, under a new epoch: its owner, fenced, replays it all. */
+  async forget(key: string): Promise<void> {
+    await this.guard('forget', () => this.redis.multi().hincrby(key, 'epoch', 1).hdel(key, 'pos').exec());
   }
 
   /**
@@ -188,12 +211,16 @@ export class RedisSink {
           .exec(),
       );
     }
-    const args: (string | Buffer)[] = [key, String(epoch), String(to), live];
+    const args: (string | Buffer)[] = [viewsKeyPrefix(this.layout, key), String(epoch), String(to), live];
     if (checkpoint) args.push(String(checkpoint.offset), checkpoint.state.full ? '' : checkpoint.state.bytes, encodeBlock(checkpoint.pending), checkpoint.state.full ? '1' : '0');
     else args.push('', '', '', '');
+    args.push(this.layout === 'single' ? uniqKey('') : '');
     if (provisional) args.push(provisional.ledger, provisional.corrections, String(provisional.verdictsTo), String(provisional.dropBelow));
     else args.push('', '', '', '-1');
-    const result = await this.guard('commit', () => this.redis.eval(COMMIT, 0, ...args) as Promise<number | [number, number]>);
+    const result = await this.guard('commit', async () => {
+      if (this.layout === 'sharded') await this.addViewers(live);
+      return (await this.redis.eval(COMMIT, 1, key, ...args)) as number | [number, number];
+    });
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
     if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
     if (result === -3) throw new SinkUnavailableError(`partition ${key}: the staged snapshot is gone (expired or replaced); the checkpoint is retried`);
@@ -203,8 +230,17 @@ export class RedisSink {
 
   /** Forgets the pending block once ClickHouse has it. */
   async clearPending(key: string, epoch: number, block: ClickHouseBlock): Promise<void> {
-    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 0, key, String(epoch), pendingPrefix(block)) as Promise<number>);
+    const result = await this.guard('clearPending', () => this.redis.eval(CLEAR_PENDING, 1, key, String(epoch), pendingPrefix(block)) as Promise<number>);
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
+  }
+
+  /** PFADDs a flush's viewers into each video's HyperLogLog, all sent at once. */
+  private async addViewers(live: Buffer): Promise<void> {
+    const adds: Promise<number>[] = [];
+    readLivePayload(live, (video, viewers) => {
+      for (let i = 0; i < viewers.length; i += PFADD_CHUNK) adds.push(this.redis.pfadd(uniqKey(video), ...viewers.slice(i, i + PFADD_CHUNK)));
+    });
+    await Promise.all(adds);
   }
 
   private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -212,6 +248,10 @@ export class RedisSink {
       return await fn();
     } catch (err) {
       if (err instanceof FencedError) throw err;
+      if (!redisErrorIsRetriable(err)) {
+        // A script that fails half-way keeps the writes it made: a restart would add those increments again.
+        throw new ViewtallyError(`Redis refused the ${what} (${(err as Error).message}); no retry can help: fix the cause, run \`viewtally reconcile --fix\`, then start the job again`, { cause: err });
+      }
       throw new SinkUnavailableError(`Redis ${what} failed: ${(err as Error).message}`, err);
     }
   }

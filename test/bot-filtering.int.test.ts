@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { DEFAULT_BOT_RULES_PATH } from '../operators/bot-rules-source.ts';
 import { testEvent } from '../operators/test-records.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 
 const HOUR = 3_600_000;
 
@@ -22,7 +23,7 @@ describe('bot filtering end to end', () => {
   let events: LabelledEvent[];
   let truth: StreamTruth;
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
 
   beforeAll(async () => {
     events = generateLabelledStream({ seed: 314, events: 200_000, videos: 5_000, minutes: 60, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR })
@@ -78,8 +79,8 @@ describe('bot filtering end to end', () => {
     const ch_ = await rows<{ video_id: string; v: string }>(ch, 'SELECT video_id, sum(views) AS v FROM views_day WHERE startsWith(video_id, {p:String}) GROUP BY video_id', { p: prefix });
     const inClickHouse = new Map(ch_.map((r) => [r.video_id, Number(r.v)]));
     const ids = [...inClickHouse.keys()];
-    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
-    expect(new Map(ids.map((id, i) => [id, Number(values[i])]))).toEqual(inClickHouse);
+    const values = await liveViews(rd, { group: prefix, topic: prefix }, ids);
+    expect(new Map(ids.map((id, i) => [id, values[i]]))).toEqual(inClickHouse);
     expect(ids.length).toBeGreaterThan(1_000);
   });
 });
@@ -124,8 +125,7 @@ describe('bot rules reload', () => {
     }
     await runCli(['run', '--until-idle', '--topic', prefix, '--group', prefix], { VT_BOT_RULES: rulesPath });
     try {
-      expect(await rd.get(`vt:views:${prefix}-before`)).toBeNull();
-      expect(Number(await rd.get(`vt:views:${prefix}-after`))).toBe(20);
+      expect(await liveViews(rd, { group: prefix, topic: prefix }, [`${prefix}-before`, `${prefix}-after`])).toEqual([0, 20]);
     } finally {
       rd.disconnect();
     }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import type { LabelledEvent } from '../bench/labelled-stream.ts';
 import type { Rng } from '../bench/labelled-stream-random.ts';
 import { expect } from 'vitest';
@@ -54,12 +55,12 @@ export function withLateEvents(events: LabelledEvent[], rng: Rng, count: number)
   return events.concat(late);
 }
 
-/** Everything the sinks hold for videos under `prefix`, with the prefix stripped, to compare two runs. */
-export async function sinkContents(ch: ClickHouseClient, redis: Redis, prefix: string, videos: string[]) {
+/** Everything the sinks hold for videos under `prefix` (the run's topic and group), with the prefix stripped, to compare two runs. */
+export async function sinkContents(ch: ClickHouseClient, redis: RedisClient, prefix: string, videos: string[]) {
   const q = (sql: string) => rows<Record<string, string>>(ch, sql, { prefix });
   const strip = (r: Record<string, string>) => JSON.stringify({ ...r, video_id: r.video_id.slice(prefix.length) });
   const sorted = async (sql: string) => (await q(sql)).map(strip).sort();
-  const counts = videos.length === 0 ? [] : await redis.mget(videos.map((v) => `vt:views:${prefix}${v}`));
+  const counts = await liveViews(redis, { group: prefix, topic: prefix }, videos.map((v) => `${prefix}${v}`));
   return {
     minute: await sorted(`SELECT toString(minute) AS t, video_id, country, device, traffic_source, toString(sum(views)) AS views FROM views_minute
       WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id, country, device, traffic_source`),
@@ -67,7 +68,7 @@ export async function sinkContents(ch: ClickHouseClient, redis: Redis, prefix: s
     day: await sorted(`SELECT toString(day) AS t, video_id, toString(sum(views)) AS views FROM views_day WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id`),
     outcomes: await sorted(`SELECT toString(minute) AS t, video_id, outcome, toString(sum(events)) AS events FROM view_outcomes_minute
       WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id, outcome`),
-    redis: Object.fromEntries(videos.map((v, i) => [v, Number(counts[i] ?? 0)]).filter(([, n]) => n !== 0)),
+    redis: Object.fromEntries(videos.map((v, i) => [v, counts[i]]).filter(([, n]) => n !== 0)),
   };
 }
 
@@ -103,7 +104,7 @@ export function pairedRuns(name: string, label: string, events: LabelledEvent[],
 }
 
 /** Asserts the disturbed run's sinks equal the reference's, table by table; returns the reference's contents. */
-export async function expectSameAsReference(ch: ClickHouseClient, runs: PairedRuns, videos: string[], redis: { reference: Redis; disturbed: Redis }) {
+export async function expectSameAsReference(ch: ClickHouseClient, runs: PairedRuns, videos: string[], redis: { reference: RedisClient; disturbed: RedisClient }) {
   const expected = await sinkContents(ch, redis.reference, runs.reference, videos);
   const actual = await sinkContents(ch, redis.disturbed, runs.disturbed, videos);
   expect(expected.minute.length).toBeGreaterThan(500);

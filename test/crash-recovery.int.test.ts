@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
 import { byAddressTopic } from '../schemas/address-messages.ts';
-import { progressKey } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { exited, expectSameAsReference, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
 
 // Size is configurable: the default keeps `npm test` short; a release check runs e.g.
@@ -27,7 +27,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
   let stream: LabelledEvent[];
   let runs: PairedRuns;
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let kills = 0;
   let crashes = 0;
 

@@ -9,7 +9,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,8 +59,8 @@ const WRITTEN_UNTIL = start + 40 * MINUTE;
 
 let db: TestDatabase;
 let ch: ClickHouseClient;
-let seed: Redis;
-let readRedis: Redis;
+let seed: RedisClient;
+let readRedis: RedisClient;
 let app: FastifyInstance;
 let address: string;
 let browser: Browser;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
@@ -27,7 +28,7 @@ async function stopGracefully(w: ChildProcess & { log(): string }): Promise<{ co
 describe('disturbances', () => {
   let stream: LabelledEvent[];
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   const name = uniqueName('disturb');
   const pair = (label: string): PairedRuns => pairedRuns(name, label, stream, (topic, events, keyOf) => produceToTopic(topic, 4, events, keyOf));
   let videos: string[];
@@ -48,7 +49,7 @@ describe('disturbances', () => {
     rd?.disconnect();
   });
 
-  const expectSameAsReference = (runs: PairedRuns, disturbedRedis: Redis = rd) => expectSame(ch, runs, videos, { reference: rd, disturbed: disturbedRedis });
+  const expectSameAsReference = (runs: PairedRuns, disturbedRedis: RedisClient = rd) => expectSame(ch, runs, videos, { reference: rd, disturbed: disturbedRedis });
 
   it('keeps exact totals while workers join and leave mid-stream, and each leaves gracefully within bounds', async () => {
     const runs = pair('rebalance');

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
-import { dimsKey, outcomeKey } from '../bench/labelled-stream-truth.ts';
+import { outcomeKey } from '../bench/labelled-stream-truth.ts';
+import { minuteViews } from './sink-truth.ts';
 import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { shuffleWithinMinutes } from './shuffle.ts';
 import { withLateEvents } from './chaos.ts';
@@ -19,7 +21,7 @@ describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse +
   let events: LabelledEvent[];
   let truth: StreamTruth;
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let summary: { events: number; eventsPerSecond: number; byOutcome: Record<string, number> };
 
   beforeAll(async () => {
@@ -64,14 +66,7 @@ describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse +
   });
 
   it('stores counted views per (minute, video, country, device, traffic source) exactly', async () => {
-    const got = await rows<{ minute: string; video_id: string; country: string; device: string; traffic_source: string; views: string }>(
-      ch,
-      `SELECT toUnixTimestamp(minute) * 1000 AS minute, video_id, country, device, traffic_source, sum(views) AS views
-       FROM views_minute WHERE startsWith(video_id, {prefix:String})
-       GROUP BY minute, video_id, country, device, traffic_source`,
-      { prefix },
-    );
-    const actual = new Map(got.map((r) => [dimsKey(Number(r.minute), r as never), Number(r.views)]));
+    const actual = await minuteViews(ch, prefix);
     expect(actual.size).toBe(truth.countedByMinuteDims.size);
     expect(actual).toEqual(truth.countedByMinuteDims);
   });
@@ -118,10 +113,10 @@ describe.each([1, 2])('end to end: Kafka → job (--workers %i) → ClickHouse +
 
   it('holds every video’s total in Redis exactly, and nothing for videos without counted views', async () => {
     const ids = [...new Set(events.map((l) => l.event.video_id))];
-    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
+    const values = await liveViews(rd, { group: prefix, topic }, ids);
     const actual = new Map<string, number>();
     ids.forEach((id, i) => {
-      if (values[i] !== null) actual.set(id, Number(values[i]));
+      if (values[i] !== 0) actual.set(id, values[i]);
     });
     expect(actual).toEqual(truth.countedByVideo);
   });

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
+import { createRedisClient, type RedisClient } from '../sinks/redis-client.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -62,11 +62,9 @@ export async function rows<T>(client: ClickHouseClient, query: string, params: R
   return (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
 }
 
-/** A Redis client on the local server. */
-export function redis(): Redis {
-  const client = new Redis(localConfig().redis);
-  client.on('error', () => {}); // outage tests stop Redis on purpose; commands report the failures
-  return client;
+/** A Redis client on the local server or cluster; outage tests stop Redis on purpose, so its failures surface on commands only. */
+export function redis(): RedisClient {
+  return createRedisClient(localConfig().redis);
 }
 
 /** A stream mix with no bots and no shared IPs: every outcome follows from the deterministic rules. */

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
@@ -50,7 +51,7 @@ describe('hostile input and metrics', () => {
   const prefix = `${topic}-`;
   const kafka = new Kafka({ clientId: 'test', brokers: localConfig().brokers, logLevel: logLevel.NOTHING });
   let ch: ClickHouseClient;
-  let rd: Redis;
+  let rd: RedisClient;
   let truth: ReturnType<typeof truthOf>;
   const bad: (Buffer | null)[] = [];
   const scrapes: string[] = [];
@@ -120,8 +121,8 @@ describe('hostile input and metrics', () => {
 
   it('counts the valid events exactly despite the garbage between them', async () => {
     const ids = [...truth.countedByVideo.keys()];
-    const values = await rd.mget(ids.map((id) => `vt:views:${id}`));
-    expect(new Map(ids.map((id, i) => [id, Number(values[i])]))).toEqual(truth.countedByVideo);
+    const values = await liveViews(rd, { group: topic, topic }, ids);
+    expect(new Map(ids.map((id, i) => [id, values[i]]))).toEqual(truth.countedByVideo);
     const rows = await (
       await ch.query({ query: 'SELECT sum(views) AS v FROM views_minute WHERE startsWith(video_id, {p:String})', query_params: { p: prefix }, format: 'JSONEachRow' })
     ).json<{ v: string }>();

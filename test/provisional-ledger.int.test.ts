@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { LiveCounts } from '../operators/live-counts.ts';
 import { ProvisionalLedger } from '../operators/provisional-ledger.ts';
 import { testEvent, testRecord } from '../operators/test-records.ts';
 import type { ViewRecord } from '../operators/view-record.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
-import { RedisSink, progressKey, type ProvisionalWrite } from '../sinks/redis-sink.ts';
+import { RedisSink, type ProvisionalWrite } from '../sinks/redis-sink.ts';
+import { liveViews, progressKey, recordShards } from '../sinks/live-counters.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
 import { redis, uniqueName } from './harness.ts';
 
 const MINUTE = 60_000;
@@ -58,15 +59,17 @@ describe('provisional ledger and corrections (commit.lua)', () => {
   const key = progressKey(name, name, 0);
   const a = `${name}-a`;
   const b = `${name}-b`;
-  let rd: Redis;
+  let rd: RedisClient;
   let sink: RedisSink;
   let epoch: number;
-  const count = async (video: string) => Number((await rd.get(`vt:views:${video}`)) ?? 0);
+  // through the layout: one counter on a single server, the partition's own counter on a cluster
+  const count = async (video: string) => (await liveViews(rd, { group: name, topic: name }, [video]))[0];
   const none = (verdictsTo: number, dropBelow = -1, flags: Array<[number, number, [number, number]]> = []): ProvisionalWrite => ({ ledger: Buffer.alloc(0), corrections: corrections(flags), verdictsTo, dropBelow });
 
   beforeAll(async () => {
     rd = redis();
     sink = new RedisSink(rd);
+    await recordShards(rd, { group: name, topic: name }, 1);
     ({ epoch } = await sink.claim(key, `${key}:lock`));
   });
 

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../../bench/labelled-stream.ts';
+import type { RedisClient } from '../../sinks/redis-client.ts';
+import type { PartitionStatus } from '../../pipeline/status.ts';
+import { clickhouse, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { exited, startWorker } from '../chaos.ts';
+import { expectSinksEqualTruth } from '../sink-truth.ts';
+
+const PARTITIONS = 16;
+const HOUR = 3_600_000;
+// one consumer-group member per process: the processes are what joins and leaves here
+const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000', VT_WORKERS: '1' };
+
+/** The Kafka client id a worker process joins the group with (pipeline/job.ts), without the worker thread's `-w<n>`. */
+const memberOf = (w: ChildProcess) => `viewtally-${hostname()}-${w.pid}`;
+/** The process a group member (`viewtally status`'s owner) runs in. */
+const processOf = (owner: string | null) => owner?.replace(/-w\d+$/, '') ?? null;
+
+/** Partition → owner as `viewtally status` prints it. */
+async function ownership(topic: string): Promise<PartitionStatus[]> {
+  const { stdout } = await runCli(['status', '--json', '--topic', topic, '--group', topic]);
+  return stdout.trim().split('\n').map((l) => JSON.parse(l) as PartitionStatus);
+}
+
+/** Polls `viewtally status` until the group has settled on exactly `workers`, each owning its share; returns what it showed. */
+async function settledOn(topic: string, workers: ChildProcess[], timeoutMs = 240_000): Promise<PartitionStatus[]> {
+  const members = new Set(workers.map(memberOf));
+  const deadline = Date.now() + timeoutMs;
+  let last: PartitionStatus[] = [];
+  while (Date.now() < deadline) {
+    last = await ownership(topic);
+    const owners = new Set(last.map((s) => processOf(s.owner)));
+    if (last.length === PARTITIONS && owners.size === members.size && [...owners].every((o) => o !== null && members.has(o))) return last;
+    await sleep(1_000);
+  }
+  throw new Error(`the group did not settle on ${[...members].join(', ')}; status showed ${JSON.stringify(last.map((s) => [s.partition, s.owner]))}`);
+}
+
+// Many job processes: four share 16 partitions, two join, three leave one after another (a
+// rolling restart) while events keep arriving; `viewtally status` names each partition's owner,
+// and the sinks end equal to the truth of the stream.
+describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leaving`, () => {
+  const topic = uniqueName('scale');
+  let events: LabelledEvent[];
+  let truth: StreamTruth;
+  let ch: ClickHouseClient;
+  let rd: RedisClient;
+  const seen: { withFour: PartitionStatus[]; withThree: PartitionStatus[]; four: string[]; three: string[] } = { withFour: [], withThree: [], four: [], three: [] };
+  const stops: (number | null)[] = [];
+
+  beforeAll(async () => {
+    const stream = generateLabelledStream({ seed: 1616, events: 48_000, videos: 2_000, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR, mix: DETERMINISTIC_MIX });
+    events = stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${topic}-${l.event.video_id}` } }));
+    truth = truthOf(events);
+    ch = await clickhouse();
+    rd = redis();
+    const chunk = Math.ceil(events.length / 24);
+    await produceToTopic(topic, PARTITIONS, events.slice(0, chunk).map((l) => l.event));
+    const feeding = (async () => {
+      for (let i = chunk; i < events.length; i += chunk) {
+        await sleep(1_500);
+        await produceToTopic(topic, PARTITIONS, events.slice(i, i + chunk).map((l) => l.event));
+      }
+    })();
+    const args = ['--topic', topic, '--group', topic];
+    const stop = async (w: ChildProcess) => {
+      w.kill('SIGTERM');
+      await exited(w);
+      stops.push(w.exitCode);
+    };
+    const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
+    seen.withFour = await settledOn(topic, first);
+    seen.four = first.map(memberOf);
+    const joined = [0, 1].map(() => startWorker(args, SESSION));
+    await sleep(6_000);
+    for (const w of first.slice(0, 3)) {
+      await stop(w);
+      await sleep(4_000);
+    }
+    const remaining = [first[3], ...joined];
+    seen.withThree = await settledOn(topic, remaining);
+    seen.three = remaining.map(memberOf);
+    await feeding;
+    for (const w of remaining) await stop(w);
+    // the windows still open at the end fire in a last run
+    await runCli(['run', '--until-idle', ...args], SESSION);
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  it('shows in `viewtally status` which process owns each partition', () => {
+    for (const [status, members] of [
+      [seen.withFour, seen.four],
+      [seen.withThree, seen.three],
+    ] as const) {
+      expect(status.map((s) => s.partition)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+      const share = new Map<string, number>();
+      for (const s of status) share.set(processOf(s.owner)!, (share.get(processOf(s.owner)!) ?? 0) + 1);
+      expect([...share.keys()].sort()).toEqual([...members].sort());
+      // the coordinator spreads 16 partitions evenly: 4 each over four processes, 5 or 6 over three
+      for (const n of share.values()) expect(n).toBeGreaterThanOrEqual(Math.floor(PARTITIONS / members.length));
+    }
+  });
+
+  it('stops every process gracefully', () => {
+    expect(stops).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('ends with live totals, minute rows and outcomes equal to the truth', async () => {
+    await expectSinksEqualTruth(ch, rd, { group: topic, topic }, events, truth, topic);
+  });
+});

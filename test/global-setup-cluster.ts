@@ -1,0 +1,56 @@
+/**
+ * vitest globalSetup of the `cluster` project: the tests' own services (test/global-setup.ts:
+ * ClickHouse is shared) and, in the same folder, a local cluster of their own — three Kafka
+ * brokers and a three-master Redis Cluster — on ports kept in `.viewtally/test/cluster-ports.json`.
+ * The project's tests find it through `VT_CLUSTER=1`; what this setup started it stops again.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../infra/free-port.ts';
+import { CLUSTER_SIZE, DEFAULT_CLUSTER_PORTS, clusterNodes, type ClusterPorts } from '../infra/cluster-nodes.ts';
+import { clusterDown, clusterUp } from '../infra/cluster.ts';
+import { portFree } from '../infra/processes.ts';
+import setupServices from './global-setup.ts';
+
+/** Nine ports in a row (brokers, controllers, Redis masters), all free now. */
+async function freeRun(): Promise<ClusterPorts> {
+  for (;;) {
+    const base = await freePort();
+    if (base + 3 * CLUSTER_SIZE > 65535) continue;
+    const ports = Array.from({ length: 3 * CLUSTER_SIZE }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return { kafka: base, kafkaController: base + CLUSTER_SIZE, redis: base + 2 * CLUSTER_SIZE };
+  }
+}
+
+/** The ports of the last run while they are free or still ours; new ones otherwise (then the old nodes' data, tied to their ports, goes). */
+async function clusterTestPorts(root: string): Promise<{ ports: ClusterPorts; wasUp: boolean }> {
+  const portsFile = join(root, 'cluster-ports.json');
+  const wasUp = existsSync(join(root, 'cluster.json'));
+  if (existsSync(portsFile)) {
+    const saved = JSON.parse(readFileSync(portsFile, 'utf8')) as ClusterPorts;
+    const all = clusterNodes(saved).flatMap((n) => [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]);
+    if (wasUp || (await Promise.all(all.map(portFree))).every(Boolean)) return { ports: saved, wasUp };
+  }
+  for (const n of clusterNodes(DEFAULT_CLUSTER_PORTS)) rmSync(join(root, 'data', n.name), { recursive: true, force: true });
+  rmSync(join(root, 'data', 'kafka-cluster.id'), { force: true });
+  const ports = await freeRun();
+  writeFileSync(portsFile, `${JSON.stringify(ports)}\n`);
+  return { ports, wasUp: false };
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const stopServices = await setupServices();
+  const root = process.env.VT_INFRA_DIR!;
+  const { ports, wasUp } = await clusterTestPorts(root);
+  Object.assign(process.env, {
+    VT_KAFKA_CLUSTER_PORT: String(ports.kafka),
+    VT_KAFKA_CLUSTER_CONTROLLER_PORT: String(ports.kafkaController),
+    VT_REDIS_CLUSTER_PORT: String(ports.redis),
+  });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  await clusterUp({ root, ports, timeoutMs: 240_000, log });
+  return async () => {
+    if (!wasUp) await clusterDown({ root, ports, log });
+    await stopServices();
+  };
+}

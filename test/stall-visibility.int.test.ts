@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { metricSum } from '../pipeline/metrics.ts';
+import { STALL_CHECKPOINTS } from '../pipeline/stall-watch.ts';
+import type { StreamTruth } from '../bench/labelled-stream.ts';
+import { clickhouse, redis } from './harness.ts';
+import { exited, startWorker } from './chaos.ts';
+import { createTopic, expectEnded, expectExactCounts, produceRaw, runUntilIdle, validEvents } from './poison-input.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
+
+const CHECKPOINT_MS = 1_000;
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** What /readyz and /metrics say at one moment. */
+interface Probe {
+  ready: number;
+  stalled: number;
+  checkpoints: number;
+  text: string;
+}
+
+/** Polls the worker's endpoints until `done` holds for what they say, for at most `ms`; returns the last answer. */
+async function until(port: number, done: (p: Probe) => boolean, ms: number): Promise<Probe> {
+  let last: Probe = { ready: 0, stalled: -1, checkpoints: 0, text: '' };
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(250)) {
+    try {
+      const ready = (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      last = { ready, text, stalled: metricSum(text, 'viewtally_partition_stalled'), checkpoints: metricSum(text, 'viewtally_checkpoint_seconds_count') };
+      if (done(last)) return last;
+    } catch {
+      // not listening yet
+    }
+  }
+  return last;
+}
+
+// A partition whose sink does not answer is not silent: after a few checkpoint intervals with events
+// waiting, /readyz fails and viewtally_partition_stalled says which; both clear once it moves again,
+// and nothing is lost or doubled.
+describe('a stalled partition is visible', () => {
+  let ch: ClickHouseClient;
+  let rd: RedisClient;
+  let truth: StreamTruth;
+  let topic: string;
+  let prefix: string;
+  let before: Probe;
+  let stalled: Probe;
+  let recovered: Probe;
+  let log: string;
+  let finish: { code: number | null; log: string };
+
+  beforeAll(async () => {
+    ch = await clickhouse();
+    rd = redis();
+    topic = await createTopic('stall', 2);
+    prefix = `${topic}-`;
+    const valid = validEvents(19, 4_000, prefix);
+    truth = valid.truth;
+    const messages = valid.messages.map((m) => ({ partition: [...m.key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 2, key: m.key, value: m.value }));
+    await produceRaw(topic, messages.slice(0, 2_000));
+    const port = await freePort();
+    const worker = startWorker(['--topic', topic, '--group', topic, '--metrics-port', String(port)], { VT_CHECKPOINT_INTERVAL_MS: String(CHECKPOINT_MS) });
+    try {
+      before = await until(port, (p) => p.ready === 200 && p.checkpoints >= 2 && p.text.includes('viewtally_partition_stalled{'), 60_000);
+      // Redis holds every write (and script) of the job while paused: no live flush, no checkpoint.
+      await rd.call('CLIENT', 'PAUSE', '40000', 'WRITE');
+      await produceRaw(topic, messages.slice(2_000));
+      stalled = await until(port, (p) => p.ready === 503 && p.stalled >= 1, 30_000);
+      await rd.call('CLIENT', 'UNPAUSE');
+      recovered = await until(port, (p) => p.ready === 200 && p.stalled === 0, 30_000);
+    } finally {
+      await rd.call('CLIENT', 'UNPAUSE');
+      worker.kill('SIGTERM');
+      await exited(worker);
+      log = worker.log();
+    }
+    finish = await runUntilIdle(topic);
+  });
+
+  afterAll(async () => {
+    await ch?.close();
+    rd?.disconnect();
+  });
+
+  it('is ready, with no partition stalled, while checkpoints advance', () => {
+    expect(before.ready).toBe(200);
+    expect(before.stalled).toBe(0);
+  });
+
+  it(`fails /readyz and sets viewtally_partition_stalled once a partition has not advanced for ${STALL_CHECKPOINTS} checkpoints while events wait`, () => {
+    expect(stalled.ready, stalled.text).toBe(503);
+    expect(stalled.stalled).toBeGreaterThanOrEqual(1);
+    expect(stalled.text).toMatch(/viewtally_partition_stalled\{partition="[01]"\} 1/);
+    expect(log).toMatch(/"level":50,.*"msg":"partition stalled: its checkpoint has not advanced while events wait/);
+  });
+
+  it('is ready again once the partition advances', () => {
+    expect(recovered.ready, recovered.text).toBe(200);
+    expect(recovered.stalled).toBe(0);
+  });
+
+  it('loses and doubles nothing', async () => {
+    expectEnded(finish);
+    await expectExactCounts(ch, rd, topic, prefix, truth);
+  });
+});
