@@ -185,7 +185,17 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   };
   // Once the topic is drained (`--until-idle`), every partition tells the address stage it is idle.
   let drainedIdle = false;
-  const idle = (task: PartitionTask) => drainedIdle || (watermark.idle(task.partition) && (lags.get(task.partition) ?? 0) === 0);
+  /**
+   * A partition is idle for the address stage only once it is known read to its end (its position at
+   * the end last sampled) and no events came for the idleness timeout. A task just claimed has read
+   * nothing yet: were it idle, the others' markers would let the address stage judge minutes its
+   * records have still to reach.
+   */
+  const idle = (task: PartitionTask) => {
+    if (drainedIdle) return true;
+    const end = stalls.endOf(task.partition);
+    return end !== undefined && task.nextOffset >= end && watermark.idle(task.partition);
+  };
 
   /** What stopped the job before it was asked to stop: the run then fails instead of ending as done. */
   let failure: Error | null = null;
