@@ -12,7 +12,8 @@ import type { BotRules } from '../operators/bot-rules.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import { progressKey } from '../sinks/live-counters.ts';
-import { FencedError, SinkUnavailableError } from '../sinks/sink-errors.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
+import { internalProduceError } from '../sinks/kafka-errors.ts';
 
 /** The address stage as one worker runs it (see startAddressStage). */
 export interface AddressStage {
@@ -122,7 +123,7 @@ export async function startAddressStage(deps: {
     const value = task.takeVerdicts();
     await committer.retry('address verdicts produce', task.partition, () =>
       deps.producer.send({ topic: addressVerdictsTopic(config.topic), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
-        throw new SinkUnavailableError(`address verdicts produce failed: ${err.message}`, err);
+        throw internalProduceError(addressVerdictsTopic(config.topic), err);
       }),
     );
   };

@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import { byAddressTopic, type AddressFlush } from '../schemas/address-messages.ts';
-import { SinkUnavailableError } from './sink-errors.ts';
+import { internalProduceError } from './kafka-errors.ts';
 
 /**
  * Sends a source partition's by-address messages (schemas/address-messages.ts), each to its
@@ -15,10 +15,11 @@ export class AddressRecordSink {
 
   async send(sourcePartition: number, messages: AddressFlush): Promise<void> {
     const key = `${this.topic}/${sourcePartition}`;
+    const topic = byAddressTopic(this.topic);
     try {
-      await this.producer.send({ topic: byAddressTopic(this.topic), messages: messages.map(({ partition, value }) => ({ partition, key, value })) });
+      await this.producer.send({ topic, messages: messages.map(({ partition, value }) => ({ partition, key, value })) });
     } catch (err) {
-      throw new SinkUnavailableError(`by-address produce failed: ${(err as Error).message}`, err);
+      throw internalProduceError(topic, err);
     }
   }
 }
