@@ -31,7 +31,7 @@ export default defineConfig({
       {
         test: {
           name: 'cluster',
-          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts'],
+          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts'],
           globalSetup: ['test/global-setup-cluster.ts'],
           env: { VT_CLUSTER: '1' },
           testTimeout: 600_000,
