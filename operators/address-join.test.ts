@@ -3,6 +3,7 @@ import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { AddressMessage, RECORD_BAND, RECORD_LATE, VerdictWriter } from '../schemas/address-messages.ts';
 import { AddressJoin, provisionallyCounted } from './address-join.ts';
+import { forEachLedgerGroup } from './provisional-ledger.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
 import { testEvent, testRecord } from './test-records.ts';
 import { ADDRESS_JUDGED, type ViewRecord } from './view-record.ts';
@@ -11,6 +12,14 @@ const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 1, 12);
 const FARM: [number, number] = [0x1234, 0x5678];
 const HOME: [number, number] = [0x9abc, 0xdef0];
+
+/** An address key's 8 bytes as the ledger stores them. */
+function addressBytes([hi, lo]: [number, number]): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(hi, 0);
+  b.writeUInt32LE(lo, 4);
+  return b;
+}
 
 /** A classified record of a judged address. */
 function record(offset: number, ts: number, address: [number, number], outcome: ViewRecord['outcome'], flags = 0): ViewRecord {
@@ -107,7 +116,12 @@ describe('address join (the counting stage side)', () => {
     const w = new BinaryWriter();
     join.write(w);
     const stored = w.copy();
-    expect(provisionallyCounted(new BinaryReader(stored))).toEqual(new Map([['v1', 1], ['v0', 1]]));
+    const held = provisionallyCounted(new BinaryReader(stored));
+    expect(held.views).toEqual(new Map([['v1', 1], ['v0', 1]]));
+    // their ledger: HOME's views of minutes 0 and 1, one each (FARM's is flagged already)
+    const groups: string[] = [];
+    forEachLedgerGroup(held.ledger, (minute, address, entries) => groups.push(`${minute - T0 / MINUTE}:${address.equals(addressBytes(HOME))}:${entries.length}`));
+    expect(groups.sort()).toEqual(['0:true:8', '1:true:8']);
     const restored = new AddressJoin(1);
     restored.read(new BinaryReader(stored));
     const outcomes = (j: AddressJoin) => {

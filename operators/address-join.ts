@@ -157,20 +157,32 @@ export function joinAddressVerdicts<T extends PartitionBatch>(deps: { join: (bat
   });
 }
 
-/** The views a stored AddressJoin state (`write`) holds provisionally counted and not flagged yet, per video. */
-export function provisionallyCounted(r: BinaryReader): Map<string, number> {
+/** What a stored AddressJoin state holds provisionally counted and not flagged yet: views per video, and their provisional ledger. */
+export interface HeldProvisional {
+  views: Map<string, number>;
+  /** The ledger payload of those views (ProvisionalLedger.write): what a reset puts back in Redis. */
+  ledger: Buffer;
+}
+
+/** The views a stored AddressJoin state (`write`) holds provisionally counted and not flagged yet, per video and as a ledger. */
+export function provisionallyCounted(r: BinaryReader): HeldProvisional {
   const at = r.at;
   r.f64();
   const join = new AddressJoin(r.u32());
   r.at = at;
   join.read(r);
   const views = new Map<string, number>();
+  const ledger = new ProvisionalLedger();
   join.held.release(
     () => true,
     () => false,
     (v) => {
-      if (v.outcome === 'counted' && join.verdicts.flagOf(v.addressHi, v.addressLo, Math.floor(v.event!.ts / MINUTE)) < 0) views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
+      if (v.outcome !== 'counted' || join.verdicts.flagOf(v.addressHi, v.addressLo, Math.floor(v.event!.ts / MINUTE)) >= 0) return;
+      views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
+      ledger.add(v);
     },
   );
-  return views;
+  const w = new BinaryWriter();
+  ledger.write(w);
+  return { views, ledger: w.copy() };
 }

@@ -83,3 +83,21 @@ export class ProvisionalLedger {
     this.views = 0;
   }
 }
+
+/**
+ * Calls `each` for every (minute, address) group of a ledger payload (see ProvisionalLedger.write)
+ * with the group's 8 bytes of address key and its entries' bytes, as the live counters' script
+ * stores them (the hash `<progress key>:ledger:<minute>`, field = address key, value = entries).
+ */
+export function forEachLedgerGroup(payload: Buffer, each: (minute: number, address: Buffer, entries: Buffer) => void): void {
+  let at = 0;
+  while (at < payload.length) {
+    const minute = payload.readUInt32LE(at);
+    const address = payload.subarray(at + 4, at + 12);
+    const count = payload.readUInt32LE(at + 12);
+    const from = at + 16;
+    at = from;
+    for (let i = 0; i < count; i++) at += 6 + payload.readUInt16LE(at);
+    each(minute, address, payload.subarray(from, at));
+  }
+}

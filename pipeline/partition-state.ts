@@ -84,10 +84,12 @@ export function readStateHead(link: Buffer): StateHead | null {
 
 /**
  * Counted views per video a link holds that are not in ClickHouse yet (for reconcile), read without
- * the tables: those of the open windows, and the views counted provisionally and not flagged so far.
+ * the tables: those of the open windows, and the views counted provisionally and not flagged so far,
+ * with the provisional ledger of those (what reconcile --fix puts back, so a later flag still takes
+ * them back).
  */
-export function openWindowViews(link: Buffer, hasher: IpHasher): Map<string, number> {
-  if (isLegacyLink(link)) return legacyOpenWindowViews(link);
+export function openWindowViews(link: Buffer, hasher: IpHasher): { views: Map<string, number>; ledger: Buffer } {
+  if (isLegacyLink(link)) return { views: legacyOpenWindowViews(link), ledger: Buffer.alloc(0) };
   const r = openLink(link, 0);
   r.bytes(1 + 8 + 8 + 8 + 4);
   r.f64();
@@ -102,8 +104,9 @@ export function openWindowViews(link: Buffer, hasher: IpHasher): Map<string, num
     r.bytes(r.u32());
     r.bytes(r.u32());
   }
-  for (const [video, n] of provisionallyCounted(new BinaryReader(openSealed(hasher, r.bytes(r.u32()), 0)))) views.set(video, (views.get(video) ?? 0) + n);
-  return views;
+  const held = provisionallyCounted(new BinaryReader(openSealed(hasher, r.bytes(r.u32()), 0)));
+  for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
+  return { views, ledger: held.ledger };
 }
 
 /** Restores a chain (a snapshot, then changes) into the parts; returns the newest head. */

@@ -80,9 +80,10 @@ export async function reconcile(
           const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
           await new ClickHouseSink(clickhouse).write(checkpoint.pending, checkpointCopy(config.group, config.topic, partition, write));
         }
-        await sink.reset(key, checkpoint);
       }
-      openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher));
+      const open = openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher);
+      if (options.fix) await sink.reset(key, checkpoint, open.ledger);
+      openWindows.push(open.views);
     }
     const expected = await expectedCounts(clickhouse, openWindows);
     const live = await scanLiveViews(redis, config);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from './redis-client.ts';
 import { counterLayout, uniqKey, viewsKeyPrefix, type CounterLayout } from './live-counters.ts';
 import { readLivePayload } from '../operators/live-counts.ts';
+import { forEachLedgerGroup } from '../operators/provisional-ledger.ts';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
 import { redisErrorIsRetriable } from './redis-errors.ts';
@@ -94,6 +95,9 @@ export function reconcileLockKey(group: string, topic: string): string {
 const snapKey = (key: string) => `${key}:snap`;
 const logKey = (key: string) => `${key}:log`;
 const stagedKey = (key: string, epoch: number) => `${key}:snap:${epoch}`;
+// The provisional ledger beside it (commit.lua): its minutes, and each minute's address → views per video.
+const ledgerKey = (key: string) => `${key}:ledger`;
+const ledgerMinuteKey = (key: string, minute: number) => `${key}:ledger:${minute}`;
 
 /** A byte string in chunks of at most CHUNK_BYTES. */
 function chunks(bytes: Buffer): Buffer[] {
@@ -175,21 +179,27 @@ export class RedisSink {
 
   /**
    * Puts a partition back on `checkpoint` with its live position at the checkpoint, under a new
-   * epoch: the owner is fenced, claims again and replays from there, re-adding live increments.
+   * epoch: the owner is fenced, claims again and replays from there, re-adding live increments. The
+   * provisional ledger becomes `ledger`, that of the checkpoint's provisional views (the live counts
+   * are set afresh with them in), and the verdicts applied go back to none: the owner reads them
+   * again from its checkpoint's place, so a flag read after it still takes those views back.
    */
-  async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
+  async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>, ledger: Buffer = Buffer.alloc(0)): Promise<void> {
     await this.guard('reset', async () => {
       const [snapshot, ...changes] = checkpoint.chain;
-      // The provisional ledger goes too: the live counts are set afresh, with the checkpoint's provisional views in them.
-      const minutes = await this.redis.zrange(`${key}:ledger`, '0', '-1');
+      const minutes = await this.redis.zrange(ledgerKey(key), '0', '-1');
       const reset = this.redis
         .multi()
         .hincrby(key, 'epoch', 1)
         .hset(key, 'ckpt', String(checkpoint.offset), 'pending', '', 'pos', String(checkpoint.offset))
         .hdel(key, 'state', 'vpos')
-        .del(snapKey(key), logKey(key), `${key}:ledger`, ...minutes.map((m) => `${key}:ledger:${m}`))
+        .del(snapKey(key), logKey(key), ledgerKey(key), ...minutes.map((m) => ledgerMinuteKey(key, Number(m))))
         .rpush(snapKey(key), ...chunks(snapshot));
       if (changes.length > 0) reset.rpush(logKey(key), ...changes);
+      forEachLedgerGroup(ledger, (minute, address, entries) => {
+        reset.hset(ledgerMinuteKey(key, minute), address, entries);
+        reset.zadd(ledgerKey(key), minute, String(minute));
+      });
       await reset.exec();
     });
   }

@@ -113,4 +113,17 @@ describe('provisional ledger and corrections (commit.lua)', () => {
     expect(await count(a)).toBe(1);
     expect(await rd.hget(key, 'vpos')).toBe('10');
   });
+
+  it('puts a checkpoint’s provisional views back in the ledger on reset (reconcile --fix): a flag read again after it takes them back', async () => {
+    // the live count as reconcile sets it, with a checkpoint's provisional views (FARM: a×2 in minute 3, b×1 in minute 4) in it
+    await sink.commit(key, epoch, 30, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).live);
+    expect([await count(a), await count(b)]).toEqual([3, 1]);
+    await sink.reset(key, { offset: 30, chain: [Buffer.from('state')] }, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).ledger);
+    expect(await rd.hget(key, 'vpos')).toBeNull();
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M + 3, M + 4]);
+    ({ epoch } = await sink.claim(key, `${key}:lock`));
+    // the owner reads the verdicts again from its checkpoint's place (offset 2 here): FARM flagged in minute 4 covers 3 and 4
+    expect(await sink.commit(key, epoch, 30, Buffer.alloc(0), undefined, none(3, -1, [[2, 4, FARM]]))).toEqual({ applied: false, takenBack: 3 });
+    expect([await count(a), await count(b)]).toEqual([1, 0]);
+  });
 });
