@@ -8,6 +8,7 @@ import { kafkaBatches } from './kafka-source.ts';
 import { crashPoint } from './crash-points.ts';
 import { topicDrained } from './topic-drained.ts';
 import { groupConsumer } from './group-consumer.ts';
+import { subscribeWhenKnown } from './topic.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
@@ -62,7 +63,7 @@ export async function startAddressStage(deps: {
   let generation = 0;
   const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  await subscribeWhenKnown(consumer, topic);
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assigned = e.payload.memberAssignment[topic] ?? [];
     generation++;

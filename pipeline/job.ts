@@ -10,7 +10,7 @@ import type { PartitionTask } from './partition-task.ts';
 import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
-import { ensureJobTopics } from './topic.ts';
+import { ensureJobTopics, subscribeWhenKnown } from './topic.ts';
 import { groupConsumer } from './group-consumer.ts';
 import { topicDrained } from './topic-drained.ts';
 import { addressKeySeed, ipHashSecret, IpHasher } from './ip-privacy.ts';
@@ -109,7 +109,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   else options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   const consumer: Consumer = groupConsumer(kafka, config, config.group, stop.signal, { maxBytesPerPartition: 4 << 20 });
   await consumer.connect();
-  await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  await subscribeWhenKnown(consumer, config.topic);
 
   const redisSink = new RedisSink(redis);
   const lags = new Map<number, number>();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Admin } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer } from 'kafkajs';
 import { DEAD_LETTER_MAX_MESSAGE_BYTES, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 
@@ -27,6 +27,17 @@ async function untilKnown<T>(topic: string, what: string, attempt: () => Promise
     if (Date.now() > deadline) throw new Error(`topic ${topic}: ${what} after ${METADATA_WAIT_MS / 1000} s`);
     await sleep(200);
   }
+}
+
+/**
+ * Subscribes a consumer to a topic, asking again while the broker it asks has not heard of the
+ * topic yet: on a cluster, a topic the job has just created reaches each broker a moment apart.
+ */
+export async function subscribeWhenKnown(consumer: Consumer, topic: string): Promise<void> {
+  await untilKnown(topic, 'unknown to the broker asked', async () => {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    return true;
+  });
 }
 
 /** The topic's partition count once every partition has a leader. */

@@ -1,5 +1,6 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { addressVerdictsTopic } from '../schemas/address-messages.ts';
+import { subscribeWhenKnown } from './topic.ts';
 
 /**
  * The address verdicts as one worker reads them: the whole verdict topic (one partition) from its
@@ -22,7 +23,7 @@ export class VerdictFeed {
   /** Joins and starts reading from the start of the topic. */
   async start(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await subscribeWhenKnown(this.consumer, this.topic);
     this.consumer
       .run({
         autoCommit: false,
