@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Unit tests run on their own; integration tests (`*.int.test.ts`, `test/`) get the real local
 // services started once by the global setup and run one file at a time, since they share them.
 // The cluster project runs the exactness tests again, and the cluster's own tests, against three
-// Kafka brokers and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there).
+// Kafka brokers and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there);
+// the benchmark's tiny run is there too, as it measures both layouts.
 export default defineConfig({
   test: {
     // integration files share the local services; unit files are fast enough in sequence too
@@ -22,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
-          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**'],
+          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
@@ -31,7 +32,7 @@ export default defineConfig({
       {
         test: {
           name: 'cluster',
-          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts'],
+          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'],
           globalSetup: ['test/global-setup-cluster.ts'],
           env: { VT_CLUSTER: '1' },
           testTimeout: 600_000,

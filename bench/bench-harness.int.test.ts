@@ -13,11 +13,12 @@ function holes(value: unknown, path = ''): string[] {
   return [];
 }
 
-// The benchmark in tiny mode against the real local services, so the harness cannot rot: every
-// part runs, and the result file has every field with a sane value.
+// The benchmark in tiny mode against the real local services and the local cluster (it runs in
+// the cluster project), so the harness cannot rot: every part runs, and the result file has every
+// field with a sane value.
 describe('bench harness (tiny)', () => {
   const out = mkdtempSync(join(tmpdir(), 'vt-bench-'));
-  const options = { ...benchDefaults(true), workers: 2, out };
+  const options = { ...benchDefaults(true), workers: 2, cluster: true, out };
   let results: BenchResults;
 
   beforeAll(async () => {
@@ -43,8 +44,7 @@ describe('bench harness (tiny)', () => {
   });
 
   it('has every field, with no null or non-finite number where a measure belongs', () => {
-    // the cluster lines are null here by design: tiny runs skip them; test/cluster/bench-cluster.int.test.ts runs them
-    const allowed = /^(dashboard\.reference100M|throughput\.job(Threads)?\.profile|targets\.\d+\.met|throughput\.jobCluster|apiCluster)$/;
+    const allowed = /^(dashboard\.reference100M|throughput\.job(Threads|Cluster)?\.profile|targets\.\d+\.met)$/;
     expect(holes(results).filter((p) => !allowed.test(p))).toEqual([]);
   });
 
@@ -77,6 +77,23 @@ describe('bench harness (tiny)', () => {
     const total = Object.values(job.byOutcome).reduce((a, b) => a + b, 0);
     expect(total).toBe(options.events);
     expect(job.byOutcome.counted).toBeGreaterThan(0.8 * results.load.stats.expected.counted);
+  });
+
+  it('measures the job on the cluster on the same events as on the single node', () => {
+    const { job, jobCluster } = results.throughput;
+    expect(jobCluster).not.toBeNull();
+    expect(jobCluster!.events).toBe(options.events);
+    expect(jobCluster!.eventsPerSecond).toBeGreaterThan(0);
+    expect(jobCluster!.byOutcome).toEqual(job.byOutcome);
+    expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('on the local cluster');
+  });
+
+  it('loads the read API on the sharded counters, every answer from Redis', () => {
+    const api = results.apiCluster!;
+    expect(api.requests).toBeGreaterThan(0);
+    expect(api.non2xx).toBe(0);
+    expect(api.errors).toBe(0);
+    expect(api.videos).toBeGreaterThan(0);
   });
 
   it('measures freshness with every marker seen', () => {

@@ -166,6 +166,21 @@ describe('projections', () => {
   });
 });
 
+describe('category projections', () => {
+  it('totals of one category over all channels read the by_category projection of each tier (0009)', async () => {
+    // Each range lies in one tier: minutes of the current hour, hours of yesterday, days of last year.
+    const forced = createClickHouseClient(db.target, { settings: { force_optimize_projection_name: 'by_category' } });
+    try {
+      expect((await totals(forced, { category: 'music', from: '2030-03-20T11:30:00Z', to: '2030-03-20T12:00:00Z' }, ctx)).views).toBe(8);
+      expect((await totals(forced, { category: 'music', from: '2030-03-19T06:00:00Z', to: '2030-03-19T08:00:00Z' }, ctx)).views).toBe(5);
+      expect(await totals(forced, { category: 'music', from: '2029-11-01', to: '2030-01-01' }, ctx)).toMatchObject({ views: 16, unique_viewers: 3 });
+      await expect(totals(forced, { category: 'music', country: 'US', from: '2029-11-01', to: '2030-01-01' }, ctx)).rejects.toThrow(/by_category/);
+    } finally {
+      await forced.close();
+    }
+  });
+});
+
 describe('totals, uniqueViewers, breakdown', () => {
   it('totals over a range, in any zone, merge unique viewers across buckets', async () => {
     expect(await totals(db.client, { channelId: 'C1', from: '2029-11-01', to: '2030-03-21' }, ctx)).toEqual({

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { ClusterSchema, type ClusterTarget } from './cluster-schema.ts';
 
 const DIR = new URL('./migrations/', import.meta.url);
 
@@ -25,15 +26,39 @@ export function loadMigrations(): Migration[] {
     }));
 }
 
-/** Applies every migration not yet recorded in `schema_migrations`; returns the versions applied. */
-export async function migrate(client: ClickHouseClient): Promise<number[]> {
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version`,
-  });
+const MIGRATIONS_COLUMNS = 'version UInt32, name String, applied_at DateTime DEFAULT now()';
+
+/**
+ * The schema for one server (`cluster` null: the migrations as written) or for a cluster (each
+ * statement rendered by ClusterSchema): the statement creating `schema_migrations`, then every migration.
+ */
+export function renderSchema(cluster: ClusterTarget | null): { migrationsTable: string; migrations: Migration[] } {
+  if (cluster === null) {
+    return { migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (${MIGRATIONS_COLUMNS}) ENGINE = MergeTree ORDER BY version`, migrations: loadMigrations() };
+  }
+  const schema = new ClusterSchema(cluster);
+  return { migrationsTable: schema.migrationsTable(MIGRATIONS_COLUMNS), migrations: schema.renderMigrations(loadMigrations()) };
+}
+
+/** A statement on the migrated schema (a retention change, say), rendered as the migrations are. */
+export function renderStatement(statement: string, cluster: ClusterTarget | null): string[] {
+  if (cluster === null) return [statement];
+  const schema = new ClusterSchema(cluster);
+  schema.renderMigrations(loadMigrations());
+  return schema.render(statement);
+}
+
+/**
+ * Applies every migration not yet recorded in `schema_migrations`, rendered for one server or for
+ * a cluster (`ON CLUSTER` statements, sent to any one of its servers); returns the versions applied.
+ */
+export async function migrate(client: ClickHouseClient, cluster: ClusterTarget | null = null): Promise<number[]> {
+  const schema = renderSchema(cluster);
+  await client.command({ query: schema.migrationsTable });
   const rows = await (await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })).json<{ version: number }>();
   const done = new Set(rows.map((r) => Number(r.version)));
   const applied: number[] = [];
-  for (const m of loadMigrations()) {
+  for (const m of schema.migrations) {
     if (done.has(m.version)) continue;
     for (const statement of m.statements) await client.command({ query: statement });
     await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });

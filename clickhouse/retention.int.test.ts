@@ -89,6 +89,17 @@ describe('retention', () => {
     expect(await readRetention(db.client)).toEqual(DEFAULT_RETENTION);
   });
 
+  it('reads a cluster schema\'s retention from its shard tables', async () => {
+    // On a cluster views_minute is a Distributed table without TTL; the rows and their TTL are in views_minute_local.
+    await db.client.command({ query: 'CREATE TABLE views_minute_local AS views_minute' });
+    try {
+      await db.client.command({ query: 'ALTER TABLE views_minute_local MODIFY TTL minute + INTERVAL 3 DAY' });
+      expect(await readRetention(db.client)).toEqual({ ...DEFAULT_RETENTION, minuteDays: 3 });
+    } finally {
+      await db.client.command({ query: 'DROP TABLE views_minute_local' });
+    }
+  });
+
   it('refuses policies the queries could not rely on', () => {
     expect(() => retentionStatements({ minuteDays: 0, hourDays: 90, dayDays: 1096 })).toThrow(InvalidQueryError);
     expect(() => retentionStatements({ minuteDays: 7.5, hourDays: 90, dayDays: 1096 })).toThrow(InvalidQueryError);

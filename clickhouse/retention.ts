@@ -1,5 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { InvalidQueryError } from './query-errors.ts';
+import { LOCAL_SUFFIX } from './cluster-schema.ts';
+import { renderStatement } from './migrations.ts';
+import { readClusterLayout } from './schema-layout.ts';
 
 /** How long a tier keeps its rows: whole days, or `'forever'` (no TTL). */
 export type RetentionDays = number | 'forever';
@@ -58,18 +61,22 @@ export function retentionStatements(policy: RetentionPolicy): string[] {
   });
 }
 
-/** The retention the tables have now, read from their DDL; a tier without TTL is `'forever'`. */
+/**
+ * The retention the tables have now, read from their DDL (on a cluster, the shard tables' DDL: the
+ * Distributed tables have no TTL); a tier without TTL is `'forever'`.
+ */
 export async function readRetention(client: ClickHouseClient): Promise<RetentionPolicy> {
   const rows = await (
     await client.query({
-      query: `SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() AND name IN ('views_minute', 'views_hour', 'views_day')`,
+      query: `SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`,
+      query_params: { names: TIERS.flatMap(({ table }) => [table, `${table}${LOCAL_SUFFIX}`]) },
       format: 'JSONEachRow',
     })
   ).json<{ name: string; create_table_query: string }>();
   const ddl = new Map(rows.map((r) => [r.name, r.create_table_query]));
   const policy = { ...DEFAULT_RETENTION };
   for (const { table, column, key } of TIERS) {
-    const create = ddl.get(table);
+    const create = ddl.get(`${table}${LOCAL_SUFFIX}`) ?? ddl.get(table);
     if (create === undefined) throw new Error(`table ${table} does not exist; run \`viewtally migrate\` first`);
     policy[key] = parseTtlDays(create, column, table);
   }
@@ -96,15 +103,17 @@ export interface RetentionChange {
 }
 
 /**
- * Sets the retention of the rollup tiers (`ALTER TABLE … MODIFY TTL` / `REMOVE TTL`); tiers not
- * named in `policy` keep the design's default. Parts already past a shortened TTL are dropped by
- * ClickHouse in the background (the ALTER materializes the new TTL as a mutation).
+ * Sets the retention of the rollup tiers (`ALTER TABLE … MODIFY TTL` / `REMOVE TTL`; on a cluster,
+ * of the shard tables `ON CLUSTER`); tiers not named in `policy` keep the design's default. Parts
+ * already past a shortened TTL are dropped by ClickHouse in the background (the ALTER materializes
+ * the new TTL as a mutation).
  */
 export async function applyRetention(client: ClickHouseClient, policy: Partial<RetentionPolicy> = {}): Promise<RetentionChange> {
   const after = validateRetention({ ...DEFAULT_RETENTION, ...policy });
   const before = await readRetention(client);
   const all = retentionStatements(after);
-  const statements = all.filter((_, i) => before[TIERS[i].key] !== after[TIERS[i].key]);
+  const cluster = await readClusterLayout(client);
+  const statements = all.filter((_, i) => before[TIERS[i].key] !== after[TIERS[i].key]).flatMap((s) => renderStatement(s, cluster));
   for (const query of statements) await client.command({ query });
   return { before, after, statements };
 }

@@ -23,8 +23,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates and migrates `vt_test_<label>_<unique>` on the local server (`http://…` targets only). */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
+/** Creates and (unless `migrated: false`) migrates `vt_test_<label>_<unique>` on the local server (`http://…` targets only). */
+export async function createTestDatabase(label: string, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const base = resolveJobConfig({}).clickhouse.replace(/\/+$/, '');
   if (!/^https?:\/\//.test(base)) throw new Error(`test databases need an http ClickHouse target, got ${base}`);
   const database = `vt_test_${label.replace(/\W/g, '_')}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -32,7 +32,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   await admin.command({ query: `CREATE DATABASE ${database}` });
   const target = `${base}/${database}`;
   const client = createClickHouseClient(target);
-  await migrate(client);
+  if (options.migrated !== false) await migrate(client);
   return {
     client,
     target,

@@ -9,6 +9,7 @@ import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { IpHasher } from './ip-privacy.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
 
 /**
  * The partitions this worker owns and their tasks. Every assignment (each group join) drops the
@@ -60,7 +61,15 @@ export class Assignment {
     if (!this.assigned.includes(partition)) return null;
     let claim = this.claims.get(partition);
     if (!claim) {
-      claim = this.claim(partition).finally(() => this.claims.delete(partition));
+      claim = this.claim(partition)
+        .catch((err) => {
+          // Another member claimed it after us (both were told it is theirs in a rebalance): not ours
+          // now; the next claim, if the group still assigns it here, takes it back from its checkpoint.
+          if (!(err instanceof FencedError)) throw err;
+          this.deps.log.warn({ partition, err: err.message }, 'claim fenced by a newer owner');
+          return null;
+        })
+        .finally(() => this.claims.delete(partition));
       this.claims.set(partition, claim);
     }
     return claim;
@@ -100,7 +109,7 @@ export class Assignment {
     const checkpoint = progress.checkpoint;
     if (checkpoint?.pending) {
       // The previous owner may have stopped before writing its last block and state link to ClickHouse.
-      await committer.writeBlock(config.topic, partition, key, progress.epoch, { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending });
+      await committer.writeBlock(config.topic, partition, key, progress.epoch, { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending }, { recovered: true });
     }
     if (generation !== this.generation) return null;
     const task = new PartitionTask({

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { createKafka } from './kafka-client.ts';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { runJob } from './job.ts';
 import { stopRequest, whenStopped } from './stop-request.ts';
@@ -25,7 +25,7 @@ import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-cl
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster.ts';
 import { infraRoot } from '../infra/infra-paths.ts';
-import { migrate } from '../clickhouse/migrations.ts';
+import { migrate, renderSchema } from '../clickhouse/migrations.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command('viewtally')
@@ -56,13 +56,26 @@ infra
     else printRows(status as unknown as Record<string, unknown>[]);
   });
 
-withConnection(program.command('migrate').description('apply the ClickHouse migrations'), ['clickhouse']).action(async (flags: ConnectionFlags) => {
-  const config = resolveJobConfig(flags);
-  const client = createClickHouseClient(config.clickhouse);
-  const applied = await migrate(client);
-  await client.close();
-  console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
-});
+withConnection(program.command('migrate').description('apply the ClickHouse migrations'), ['clickhouse'])
+  .option('--cluster <name>', 'render them for this cluster of the server (remote_servers): Replicated*MergeTree shard tables, Distributed tables, ON CLUSTER')
+  .option('--print', 'print the statements instead of applying them')
+  .action(async (flags: ConnectionFlags & { cluster?: string; print?: boolean }) => {
+    const config = resolveJobConfig(flags);
+    const client = createClickHouseClient(config.clickhouse);
+    try {
+      const database = flags.cluster === undefined ? '' : (await (await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' })).json<{ db: string }>())[0].db;
+      const cluster = flags.cluster === undefined ? null : { cluster: flags.cluster, database };
+      if (flags.print) {
+        const schema = renderSchema(cluster);
+        console.log([schema.migrationsTable, ...schema.migrations.flatMap((m) => m.statements)].map((s) => `${s};\n`).join('\n'));
+        return;
+      }
+      const applied = await migrate(client, cluster);
+      console.log(applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
+    } finally {
+      await client.close();
+    }
+  });
 
 withConnection(program.command('run').description('run the job: one consumer-group member per worker thread'))
   .option('--until-idle', 'exit once every partition is drained and everything is written')
@@ -114,7 +127,7 @@ withConnection(program.command('reconcile').description('compare Redis live coun
   .option('--json', 'print the full report as JSON')
   .action(async (flags: ConnectionFlags & { fix?: boolean; json?: boolean }) => {
     const config = resolveJobConfig(flags);
-    const kafka = new Kafka({ clientId: 'viewtally-reconcile', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const kafka = createKafka('viewtally-reconcile', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
     const meta = await admin.fetchTopicMetadata({ topics: [config.topic] });
@@ -140,7 +153,7 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
   .option('--json', 'one JSON object per partition')
   .action(async (flags: ConnectionFlags & { json?: boolean }) => {
     const config = resolveJobConfig(flags);
-    const kafka = new Kafka({ clientId: 'viewtally-status', brokers: config.brokers, logLevel: logLevel.NOTHING });
+    const kafka = createKafka('viewtally-status', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
     const redis = await connectCommandRedis(config.redis).catch(async (err: unknown) => {

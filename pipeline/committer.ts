@@ -5,7 +5,7 @@ import { isRetriable, retryLogLevel, retrying } from './retry.ts';
 import type { PartitionTask } from './partition-task.ts';
 import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
-import { isEmptyBlock } from '../sinks/clickhouse-block.ts';
+import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
 import type { CheckpointWrite } from '../sinks/redis-sink.ts';
 import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
@@ -38,6 +38,8 @@ export class Committer {
   private readonly deps: {
     redis: RedisSink;
     clickhouse: ClickHouseSink;
+    /** The part of a recovered block ClickHouse does not hold yet (sinks/landed-blocks.ts). */
+    unlanded: (block: ClickHouseBlock) => Promise<ClickHouseBlock>;
     deadLetters: DeadLetterSink;
     addressRecords: AddressRecordSink;
     consumer: Consumer;
@@ -141,13 +143,14 @@ export class Committer {
 
   /**
    * Writes a checkpoint's block to ClickHouse (after the copy of the checkpoint's state link) and forgets it in Redis.
-   * Also re-inserts the block a previous owner recorded but may not have written: its token makes
-   * that a no-op if it did.
+   * Also re-inserts the block a previous owner recorded but may not have written (`recovered`):
+   * only the parts ClickHouse has no landed marker of, since its token may be forgotten by now.
    */
-  async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite): Promise<void> {
+  async writeBlock(topic: string, partition: number, key: string, epoch: number, checkpoint: CheckpointWrite, options: { recovered?: boolean } = {}): Promise<void> {
     const block = checkpoint.pending;
     const copy = checkpointCopy(this.deps.group, topic, partition, checkpoint);
-    await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(block, copy));
+    const rest = options.recovered ? await this.retry('clickhouse landed check', partition, () => this.deps.unlanded(block)) : block;
+    await this.retry('clickhouse insert', partition, () => this.deps.clickhouse.write(rest, copy));
     crashPoint('after-clickhouse-insert');
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block));
   }

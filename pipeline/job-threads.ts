@@ -6,6 +6,7 @@ import type { JobSummary } from './job.ts';
 import { serveMetrics } from './metrics.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
+import { readClusterLayout } from '../clickhouse/schema-layout.ts';
 
 /** Messages from the main thread to a worker: join the group now, stop gracefully, or report metrics and readiness. */
 export type ToWorker = { type: 'join' } | { type: 'stop' } | { type: 'probe'; id: number };
@@ -51,7 +52,7 @@ export async function runJobThreads(config: JobConfig, options: { workers: numbe
   // Once for the process, before the workers (each would otherwise run them, racing the others).
   const clickhouse = createClickHouseClient(config.clickhouse);
   try {
-    await migrate(clickhouse);
+    await migrate(clickhouse, await readClusterLayout(clickhouse));
   } finally {
     await clickhouse.close();
   }

@@ -2,7 +2,8 @@ import { concatMap, filter, lastValueFrom, map, takeUntil, Subject, tap } from '
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
+import { createKafka } from './kafka-client.ts';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
@@ -35,10 +36,12 @@ import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
+import { unlandedPart } from '../sinks/landed-blocks.ts';
 import { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
+import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
 
 /** A batch with the task that owns its partition. */
 interface JobBatch extends SourcedBatch {
@@ -88,9 +91,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   // failures surface on commands, where they are retried
   const redis = createRedisClient(config.redis, { redis: { maxRetriesPerRequest: 2 } });
   const clickhouseClient = createClickHouseClient(config.clickhouse);
-  if (!options.migrated) await migrate(clickhouseClient);
+  const cluster = await readClusterLayout(clickhouseClient);
+  if (!options.migrated) await migrate(clickhouseClient, cluster);
   // `viewtally status` shows this as a partition's owner: which host, process and worker thread
-  const kafka = new Kafka({ clientId: `viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const kafka = createKafka(`viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, config.brokers);
   const admin = kafka.admin();
   await admin.connect();
   const { partitionCount, deadLetterBytes, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
@@ -130,7 +134,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const committer = new Committer({
     metrics,
     redis: redisSink,
-    clickhouse: new ClickHouseSink(clickhouseClient),
+    clickhouse: new ClickHouseSink(clickhouseClient, insertRouting(cluster)),
+    unlanded: (block) => unlandedPart(clickhouseClient, block),
     deadLetters: new DeadLetterSink(producer, config.topic, {
       maxMessageBytes: deadLetterBytes,
       onPoison: (letter, err) => {

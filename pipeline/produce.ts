@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { createKafka } from './kafka-client.ts';
 import { ensureTopic } from './topic.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
@@ -52,7 +53,7 @@ export async function produceEvents(
 
 /** An idempotent producer for `topic`, which is created with `partitions` partitions when missing. */
 export async function connectProducer(options: { brokers: string[]; topic: string; partitions: number; clientId: string }): Promise<Producer> {
-  const kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: logLevel.NOTHING });
+  const kafka = createKafka(options.clientId, options.brokers);
   const admin = kafka.admin();
   await admin.connect();
   try {

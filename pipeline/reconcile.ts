@@ -8,6 +8,8 @@ import { progressKey, replaceLiveViews, scanLiveViews } from '../sinks/live-coun
 import type { RedisClient } from '../sinks/redis-client.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies.ts';
+import { unlandedPart } from '../sinks/landed-blocks.ts';
+import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
 
 /** One video whose live count does not match ClickHouse plus the checkpointed open windows (and provisional views). */
 export interface CountDifference {
@@ -57,6 +59,8 @@ export async function reconcile(
     if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
   }
   try {
+    const cluster = options.fix ? await readClusterLayout(clickhouse) : null;
+    const sinkToClickHouse = new ClickHouseSink(clickhouse, insertRouting(cluster));
     const openWindows: Map<string, number>[] = [];
     const partitions: ReconcileReport['partitions'] = [];
     for (const partition of deps.partitions) {
@@ -76,9 +80,9 @@ export async function reconcile(
       }
       if (options.fix) {
         if (checkpoint.pending) {
-          // Re-inserting under the block's token is a no-op if ClickHouse has it already.
+          // Only the parts whose insert left no landed marker: the token alone may be forgotten by now.
           const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
-          await new ClickHouseSink(clickhouse).write(checkpoint.pending, checkpointCopy(config.group, config.topic, partition, write));
+          await sinkToClickHouse.write(await unlandedPart(clickhouse, checkpoint.pending), checkpointCopy(config.group, config.topic, partition, write));
         }
       }
       const open = openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { ViewtallyError } from '../schemas/errors.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { OUTCOMES_COLUMNS, REJECTED_COLUMNS, VIEWS_COLUMNS } from '../schemas/clickhouse-rows.ts';
@@ -20,9 +20,12 @@ const PERMANENT_CODES = new Set([
  */
 export class ClickHouseSink {
   private readonly client: ClickHouseClient;
+  /** Settings that route a partition's blocks (one shard per partition on a cluster; none on one server). */
+  private readonly routing: (partition: number) => ClickHouseSettings;
 
-  constructor(client: ClickHouseClient) {
+  constructor(client: ClickHouseClient, routing: (partition: number) => ClickHouseSettings = () => ({})) {
     this.client = client;
+    this.routing = routing;
   }
 
   /**
@@ -32,23 +35,24 @@ export class ClickHouseSink {
   async write(block: ClickHouseBlock, copy: CheckpointCopy): Promise<void> {
     const row = new BinaryWriter(copy.state.length + copy.block.length + 256);
     writeCopyRow(row, copy);
-    await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, row.view());
-    if (block.views.length > 0) await insertRowBinary(this.client, block.viewsTable ?? 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views);
-    if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes);
-    if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected);
+    const routing = this.routing(copy.partition);
+    await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, row.view(), routing);
+    if (block.views.length > 0) await insertRowBinary(this.client, block.viewsTable ?? 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views, routing);
+    if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes, routing);
+    if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected, routing);
   }
 }
 
 /**
  * Inserts RowBinary rows into a table under a deduplication token (dependent materialized views
- * deduplicate too); throws SinkUnavailableError when a retry may succeed.
+ * deduplicate too), with routing `settings` on a cluster; throws SinkUnavailableError when a retry may succeed.
  */
-export async function insertRowBinary(client: ClickHouseClient, table: string, columns: readonly string[], token: string, rows: Buffer): Promise<void> {
+export async function insertRowBinary(client: ClickHouseClient, table: string, columns: readonly string[], token: string, rows: Buffer, settings: ClickHouseSettings = {}): Promise<void> {
   try {
     const result = await client.exec({
       query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
       values: Readable.from([rows]),
-      clickhouse_settings: { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
+      clickhouse_settings: { ...settings, insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
     });
     result.stream.resume();
   } catch (err) {

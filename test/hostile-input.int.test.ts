@@ -14,9 +14,11 @@ import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { metricSum as metric } from '../pipeline/metrics.ts';
 import { clickhouse, localConfig, redis, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
+import { freePort } from '../infra/free-port.ts';
 
 const HOUR = 3_600_000;
-const METRICS_PORT = 19464;
+/** Where the worker serves /metrics: a port free when the file starts. */
+let METRICS_PORT = 0;
 
 /** Messages no decoder accepts: random bytes, cut or extended Avro, JSON text, empty, oversize. */
 function garbage(rng: Rng, valid: Buffer): Buffer | null {
@@ -57,6 +59,7 @@ describe('hostile input and metrics', () => {
   const scrapes: string[] = [];
 
   beforeAll(async () => {
+    METRICS_PORT = await freePort();
     const rng = new Rng(5);
     const events = generateLabelledStream({
       seed: 5,

@@ -9,12 +9,14 @@ import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type StreamTruth } from '../bench/labelled-stream.ts';
 import { clickhouse, localConfig, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
+import { freePort } from '../infra/free-port.ts';
 import { metricSum as metric } from '../pipeline/metrics.ts';
 
 const HOUR = 3_600_000;
 const DELAY_MS = 1_500;
 const PENDING_BOUND = 3_000;
-const METRICS_PORT = 19466;
+/** Where the worker serves /metrics: a port free when the file starts. */
+let METRICS_PORT = 0;
 
 /** A proxy in front of the local ClickHouse that holds every request back before passing it on. */
 function slowProxy(target: URL): Promise<Server> {
@@ -46,6 +48,7 @@ describe('slow ClickHouse', () => {
   const pending: number[] = [];
 
   beforeAll(async () => {
+    METRICS_PORT = await freePort();
     const events = generateLabelledStream({
       seed: 11,
       events: 40_000,

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { metricSum } from '../pipeline/metrics.ts';
@@ -9,17 +8,9 @@ import { clickhouse, redis } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 import { createTopic, expectEnded, expectExactCounts, produceRaw, runUntilIdle, validEvents } from './poison-input.ts';
 import type { RedisClient } from '../sinks/redis-client.ts';
+import { freePort } from '../infra/free-port.ts';
 
 const CHECKPOINT_MS = 1_000;
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** What /readyz and /metrics say at one moment. */
 interface Probe {

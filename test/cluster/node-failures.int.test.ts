@@ -62,17 +62,21 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
     }
   })();
   const logs = () => workers.map((w, i) => `worker ${i + 1}:\n${w.log().slice(-3000)}`).join('\n');
-  await until(() => livePositions(rd, keys).then((n) => n > 0), 'the first events counted', feeding, logs);
-  await disturb();
-  await feeding;
-  await until(() => livePositions(rd, keys).then((n) => n === events.length), 'every event counted', feeding, logs);
-  sampling = false;
-  await sampler;
   let workerExit: number | null = 0;
-  for (const w of workers) {
-    w.kill('SIGTERM');
-    await exited(w);
-    if (w.exitCode !== 0) workerExit = w.exitCode;
+  try {
+    await until(() => livePositions(rd, keys).then((n) => n > 0), 'the first events counted', feeding, logs);
+    await disturb();
+    await feeding;
+    await until(() => livePositions(rd, keys).then((n) => n === events.length), 'every event counted', feeding, logs);
+    sampling = false;
+    await sampler;
+    for (const w of workers) {
+      w.kill('SIGTERM');
+      await exited(w);
+      if (w.exitCode !== 0) workerExit = w.exitCode;
+    }
+  } finally {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL'); // a failed wait leaves none behind
   }
   await runCli(['run', '--until-idle', ...args], SESSION);
   return { topic, events, maxStallMs, workerExit, workerLogs: logs() };
