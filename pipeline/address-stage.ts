@@ -14,12 +14,13 @@ import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-message
 import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 import { internalProduceError } from '../sinks/kafka-errors.ts';
 
 /** The address stage as one worker runs it (see startAddressStage). */
 export interface AddressStage {
   readonly tasks: ReadonlyMap<number, AddressTask>;
-  /** Sends every task's due verdicts; with `checkpoint`, then stores each task's state at its position. */
+  /** Sends every task's due verdicts; with `checkpoint`, then stores each task's state at its position. Throws once the stage's consumer has stopped for good. */
   flush(checkpoint: boolean): Promise<void>;
   /** Every by-address partition is read to its end (ours by our tasks, the others by their checkpoints in Redis) and our verdicts are sent. */
   drained(): Promise<boolean>;
@@ -64,6 +65,11 @@ export async function startAddressStage(deps: {
   const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
   await consumer.connect();
   await subscribeWhenKnown(consumer, topic);
+  // kafkajs restarts a consumer after retriable failures only; after any other the stage would judge nothing again
+  let crashed: Error | null = null;
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) crashed = e.payload.error;
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assigned = e.payload.memberAssignment[topic] ?? [];
     generation++;
@@ -139,6 +145,7 @@ export async function startAddressStage(deps: {
   return {
     tasks,
     async flush(withCheckpoint) {
+      if (crashed) throw new ViewtallyError(`the address stage's consumer stopped: ${(crashed as Error).message}`, { cause: crashed });
       void Promise.all(assigned.map(taskOf)).catch((err: Error) => log.error({ err: err.message }, 'address claim failed'));
       for (const task of [...tasks.values()]) {
         try {

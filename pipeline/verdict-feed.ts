@@ -24,6 +24,10 @@ export class VerdictFeed {
   async start(): Promise<void> {
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, this.topic);
+    // kafkajs restarts a consumer after retriable failures only; after any other, no verdict would come again
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.failure = e.payload.error;
+    });
     this.consumer
       .run({
         autoCommit: false,
