@@ -183,6 +183,12 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
 
   const verdicts = new VerdictFeed(kafka, { topic: config.topic, group: config.group });
   await verdicts.start();
+  /** Moves the outcomes a task decided since the last report (in a batch, or releasing held views) into the metrics. */
+  const reportOutcomes = (task: PartitionTask) => {
+    const counts = task.batchOutcomes;
+    for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
+    counts.fill(0);
+  };
   /** Reads the verdicts a task has not read yet; whether it has read every one Redis had applied when it claimed the partition. */
   const readVerdicts = (task: PartitionTask): boolean => {
     verdicts.read(task.address.verdicts.cursor, (value, offset) => task.readVerdicts(value, offset));
@@ -264,9 +270,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         batch.task.collect(batch);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
-        const counts = batch.task.batchOutcomes;
-        for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
-        counts.fill(0);
+        reportOutcomes(batch.task);
         metrics.lateEvents.inc(batch.task.batchLate);
         lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));
         batch.done();
@@ -282,6 +286,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     for (const task of [...tasks.values()]) {
       try {
         readVerdicts(task);
+        reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
         if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
         else await committer.flushLive(task, idle(task));
       } catch (err) {
