@@ -1,18 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests run on their own; integration tests (`*.int.test.ts`, `test/`) get the real local
-// services started once by the global setup and run one file at a time, since they share them.
-// The cluster project runs the exactness tests again, and the cluster's own tests, against three
-// Kafka brokers and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there);
-// the benchmark's tiny run is there too, as it measures both layouts.
+// Five projects, one after another (sequence.groupOrder). vitest sets parallelism per run, not per
+// project, so `npm test` makes two runs: the first three projects two files at a time, then the two
+// exclusive ones one file at a time.
+// - unit: pure code.
+// - integration: the real local services, started once by the global setup; each file uses
+//   topics, groups, videos and databases of its own, and much of a file's time is waiting
+//   (sessions to expire, chunks to arrive), so two files may share the services.
+// - cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
+//   and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there); the
+//   benchmark's tiny run is there too, as it measures both layouts.
+// - exclusive, cluster-exclusive: files that take services or nodes down, pause their writes
+//   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing may run beside them.
+const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
+const CLUSTER_EXCLUSIVE = ['test/cluster/node-failures.int.test.ts', 'test/cluster/reconcile.int.test.ts'];
+const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'];
+
+const services = { testTimeout: 300_000, hookTimeout: 300_000 };
+const cluster = { globalSetup: ['test/global-setup-cluster.ts'], env: { VT_CLUSTER: '1' }, testTimeout: 600_000, hookTimeout: 600_000 };
+
 export default defineConfig({
   test: {
-    // integration files share the local services; unit files are fast enough in sequence too
-    fileParallelism: false,
     projects: [
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           // the suite shares 2 cores with the services and the integration files: time-outs are for hangs, not speed
           testTimeout: 60_000,
           include: ['{schemas,operators,sinks,pipeline,clickhouse,api,bench,infra}/**/*.test.ts'],
@@ -22,21 +35,37 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['**/*.int.test.ts', 'test/**/*.test.ts'],
-          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts'],
+          exclude: ['node_modules/**', '.viewtally/**', 'test/cluster/**', 'bench/bench-harness.int.test.ts', ...EXCLUSIVE],
           globalSetup: ['test/global-setup.ts'],
-          testTimeout: 300_000,
-          hookTimeout: 300_000,
+          ...services,
         },
       },
       {
         test: {
           name: 'cluster',
-          include: ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'],
-          globalSetup: ['test/global-setup-cluster.ts'],
-          env: { VT_CLUSTER: '1' },
-          testTimeout: 600_000,
-          hookTimeout: 600_000,
+          sequence: { groupOrder: 2 },
+          include: CLUSTER,
+          exclude: CLUSTER_EXCLUSIVE,
+          ...cluster,
+        },
+      },
+      {
+        test: {
+          name: 'exclusive',
+          sequence: { groupOrder: 3 },
+          include: EXCLUSIVE,
+          globalSetup: ['test/global-setup.ts'],
+          ...services,
+        },
+      },
+      {
+        test: {
+          name: 'cluster-exclusive',
+          sequence: { groupOrder: 4 },
+          include: CLUSTER_EXCLUSIVE,
+          ...cluster,
         },
       },
     ],

@@ -69,7 +69,10 @@ export function clusterAddresses(ports: ClusterPorts): ClusterAddresses {
  * A broker's server.properties. Topics get three replicas and need two in sync for an acks=all
  * write, so one broker may die; the controller fences a silent broker after 3 s (not 9), which
  * is what moves its partitions' leadership and shrinks their ISR, so a kill -9 stalls producers
- * and consumers for seconds, not for the consumer session timeout.
+ * and consumers for seconds, not for the consumer session timeout. Leadership does not move back
+ * by itself to a broker that returns (no automatic preferred-leader election): every move is a
+ * window where an idempotent producer can write a batch twice (kafkajs, like librdkafka #4953),
+ * and the tests compare topics written at different times, so moves happen only when a broker fails.
  */
 export function brokerProperties(node: ClusterNode, all: ClusterNode[], dataDir: string): string {
   const voters = all
@@ -92,6 +95,7 @@ min.insync.replicas=2
 auto.create.topics.enable=false
 delete.topic.enable=true
 unclean.leader.election.enable=false
+auto.leader.rebalance.enable=false
 group.initial.rebalance.delay.ms=0
 offsets.topic.replication.factor=3
 offsets.topic.num.partitions=6

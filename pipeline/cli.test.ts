@@ -16,7 +16,7 @@ describe('viewtally', () => {
 
   it('lists only the connection flags each command uses', () => {
     expect(flagsOf(cli('sql', '--help').stdout)).toEqual(['--clickhouse', '--config', '--help', '--json']);
-    expect(flagsOf(cli('migrate', '--help').stdout)).toEqual(['--clickhouse', '--config', '--help']);
+    expect(flagsOf(cli('migrate', '--help').stdout)).toEqual(['--clickhouse', '--cluster', '--config', '--help', '--print']);
     expect(flagsOf(cli('produce', '--help').stdout)).toEqual(['--allow-rejected', '--brokers', '--cluster', '--config', '--file', '--help', '--partitions', '--topic']);
     expect(flagsOf(cli('status', '--help').stdout)).toEqual(['--brokers', '--cluster', '--config', '--group', '--help', '--json', '--redis', '--topic']);
     expect(flagsOf(cli('run', '--help').stdout)).toEqual(

@@ -1,28 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Admin, type Consumer } from 'kafkajs';
 import { DEAD_LETTER_MAX_MESSAGE_BYTES, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
+import { classifyKafkaError } from '../sinks/kafka-errors.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 
 /** Most replicas a topic gets: three copies survive one broker lost while a second one restarts. */
 const MAX_REPLICATION = 3;
-/** How long a new topic may take to be known, with a leader per partition, by the broker asked. */
-const METADATA_WAIT_MS = 30_000;
-
-/** Errors of a broker that has not yet heard of a topic created a moment ago (or of its leaders). */
-const NOT_YET_KNOWN = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+/** How long a new topic may take to be known, with a leader per partition, by the broker asked (or a lost broker to be replaced as leader). */
+const METADATA_WAIT_MS = 60_000;
 
 /**
- * Asks `attempt` until it answers (non-null) or a broker-side "not yet known" error stops recurring;
- * on a cluster, metadata of a new topic reaches each broker a moment after the controller.
+ * Asks `attempt` until it answers (non-null), while its errors are passing ones: a broker that has
+ * not yet heard of a topic created a moment ago (metadata reaches each broker of a cluster a moment
+ * after the controller), or a broker lost until its partitions' leadership moves (kafkajs fails a
+ * metadata call on a dead broker's connection at once, whatever its retry settings).
  */
-async function untilKnown<T>(topic: string, what: string, attempt: () => Promise<T | null>): Promise<T> {
+async function untilAnswered<T>(topic: string, what: string, attempt: () => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + METADATA_WAIT_MS;
   for (;;) {
     try {
       const answer = await attempt();
       if (answer !== null) return answer;
     } catch (err) {
-      if (!NOT_YET_KNOWN.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
+      if (classifyKafkaError(err) !== 'retriable' || Date.now() > deadline) throw err;
     }
     if (Date.now() > deadline) throw new Error(`topic ${topic}: ${what} after ${METADATA_WAIT_MS / 1000} s`);
     await sleep(200);
@@ -34,7 +34,7 @@ async function untilKnown<T>(topic: string, what: string, attempt: () => Promise
  * topic yet: on a cluster, a topic the job has just created reaches each broker a moment apart.
  */
 export async function subscribeWhenKnown(consumer: Consumer, topic: string): Promise<void> {
-  await untilKnown(topic, 'unknown to the broker asked', async () => {
+  await untilAnswered(topic, 'unknown to the broker asked', async () => {
     await consumer.subscribe({ topic, fromBeginning: true });
     return true;
   });
@@ -42,7 +42,7 @@ export async function subscribeWhenKnown(consumer: Consumer, topic: string): Pro
 
 /** The topic's partition count once every partition has a leader. */
 function partitionsWithLeaders(admin: Admin, topic: string): Promise<number> {
-  return untilKnown(topic, 'not every partition has a leader', async () => {
+  return untilAnswered(topic, 'not every partition has a leader', async () => {
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
     return partitions.length > 0 && partitions.every((p) => p.leader >= 0) ? partitions.length : null;
   });
@@ -54,15 +54,16 @@ function partitionsWithLeaders(admin: Admin, topic: string): Promise<number> {
  * of them have it — and returns its actual partition count.
  */
 export async function ensureTopic(admin: Admin, topic: string, partitions: number, configs: Record<string, string> = {}): Promise<number> {
-  const existing = await admin.listTopics();
-  if (!existing.includes(topic)) {
+  await untilAnswered(topic, 'not created', async () => {
+    if ((await admin.listTopics()).includes(topic)) return true;
     const replicationFactor = Math.min(MAX_REPLICATION, (await admin.describeCluster()).brokers.length);
     const configEntries = [{ name: 'min.insync.replicas', value: String(Math.max(1, replicationFactor - 1)) }, ...Object.entries(configs).map(([name, value]) => ({ name, value }))];
     await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }], waitForLeaders: false }).catch((err: Error) => {
       // another worker may have created it first
       if (!/already exists/i.test(err.message)) throw err;
     });
-  }
+    return true;
+  });
   return partitionsWithLeaders(admin, topic);
 }
 
@@ -70,7 +71,7 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
 export function topicConfig(admin: Admin, topic: string, name: string): Promise<string> {
   // Node's ESM view of kafkajs names only its first few exports; the rest are on the default export.
   const { ConfigResourceTypes } = kafkajs;
-  return untilKnown(topic, `no ${name}`, async () => {
+  return untilAnswered(topic, `no ${name}`, async () => {
     const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: false });
     return resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? null;
   });

@@ -6,8 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testEvent } from '../operators/test-records.ts';
 import { produceToTopic, uniqueName } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
-
-const PORT = 19467;
+import { freePort } from '../infra/free-port.ts';
 
 // One process owns an embedded ClickHouse directory: `run --serve` runs the job and the API in
 // it, and the API answers live counts from Redis and analytics from that same embedded ClickHouse.
@@ -23,12 +22,14 @@ describe('embedded mode: run --serve', () => {
     // a later event moves the watermark past the first minutes, so their windows fire
     events.push(testEvent({ event_id: `${topic}-late`, video_id: `${topic}-other`, viewer_id: `${topic}-o`, ts: Date.now() - 60_000 }));
     await produceToTopic(topic, 2, events);
-    const worker = startWorker(['--topic', topic, '--group', topic, '--serve', '--port', String(PORT), '--clickhouse', `embedded:${dir}`], { VT_CHECKPOINT_INTERVAL_MS: '1000' });
-    const base = `http://127.0.0.1:${PORT}`;
+    const port = await freePort();
+    const worker = startWorker(['--topic', topic, '--group', topic, '--serve', '--port', String(port), '--clickhouse', `embedded:${dir}`], { VT_CHECKPOINT_INTERVAL_MS: '1000' });
+    const base = `http://127.0.0.1:${port}`;
     try {
       let live: { views?: number; source?: string } = {};
       let total: { views?: number } = {};
-      for (let i = 0; i < 60 && !(live.views === 40 && total.views === 40); i++) {
+      // the embedded engine loads in the job's process first: up to a few minutes beside other test files
+      for (let i = 0; i < 240 && !(live.views === 40 && total.views === 40); i++) {
         await sleep(1000);
         live = await fetch(`${base}/v1/videos/${video}/views`).then((r) => r.json()).catch(() => ({}));
         const range = `from=${new Date(at - 3_600_000).toISOString()}&to=${new Date().toISOString()}`;

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { topicConfig } from '../pipeline/topic.ts';
-import { clickhouse, redis, runCli } from './harness.ts';
-import { createTopic, expectDeadLetters, expectEnded, expectExactCounts, runPoisonScenario, runUntilIdle, smallGarbage, testKafka, type PoisonRun } from './poison-input.ts';
+import { clickhouse, redis } from './harness.ts';
+import { createTopic, expectDeadLetters, expectEnded, expectExactCounts, runPoisonScenario, smallGarbage, testKafka, type PoisonRun } from './poison-input.ts';
 import type { RedisClient } from '../sinks/redis-client.ts';
 
 // The job's consumer fetches at most this much per partition (`maxBytesPerPartition` in pipeline/job.ts).
@@ -119,43 +119,5 @@ describe('a poison record never stalls a partition', () => {
     it('end the run', () => expectEnded(s.run));
     it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
     it('each have their dead letter', () => expectDeadLetters(s, all));
-  });
-
-  // Where skipping would lose counted views, the job stops with a message that names the cause and
-  // the way back; following it gives exact counts.
-  describe('a live counter Redis refuses to increment', () => {
-    let s: PoisonRun;
-    let poisoned: string;
-    let after: { code: number | null; log: string };
-
-    beforeAll(async () => {
-      s = await runPoisonScenario({
-        topic: await createTopic('poison-redis', 2),
-        partitions: 2,
-        seed: 18,
-        valid: 1_000,
-        hostile: () => [],
-        beforeRun: async (truth) => {
-          poisoned = `vt:views:${[...truth.countedByVideo.keys()][0]}`;
-          await rd.set(poisoned, 'not-a-count');
-        },
-      });
-      await rd.del(poisoned);
-      await runCli(['reconcile', '--fix', '--topic', s.topic, '--group', s.topic]);
-      after = await runUntilIdle(s.topic);
-    });
-
-    it('stops the job, without retrying, with a message that says why and what to do', () => {
-      expect(s.run.code, s.run.log.slice(-3000)).toBe(1);
-      expect(s.run.log).toMatch(/"level":50,.*"msg":"redis (live flush|checkpoint) failed for good; the job stops"/);
-      expect(s.run.log).toMatch(/viewtally: Redis refused the commit \(.*not an integer.*\); no retry can help: fix the cause, run `viewtally reconcile --fix`/);
-      // Other calls may retry while the workers stop (their connections close); the refusal itself never is.
-      expect(s.run.log.split('\n').filter((l) => l.includes('failed; retrying') && l.includes('not an integer'))).toEqual([]);
-    });
-
-    it('counts exactly once the cause is fixed and reconcile --fix has run', async () => {
-      expectEnded(after);
-      await expectExactCounts(ch, rd, s.topic, s.prefix, s.truth);
-    });
   });
 });

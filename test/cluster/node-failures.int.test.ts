@@ -70,8 +70,8 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
     await until(() => livePositions(rd, keys).then((n) => n === events.length), 'every event counted', feeding, logs);
     sampling = false;
     await sampler;
+    for (const w of workers) w.kill('SIGTERM');
     for (const w of workers) {
-      w.kill('SIGTERM');
       await exited(w);
       if (w.exitCode !== 0) workerExit = w.exitCode;
     }

@@ -51,6 +51,8 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
   let rd: RedisClient;
   const seen: { withFour: PartitionStatus[]; withThree: PartitionStatus[]; four: string[]; three: string[] } = { withFour: [], withThree: [], four: [], three: [] };
   const stops: (number | null)[] = [];
+  /** The last lines of each process that did not exit 0. */
+  const stopLogs: string[] = [];
 
   beforeAll(async () => {
     const stream = generateLabelledStream({ seed: 1616, events: 48_000, videos: 2_000, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR, mix: DETERMINISTIC_MIX });
@@ -67,10 +69,11 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
       }
     })();
     const args = ['--topic', topic, '--group', topic];
-    const stop = async (w: ChildProcess) => {
+    const stop = async (w: ChildProcess & { log(): string }) => {
       w.kill('SIGTERM');
       await exited(w);
       stops.push(w.exitCode);
+      if (w.exitCode !== 0) stopLogs.push(w.log().slice(-4000));
     };
     const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
     seen.withFour = await settledOn(topic, first);
@@ -110,7 +113,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
   });
 
   it('stops every process gracefully', () => {
-    expect(stops).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(stops, stopLogs.join('\n---\n')).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
   it('ends with live totals, minute rows and outcomes equal to the truth', async () => {
