@@ -14,7 +14,7 @@ import { defineConfig } from 'vitest/config';
 //   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing may run beside them.
 const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
 const CLUSTER_EXCLUSIVE = ['test/cluster/node-failures.int.test.ts', 'test/cluster/reconcile.int.test.ts'];
-const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'bench/bench-harness.int.test.ts'];
+const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'];
 
 const services = { testTimeout: 300_000, hookTimeout: 300_000 };
 const cluster = { globalSetup: ['test/global-setup-cluster.ts'], env: { VT_CLUSTER: '1' }, testTimeout: 600_000, hookTimeout: 600_000 };

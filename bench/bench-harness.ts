@@ -13,6 +13,7 @@ import { runFreshness, type FreshnessAttempt } from './bench-freshness.ts';
 import { runApiLoad, type ApiResult } from './bench-api.ts';
 import { readDashboardReference, runDashboardLatency, type DashboardResult } from './bench-dashboard.ts';
 import { measureDedupState, measureRestore, type DedupState, type RestoreMeasure } from './bench-memory.ts';
+import { measureBotAccuracy, type BenchAccuracy } from './bench-accuracy.ts';
 import { machineInfo, versions, type MachineInfo, type Versions } from './bench-env.ts';
 import { evaluateTargets, renderMarkdown, type TargetRow } from './bench-report.ts';
 import { renderChart } from './bench-chart.ts';
@@ -107,6 +108,8 @@ export interface BenchResults {
   };
   freshness: { attempts: FreshnessAttempt[]; chosen: FreshnessAttempt };
   memory: { job: JobRunResult['memory']; dedup: DedupState; restore: RestoreMeasure };
+  /** Bot verdicts of the stream, both stages' operators in memory, against its labels. */
+  accuracy: BenchAccuracy;
   api: ApiResult;
   /** The read API on the cluster layout (counters summed over partitions, on a Redis Cluster); null when not run. */
   apiCluster: ApiResult | null;
@@ -164,6 +167,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, runId, log)) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
+    const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
 
     const attempts: FreshnessAttempt[] = [];
     await phase('freshness', async () => {
@@ -207,6 +211,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       },
       freshness: { attempts, chosen },
       memory: { job: job.memory, dedup, restore },
+      accuracy,
       api,
       apiCluster: onCluster?.api ?? null,
       dashboard: { run: dashboard, reference100M: readDashboardReference(out) },

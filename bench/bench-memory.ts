@@ -2,7 +2,7 @@ import type { RedisClient } from '../sinks/redis-client.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { PartitionTask } from '../pipeline/partition-task.ts';
-import { IpHasher } from '../pipeline/ip-privacy.ts';
+import { IpHasher, ipHashSecret } from '../pipeline/ip-privacy.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { entriesForBudget } from '../operators/dedup-store.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -50,10 +50,11 @@ export function measureRestore(config: JobConfig, keys: number): RestoreMeasure 
       progressKey: 'k',
       epoch: 1,
       config,
-      partitionCount: 1,
+      addressPartitions: 1,
       botRules: () => rules,
       fingerprints: new Fingerprinter(config.stateSeed),
-      hasher: new IpHasher('bench'),
+      addressKeys: new Fingerprinter(config.stateSeed),
+      hasher: new IpHasher(ipHashSecret()),
       livePosition: -1,
       checkpointOffset,
     });
@@ -107,10 +108,11 @@ export async function measureDedupState(redis: RedisClient, group: string, topic
       progressKey: key,
       epoch: 0,
       config,
-      partitionCount: partitions,
+      addressPartitions: partitions,
       botRules: () => rules,
       fingerprints: new Fingerprinter(config.stateSeed),
-      hasher: new IpHasher('bench'),
+      addressKeys: new Fingerprinter(config.stateSeed),
+      hasher: new IpHasher(ipHashSecret()),
       livePosition: -1,
       checkpointOffset: checkpoint.offset,
     });

@@ -25,6 +25,9 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
   const kafkajs = r.throughput.limit.kafkajs ?? Object.values(r.throughput.limit)[0];
   const freshAt50k = f.targetRate >= 50_000 && f.sustained;
   const sinks = one.sinks;
+  const acc = r.accuracy;
+  const counted = one.byOutcome.counted ?? 0;
+  const countedExpected = r.load.stats.expected.counted ?? 0;
   return [
     {
       what: 'job CPU per event, all threads (user + sys ÷ events)',
@@ -83,6 +86,18 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
       met: ref ? ref.worst30DayP95Ms < 500 && ref.minuteRows >= 100_000_000 : null,
     },
     {
+      what: 'bot recall on a view farm / real views flagged',
+      target: '≥ 99 % / ≤ 0.1 %',
+      measured: `${pct(acc.farmRecall * acc.farmViews, acc.farmViews, 2)} of ${n(acc.farmViews)} farm views / ${pct(acc.peopleFlagged * acc.peopleViews, acc.peopleViews, 3)} of ${n(acc.peopleViews)} people's views (carrier NAT ${pct(acc.natFlagged, 1, 3)}); whole stream: bot precision ${acc.precision.toFixed(4)}, recall ${acc.recall.toFixed(4)} over ${n(acc.bots)} bot events (both stages' operators in memory, ${acc.partitions} partitions)`,
+      met: acc.farmRecall >= 0.99 && acc.peopleFlagged <= 0.001,
+    },
+    {
+      what: 'counted views vs labelled truth, whole benchmark load',
+      target: 'within 0.1 %',
+      measured: `job (--workers 1) ${n(counted)} vs ${n(countedExpected)} labelled (${signedPct(counted, countedExpected)}); both stages in memory ${n(acc.counted)} (${signedPct(acc.counted, acc.countedExpected)})`,
+      met: Math.abs(counted - countedExpected) <= 0.001 * countedExpected,
+    },
+    {
       what: 'exactly-once under crash injection',
       target: 'zero difference from truth',
       measured: 'not measured by the benchmark: test/crash-recovery.int.test.ts',
@@ -137,6 +152,12 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `job (--workers 1) ÷ limit ${t.jobToLimit.toFixed(2)}, ÷ baseline ${t.jobToBaseline.toFixed(2)}. The job's rate is over the time its live positions in Redis moved; its whole process took ${t.job.wallSeconds} s (connect, migrate, join, final checkpoint). Outcomes: ${Object.entries(t.job.byOutcome).map(([k, x]) => `${k} ${n(x)}`).join(', ')} (labels expected ${Object.entries(s.expected).map(([k, x]) => `${k} ${n(x)}`).join(', ')}). Every limit line read the same ${n(Object.values(t.limit)[0].views)} views with checksum ${Object.values(t.limit).map((l) => l.checksum).join(' / ')}.`,
     '',
+    '## Bot verdicts (both stages\' operators in memory over the same stream, by population)',
+    '',
+    `${n(r.accuracy.events)} events in ${r.accuracy.seconds} s, ${r.accuracy.partitions} counting and ${r.accuracy.partitions} address partitions; a view is flagged when its final outcome is \`bot\`; views are those labelled bot, counted or duplicate.`,
+    '',
+    table(['population', 'views', 'flagged', 'share'], Object.entries(r.accuracy.byPopulation).map(([p, c]) => [p, n(c.views), n(c.flagged), pct(c.flagged, c.views, 3)])),
+    '',
     '## Freshness (event `ts` = produce time → visible in `vt:views:{marker}`)',
     '',
     table(
@@ -184,6 +205,11 @@ export function renderMarkdown(r: BenchResults): string {
 
 function botShare(populations: Record<string, number>): number {
   return Object.entries(populations).reduce((sum, [p, x]) => sum + (p.startsWith('bot_') ? x : 0), 0);
+}
+
+function signedPct(value: number, truth: number): string {
+  const d = truth > 0 ? ((value - truth) / truth) * 100 : 0;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(3)} %`;
 }
 
 function pct(part: number, whole: number, digits = 1): string {

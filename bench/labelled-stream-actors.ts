@@ -1,9 +1,9 @@
 import type { Device, TrafficSource, ViewEvent } from '../schemas/view-event.ts';
 import { requiredWatchMs } from '../operators/view-rules.ts';
 import { Labeller, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
-import type { Rng, Zipf } from './labelled-stream-random.ts';
+import { mix32, type Rng, type Zipf } from './labelled-stream-random.ts';
 import {
-  botDatacenterIp, botProxyIp, browserJa3, COUNTRIES, DECLARED_BOT_UAS, DENIED_JA3, DEVICES, householdIp,
+  botDatacenterIp, botProxyIp, browserJa3, CGNAT_IP, COUNTRIES, DECLARED_BOT_UAS, DENIED_JA3, DEVICES, householdIp,
   humanUserAgent, TRAFFIC_SOURCES, videoId, videoMeta, vpnIp, type VideoMeta,
 } from './labelled-stream-world.ts';
 
@@ -38,6 +38,8 @@ export type Actor = Generator<number | LabelledEvent, void, void>;
 
 const SECOND = 1_000;
 const MINUTE = 60_000;
+const FARM_ADDRESSES = 5;
+const FARM_VIEWS_PER_MINUTE = 70;
 
 interface Who {
   viewer_id: string | null;
@@ -145,8 +147,9 @@ function* watchVideo(ctx: StreamContext, who: Who, v: VideoMeta, source: Traffic
 function* human(ctx: StreamContext, population: Population, t0: number, offline: boolean): Actor {
   const rng = ctx.rng;
   const labels = new Labeller(ctx.rules, population);
-  const device: Device = offline ? 'mobile' : DEVICES.sample(rng);
-  const signedIn = population === 'human_signed_in' || (population !== 'human_anonymous' && rng.chance(0.5));
+  const cgnat = population === 'human_cgnat';
+  const device: Device = offline || cgnat ? 'mobile' : DEVICES.sample(rng);
+  const signedIn = population === 'human_signed_in' || cgnat || (population !== 'human_anonymous' && rng.chance(0.5));
   const home = rng.int(ctx.households);
   const vpn = rng.int(ctx.vpnExits);
   const nat = rng.pick(ctx.natIps);
@@ -165,7 +168,7 @@ function* human(ctx: StreamContext, population: Population, t0: number, offline:
   for (let s = 0; s < sessions; s++) {
     if (s > 0) t += rng.between(5 * MINUTE, 40 * MINUTE);
     who.session_id = `s${ctx.nextId()}`;
-    who.ip = population === 'human_nat' ? nat : population === 'human_vpn' ? vpnIp(vpn) : householdIp(home, rng);
+    who.ip = population === 'human_nat' ? nat : cgnat ? CGNAT_IP : population === 'human_vpn' ? vpnIp(vpn) : householdIp(home, rng);
     let videos = 1;
     while (videos < maxVideos && rng.chance(0.6)) videos++;
     for (let i = 0; i < videos; i++) {
@@ -238,6 +241,8 @@ export function createActor(ctx: StreamContext, population: Population, t0: numb
     case 'human_anonymous':
     case 'human_nat':
     case 'human_vpn':
+    case 'human_cgnat':
+      // human_cgnat: signed-in phone users, thousands of them behind one carrier-NAT address.
       return human(ctx, population, t0, offline);
     case 'owner':
       return owner(ctx, t0);
@@ -271,6 +276,21 @@ export function createActor(ctx: StreamContext, population: Population, t0: numb
       // velocity limit: caught by two soft signals together (datacenter_ip + replay_rate).
       const who = disguised(ctx, botDatacenterIp(4_000_000 + ordinal));
       return botRun(ctx, population, t0, rng.between(300, 900), () => rng.between(2 * SECOND, 6 * SECOND), () => humanLike(ctx, who));
+    }
+    case 'bot_farm': {
+      // One address of a view farm of five residential-looking addresses (by ordinal): ~70 views a
+      // minute for ten minutes, all on the farm's three videos, browser user agents, no viewer id and a
+      // fresh session per view, each watched past the threshold at a person's spread — nothing per view
+      // or per session gives it away, only the address's rate.
+      const farm = Math.floor(ordinal / FARM_ADDRESSES);
+      const ip = botProxyIp(6_000_000 + ordinal);
+      // Videos off the top of the catalogue, where the farm's views stand out.
+      const from = Math.min(1_000, Math.floor(ctx.zipf.size / 10));
+      const videos = [0, 1, 2].map((k) => videoMeta(videoId(from + (mix32(farm * 3 + k + 0x2f6b1d3) % (ctx.zipf.size - from))), ctx.channels));
+      return botRun(ctx, population, t0, FARM_VIEWS_PER_MINUTE * 10, () => Math.round(rng.exp(MINUTE / FARM_VIEWS_PER_MINUTE)), () => {
+        const v = rng.pick(videos);
+        return { who: disguised(ctx, ip), v, watch: Math.ceil(requiredWatchMs(v.video_duration_ms, r) * rng.uniform(1.06, 2.5)) };
+      });
     }
     case 'bot_replay': {
       // Sessions re-watching one promoted video over and over at the minimum watch time, three per proxy exit.

@@ -3,10 +3,14 @@ import type { Rng } from './labelled-stream-random.ts';
 import type { VideoMeta } from './labelled-stream-world.ts';
 import { requiredWatchMs } from '../operators/view-rules.ts';
 
-/** Who produced an event. Humans must never be scored as bots; every `bot_*` event reaching the bot rule must be. */
+/**
+ * Who produced an event. Humans must never be scored as bots; every `bot_*` event reaching the bot
+ * rule must be. New populations go at the end: a stream that leaves them out stays the same.
+ */
 export const POPULATIONS = [
   'human_signed_in', 'human_anonymous', 'human_nat', 'human_vpn', 'owner',
   'bot_declared', 'bot_ja3', 'bot_velocity', 'bot_pattern', 'bot_datacenter', 'bot_replay',
+  'human_cgnat', 'bot_farm',
 ] as const;
 export type Population = (typeof POPULATIONS)[number];
 

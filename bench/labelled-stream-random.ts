@@ -106,8 +106,11 @@ export class WeightedTable<T> {
 /** Zipf(s) over ranks 0..n-1 (rank 0 most popular); the table is n doubles (8 MB for a million videos). */
 export class Zipf {
   private readonly cumulative: Float64Array;
+  /** Ranks drawn from: 0 … size − 1. */
+  readonly size: number;
 
   constructor(n: number, s: number) {
+    this.size = n;
     this.cumulative = new Float64Array(n);
     let sum = 0;
     for (let k = 0; k < n; k++) this.cumulative[k] = sum += 1 / Math.pow(k + 1, s);

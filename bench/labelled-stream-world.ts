@@ -120,6 +120,9 @@ export const CARRIER_NAT_IPS = [
   '166.170.40.21', '49.36.77.3', '49.44.130.200', '2607:fb90:1a2b:3c4d::1', '2607:fb90:88:4500::2f',
 ];
 
+/** One mobile carrier's NAT egress (inside the default `carrierNatCidrs`, apart from {@link CARRIER_NAT_IPS}): thousands of signed-in people share it. */
+export const CGNAT_IP = '100.100.7.42';
+
 // Hosting ranges inside the default `datacenterCidrs`: commercial VPN exits and rented servers.
 const VPN_PREFIXES = ['104.131', '159.65', '5.9', '88.198', '45.79'];
 const BOT_DC_PREFIXES = ['3.91', '34.201', '35.188', '138.68', '95.216', '149.28'];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { OUTCOMES, type Outcome } from '../schemas/view-event.ts';
 import { kafkaKey, viewerKey } from '../schemas/viewer-key.ts';
-import { DEFAULT_MIX, generateLabelledStream, POPULATIONS, requiredWatchMs, truthOf, videoMeta, type LabelledEvent } from './labelled-stream.ts';
+import { CGNAT_IP, DEFAULT_MIX, generateLabelledStream, POPULATIONS, requiredWatchMs, truthOf, videoMeta, type LabelledEvent } from './labelled-stream.ts';
 import { dimsKey, minuteOf } from './labelled-stream-truth.ts';
 
 const MINUTE = 60_000;
@@ -132,12 +132,14 @@ describe('labelled stream', () => {
   it('draws addresses, user agents and fingerprints consistent with the default bot rules', () => {
     const rules = loadBotRules();
     const natIps = new Set<string>();
+    const cgnatIps = new Set<string>();
     const wrong = new Set<string>();
     for (const { event: e, population: p } of items) {
       const dc = rules.datacenter.has(e.ip);
       const nat = rules.carrierNat.has(e.ip);
       if (p === 'human_nat') natIps.add(e.ip);
-      if (p === 'human_nat' ? !nat : p === 'human_vpn' || p === 'bot_datacenter' ? !dc : p !== 'bot_declared' && (dc || nat)) wrong.add(`${p}: address ${e.ip}`);
+      if (p === 'human_cgnat') cgnatIps.add(e.ip);
+      if (p === 'human_nat' || p === 'human_cgnat' ? !nat : p === 'human_vpn' || p === 'bot_datacenter' ? !dc : p !== 'bot_declared' && (dc || nat)) wrong.add(`${p}: address ${e.ip}`);
       if (rules.declaresBot(e.user_agent) !== (p === 'bot_declared')) wrong.add(`${p}: user agent ${e.user_agent}`);
       if ((e.ja3 !== null && rules.ja3Deny.has(e.ja3)) !== (p === 'bot_ja3')) wrong.add(`${p}: ja3 ${e.ja3}`);
     }
@@ -145,6 +147,36 @@ describe('labelled stream', () => {
     // Few exits, many people: each NAT exit carries far more views than the per-IP velocity limit.
     expect(natIps.size).toBe(stream.options.natIps);
     expect([...natIps].some((ip) => ip.includes(':'))).toBe(true);
+    // One carrier-NAT exit of its own, apart from the NAT population's.
+    expect([...cgnatIps]).toEqual([CGNAT_IP]);
+    expect(natIps.has(CGNAT_IP)).toBe(false);
+  });
+
+  it('has view farms: five residential addresses at ~70 views a minute each, three videos, a fresh session per view, no viewer id', () => {
+    const farm = items.filter((i) => i.population === 'bot_farm');
+    expect(farm.length).toBeGreaterThan(1_000);
+    expect(farm.every((i) => i.event.event_type === 'view' && i.event.viewer_id === null && i.expected === 'bot')).toBe(true);
+    expect(new Set(farm.map((i) => i.event.session_id)).size).toBe(farm.length);
+    const byIp = new Map<string, LabelledEvent[]>();
+    for (const i of farm) byIp.set(i.event.ip, [...(byIp.get(i.event.ip) ?? []), i]);
+    expect(byIp.size).toBeGreaterThanOrEqual(3);
+    for (const views of byIp.values()) {
+      const minutes = (views[views.length - 1].event.ts - views[0].event.ts) / MINUTE;
+      if (minutes > 5) expect(views.length / minutes).toBeGreaterThan(50);
+      expect(views.length / Math.max(minutes, 1)).toBeLessThan(100);
+    }
+    const videos = new Set(farm.map((i) => i.event.video_id));
+    expect(videos.size).toBeLessThanOrEqual(3 * Math.ceil(byIp.size / 5));
+  });
+
+  it('has thousands of signed-in people behind one carrier-NAT address, at far more views than the per-address velocity limit', () => {
+    const cgnat = items.filter((i) => i.population === 'human_cgnat');
+    expect(new Set(cgnat.map((i) => i.event.viewer_id)).size).toBeGreaterThan(1_000);
+    expect(cgnat.every((i) => i.event.viewer_id !== null)).toBe(true);
+    const views = cgnat.filter((i) => i.event.event_type === 'view').length;
+    // the limit is per its window (whole minutes): compare the address's views over one such window
+    const { windowMs, maxViews } = loadBotRules().config.ipVelocity;
+    expect((views / minutes) * (windowMs / MINUTE)).toBeGreaterThan(maxViews);
   });
 
   it('folds into the truth the sinks must match', () => {

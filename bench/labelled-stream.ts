@@ -5,10 +5,10 @@ import { CARRIER_NAT_IPS } from './labelled-stream-world.ts';
 
 export { requiredWatchMs } from '../operators/view-rules.ts';
 export { POPULATIONS, type LabelledEvent, type LabelRules, type Population } from './labelled-stream-labels.ts';
-export { videoId, videoMeta, CARRIER_NAT_IPS, type VideoMeta } from './labelled-stream-world.ts';
+export { videoId, videoMeta, CARRIER_NAT_IPS, CGNAT_IP, type VideoMeta } from './labelled-stream-world.ts';
 export { truthOf, type StreamTruth } from './labelled-stream-truth.ts';
 
-/** Share of events per population (normalised); humans ~90 %, bots ~10 %. */
+/** Share of events per population (normalised); humans ~89 %, bots ~11 %. */
 export const DEFAULT_MIX: Readonly<Record<Population, number>> = {
   human_signed_in: 0.44,
   human_anonymous: 0.27,
@@ -21,6 +21,8 @@ export const DEFAULT_MIX: Readonly<Record<Population, number>> = {
   bot_pattern: 0.012,
   bot_datacenter: 0.014,
   bot_replay: 0.012,
+  human_cgnat: 0.03,
+  bot_farm: 0.015,
 };
 
 export interface LabelledStreamOptions {

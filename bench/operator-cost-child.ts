@@ -4,10 +4,12 @@
  *   node --import tsx bench/operator-cost-child.ts '<json>'   json = { brokers, topic, group, events, partitions }
  *
  * Reads the first `events` messages of the topic (kafkajs), then runs them, batch by batch as they
- * were fetched, through the job's own chain — raw record → decode → classify → minute windows →
- * collect — on one PartitionTask per partition, timing each stage; every 50 000 events each task
- * takes its live increments, fires the windows the watermark has passed and writes its state link,
- * as the job's flushes and checkpoints do. Prints one JSON line.
+ * were fetched, through the job's own chain — raw record → decode → classify → address join →
+ * minute windows → collect — on one PartitionTask per partition, timing each stage; every 10 000
+ * events each task hands its by-address records to the address stage (one AddressScorer per
+ * partition, as the job's address tasks) and reads the verdicts back (`address`), and every 50 000
+ * each task takes its live increments and ledger, fires the windows the watermarks have passed and
+ * writes its state link, as the job's flushes and checkpoints do. Prints one JSON line.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { from, lastValueFrom, map, tap } from 'rxjs';
@@ -19,6 +21,9 @@ import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
+import { joinAddressVerdicts } from '../operators/address-join.ts';
+import { AddressScorer } from '../operators/address-scorer.ts';
+import { AddressMessage } from '../schemas/address-messages.ts';
 import { rawRecord, type PartitionBatch } from '../operators/view-record.ts';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as { brokers: string[]; topic: string; group: string; events: number; partitions: number };
@@ -54,10 +59,13 @@ const rules = loadBotRules();
 const fingerprints = new Fingerprinter(config.stateSeed);
 const hasher = new IpHasher('viewtally-bench');
 const tasks = Array.from({ length: args.partitions }, (_, partition) =>
-  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, partitionCount: args.partitions, botRules: () => rules, fingerprints, hasher, livePosition: -1, checkpointOffset: 0 }),
+  new PartitionTask({ topic: args.topic, partition, progressKey: '', epoch: 1, config, addressPartitions: args.partitions, botRules: () => rules, fingerprints, addressKeys: fingerprints, hasher, livePosition: -1, checkpointOffset: 0 }),
 );
 type Batch = PartitionBatch & { task: PartitionTask };
-const ms = { records: 0, decode: 0, classify: 0, windows: 0, collect: 0, flushAndFire: 0 };
+const scorers = Array.from({ length: args.partitions }, () => new AddressScorer({ sourcePartitions: args.partitions, rules: () => rules }));
+const message = new AddressMessage();
+const verdicts: Buffer[] = [];
+const ms = { records: 0, decode: 0, classify: 0, join: 0, windows: 0, collect: 0, address: 0, flushAndFire: 0 };
 let mark = 0;
 const lap = (stage: keyof typeof ms) => {
   const now = performance.now();
@@ -81,6 +89,8 @@ await lastValueFrom(
     tap(() => lap('decode')),
     classify<Batch>({ state: (b) => b.task, view: config.view, time: config.time }),
     tap(() => lap('classify')),
+    joinAddressVerdicts<Batch>({ join: (b) => b.task.address }),
+    tap(() => lap('join')),
     tumblingWindow<Batch>({ windows: (b) => b.task.windows }),
     tap(() => lap('windows')),
     tap((b) => {
@@ -88,11 +98,22 @@ await lastValueFrom(
       lap('collect');
       events += b.records.length;
       sinceFlush += b.records.length;
+      if (events % 10_000 < b.records.length) {
+        for (const t of tasks) {
+          t.takeAddressRecords(false).forEach(({ partition: q, value }) => {
+            scorers[q].add(message.load(value));
+            verdicts.push(scorers[q].takeVerdicts(q));
+          });
+        }
+        for (const t of tasks) for (let o = t.address.verdicts.cursor; o < verdicts.length; o++) t.readVerdicts(verdicts[o], o);
+        lap('address');
+      }
       if (sinceFlush >= 50_000) {
         sinceFlush = 0;
         for (const t of tasks) {
           t.takeLive();
-          t.takeBlock(t.watermark.current, 'bench');
+          t.takeProvisional();
+          t.takeBlock(Math.min(...tasks.map((x) => x.watermark.current)), 'bench');
           t.encodeState();
         }
         lap('flushAndFire');

@@ -14,6 +14,8 @@ export const SECOND = 1_000;
 export const MINUTE = 60_000;
 /** The fingerprints the tests' scorers use. */
 export const FINGERPRINTS = new Fingerprinter('0123456789abcdef0123456789abcdef');
+/** The address keys the tests' scorers give events. */
+export const ADDRESS_KEYS = new Fingerprinter('fedcba9876543210fedcba9876543210');
 
 /** The job's default watch threshold. */
 export const DEFAULT_WATCH: WatchRules = { minWatchMs: 30_000, minWatchFraction: 0.5 };
@@ -53,9 +55,9 @@ export function view(over: Partial<ViewEvent> = {}): ViewEvent {
 }
 
 /** A partition's scorer over fixed rules (the shipped ones unless given). */
-export function scorer(options: { partitionCount?: number; rules?: BotRules; watch?: WatchRules; maxIpKeys?: number; maxViewerKeys?: number; maxEventsPerKey?: number } = {}): BotScorer {
-  const { rules = rulesWith(), partitionCount = 1, watch = DEFAULT_WATCH, ...caps } = options;
-  return createBotScorer({ partitionCount, rules: () => rules, watch, fingerprints: FINGERPRINTS, ...caps });
+export function scorer(options: { rules?: BotRules; watch?: WatchRules; maxViewerKeys?: number; maxEventsPerKey?: number } = {}): BotScorer {
+  const { rules = rulesWith(), watch = DEFAULT_WATCH, ...caps } = options;
+  return createBotScorer({ rules: () => rules, watch, addressKeys: ADDRESS_KEYS, ...caps });
 }
 
 /** The viewer key as the pipeline derives it, for events that always carry a session id. */

@@ -6,6 +6,8 @@ import { BOT_SIGNALS, type BotRules, type BotSignal } from './bot-rules.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import { TrackTable } from './track-table.ts';
 import { requiredWatchMs, type WatchRules } from './view-rules.ts';
+import { ADDRESS_JUDGED } from './view-record.ts';
+import { RECORD_BAND, RECORD_DATACENTER } from '../schemas/address-messages.ts';
 
 /** What the bot rule decided for one event, with the evidence: the score and the signals that fired. */
 export interface BotVerdict {
@@ -14,68 +16,69 @@ export interface BotVerdict {
   reasons: BotSignal[];
 }
 
-/** One partition's bot scorer. */
+/** One partition's bot scorer: the signals of one event and of its viewer key, decided where the event is. */
 export interface BotScorer {
   /**
    * Scores a view that reached the bot rule and records it; call once per such event, in partition
    * order, with the fingerprint of its viewer key. Returns whether it is a bot; `verdict()` says why.
+   * Also sets `addressHi`/`addressLo`/`addressFlags`: the event's address key for the address stage.
    */
   score(e: ViewEvent, viewerHi: number, viewerLo: number): boolean;
   /** The last scored event's verdict (allocated on demand: only bots need it). */
   verdict(): BotVerdict;
+  /** The last scored event's address key (a keyed hash of the IPv4 address or the IPv6 /64). */
+  readonly addressHi: number;
+  readonly addressLo: number;
+  /** ADDRESS_JUDGED when the address stage judges its address (parsed, not carrier NAT), plus RECORD_BAND and RECORD_DATACENTER. */
+  readonly addressFlags: number;
   /** Writes the whole state, or its change since the last write, and marks it. */
   write(w: BinaryWriter, changedOnly: boolean): void;
   /** Reads a whole state (`replace`), or a change onto this one. */
   read(r: BinaryReader, replace: boolean): void;
-  /** Keys held (IPs plus viewer keys). */
+  /** Viewer keys held. */
   size(): number;
   /** Bytes of the state's arrays as allocated now. */
   memoryBytes(): number;
-  /** Keys dropped by the size caps so far: a non-zero rate means the caps are too small for the traffic. */
+  /** Keys dropped by the size cap so far: a non-zero rate means the cap is too small for the traffic. */
   readonly evictions: number;
   /** Keys dropped by the TTL sweep so far. */
   readonly expirations: number;
 }
 
 export interface BotScorerOptions {
-  /** Partitions of the topic: per-partition state sees about 1/partitionCount of an IP's or viewer's videos. */
-  partitionCount: number;
   /** The rules in force; read on every event, so a reloaded file applies from the next event on. */
   rules: () => BotRules;
   /** The view rule's watch threshold (the job's `view`): the watch pattern looks just past it. */
   watch: WatchRules;
-  /** Fingerprints of IP keys (the partition's seeded fingerprinter). */
-  fingerprints: Fingerprinter;
-  /** Size caps per partition; the least recently seen key is evicted beyond them. */
-  maxIpKeys?: number;
+  /** Keys of addresses: fingerprints under a seed derived from the IP hash secret (see pipeline/ip-privacy.ts). */
+  addressKeys: Fingerprinter;
+  /** Size cap of the viewer-key table per partition; the least recently seen key is evicted beyond it. */
   maxViewerKeys?: number;
   /** Observations kept per key (raised automatically above every count limit). */
   maxEventsPerKey?: number;
 }
 
-/** Limits derived from one rules object and the partition count. */
+/** Limits derived from one rules object. */
 interface Derived {
   rules: BotRules;
-  velocityLimit: number;
-  distinctLimit: number;
   capacity: number;
-  ipTtlMs: number;
   viewerTtlMs: number;
 }
 
-// Each event adds at most one key per table; two sweep steps per event keep pace (the size caps bound the rest).
+// Each event adds at most one key; two sweep steps per event keep pace (the size cap bounds the rest).
 const EXPIRE_BUDGET = 2;
-// Fingerprint tags of the two kinds of IP key.
+// Fingerprint tags of the two kinds of address key.
 const IPV4 = 4;
 const IPV6_64 = 6;
-const SIGNAL_BIT = Object.fromEntries(BOT_SIGNALS.map((s, i) => [s, 1 << i])) as Record<BotSignal, number>;
+/** Each signal's bit in a verdict's signal set. */
+export const SIGNAL_BIT = Object.fromEntries(BOT_SIGNALS.map((s, i) => [s, 1 << i])) as Record<BotSignal, number>;
 
-/** The key of an IPv4 address in the IP table. */
+/** The key of an IPv4 address. */
 export function fingerprintIPv4(fp: Fingerprinter, v4: number): void {
   fp.words(IPV4, v4 >>> 0, 0);
 }
 
-/** The key of an IPv6 /64 (its first two 32-bit words) in the IP table. */
+/** The key of an IPv6 /64 (its first two 32-bit words): one host rotates addresses inside it. */
 export function fingerprintIPv6Prefix(fp: Fingerprinter, w0: number, w1: number): void {
   fp.words(IPV6_64, w0, w1);
 }
@@ -86,41 +89,36 @@ export function signalNames(bits: number): BotSignal[] {
 }
 
 /**
- * Creates one partition's bot scorer. Observations recorded for every scored event: per IP (IPv6:
- * per /64, since one host rotates addresses inside it; carrier-NAT IPs are not tracked) its event
- * time and whether the watch time stopped just past the threshold; per viewer key the same plus a
- * hash of the video. Windows are true sliding windows over those event times.
+ * Creates one partition's bot scorer: the signals an event carries itself (a declared bot user
+ * agent, a denied ja3, a datacenter address) and those of its viewer key — replays of one video (all
+ * in this partition, since the topic is keyed by viewer key and video), distinct videos and the
+ * watch-time pattern (this partition's share of the viewer's views, against the whole-stream limits:
+ * it can only under-count). The address's own signals (velocity, distinct videos and the watch pattern
+ * across viewers) need all of its views and are judged by the address stage (address-scorer.ts); the
+ * scorer gives each event its address key for that. Carrier-NAT addresses are not judged there.
  */
 export function createBotScorer(options: BotScorerOptions): BotScorer {
   // configuration
-  const partitions = options.partitionCount;
-  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitionCount must be a positive integer, got ${partitions}`);
   const watch = options.watch;
-  const fp = options.fingerprints;
+  const keys = options.addressKeys;
   const maxEventsPerKey = options.maxEventsPerKey ?? 64;
   // checkpointed state
-  const ips = new TrackTable(options.maxIpKeys ?? 200_000);
   const viewers = new TrackTable(options.maxViewerKeys ?? 500_000);
   let now = Number.NEGATIVE_INFINITY;
-  // not checkpointed: derived from the rules, the last verdict, and scratch space
+  // not checkpointed: derived from the rules, the last verdict and address, and scratch space
   let derived: Derived | null = null;
   let lastSignals = 0;
   let lastScore = 0;
   let lastBot = false;
+  const address = { hi: 0, lo: 0, flags: 0 };
   const words = new Uint32Array(4);
   const videos = new Set<number>();
 
   const derive = (rules: BotRules): Derived => {
     const c = rules.config;
-    // The topic is keyed by (viewer key, video), so one IP's events, and one viewer's different
-    // videos, spread evenly over all partitions: each partition sees ~1/partitionCount of them and
-    // compares its share with the whole-topic limit scaled down by the partition count.
-    const velocityLimit = Math.ceil(c.ipVelocity.maxViews / partitions);
-    const distinctLimit = Math.ceil(c.replay.maxDistinctVideos / partitions);
-    const capacity = Math.max(maxEventsPerKey, velocityLimit + 1, distinctLimit + 1, c.replay.maxSameVideoViews + 1, c.watchPattern.minViews);
-    const ipTtlMs = Math.max(c.ipVelocity.windowMs, c.watchPattern.windowMs);
+    const capacity = Math.max(maxEventsPerKey, c.replay.maxDistinctVideos + 1, c.replay.maxSameVideoViews + 1, c.watchPattern.minViews);
     const viewerTtlMs = Math.max(c.watchPattern.windowMs, c.replay.windowMs, c.replay.distinctWindowMs);
-    return { rules, velocityLimit, distinctLimit, capacity, ipTtlMs, viewerTtlMs };
+    return { rules, capacity, viewerTtlMs };
   };
 
   const score = (e: ViewEvent, viewerHi: number, viewerLo: number): boolean => {
@@ -138,14 +136,14 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     if (v4 < 0 && parseIPv6(e.ip, words)) {
       v4 = mappedIPv4(words);
       if (v4 < 0) {
-        fingerprintIPv6Prefix(fp, words[0], words[1]);
+        fingerprintIPv6Prefix(keys, words[0], words[1]);
         ipKnown = true;
         datacenter = rules.datacenter.hasV6(words);
         nat = rules.carrierNat.hasV6(words);
       }
     }
     if (v4 >= 0) {
-      fingerprintIPv4(fp, v4);
+      fingerprintIPv4(keys, v4);
       ipKnown = true;
       datacenter = rules.datacenter.hasV4(v4);
       nat = rules.carrierNat.hasV4(v4);
@@ -153,31 +151,12 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
 
     const required = requiredWatchMs(e.video_duration_ms, watch);
     const band = e.watch_ms >= required && e.watch_ms < required * (1 + c.watchPattern.bandRatio) ? 1 : 0;
+    // Carrier NAT puts a whole neighbourhood behind one address: its address signals would flag them all.
+    address.hi = keys.hi;
+    address.lo = keys.lo;
+    address.flags = ipKnown && !nat ? ADDRESS_JUDGED | (band ? RECORD_BAND : 0) | (datacenter ? RECORD_DATACENTER : 0) : 0;
+
     const patternFrom = ts - c.watchPattern.windowMs;
-
-    let velocity = false;
-    let pattern = false;
-    // Carrier NAT puts a whole neighbourhood behind one address: per-IP signals would flag them all.
-    if (ipKnown && !nat) {
-      ips.view(ips.record(fp.hi, fp.lo, ts, band, d.capacity));
-      const velocityFrom = ts - c.ipVelocity.windowMs;
-      let inVelocity = 0;
-      let views = 0;
-      let banded = 0;
-      for (let i = 0; i < ips.obsLen; i++) {
-        const at = ips.obsAt(i);
-        const t = ips.obsTs[at];
-        if (t > ts) continue;
-        if (t > velocityFrom) inVelocity++;
-        if (t > patternFrom) {
-          views++;
-          banded += ips.obsTag[at];
-        }
-      }
-      velocity = inVelocity > d.velocityLimit;
-      pattern = views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views;
-    }
-
     const video = videoHash(e.video_id);
     viewers.view(viewers.record(viewerHi, viewerLo, ts, video * 2 + band, d.capacity));
     const sameFrom = ts - c.replay.windowMs;
@@ -198,20 +177,19 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
       if (t > sameFrom && tag >>> 1 === video) same++;
       if (t > distinctFrom) recent++;
     }
-    pattern ||= views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views;
+    const pattern = views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views;
     let replay = same > c.replay.maxSameVideoViews;
     // Distinct videos can only exceed the limit when the views do; count them only then.
-    if (!replay && recent > d.distinctLimit) {
+    if (!replay && recent > c.replay.maxDistinctVideos) {
       videos.clear();
       for (let i = 0; i < viewers.obsLen; i++) {
         const at = viewers.obsAt(i);
         const t = viewers.obsTs[at];
         if (t > distinctFrom && t <= ts) videos.add(viewers.obsTag[at] >>> 1);
       }
-      replay = videos.size > d.distinctLimit;
+      replay = videos.size > c.replay.maxDistinctVideos;
     }
 
-    ips.expire(now, d.ipTtlMs, EXPIRE_BUDGET);
     viewers.expire(now, d.viewerTtlMs, EXPIRE_BUDGET);
 
     const declared = rules.declaresBot(e.user_agent);
@@ -222,7 +200,6 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
     if (declared) (bits |= SIGNAL_BIT.ua_bot), (total += w.ua_bot);
     if (ja3) (bits |= SIGNAL_BIT.ja3), (total += w.ja3);
     if (datacenter) (bits |= SIGNAL_BIT.datacenter_ip), (total += w.datacenter_ip);
-    if (velocity) (bits |= SIGNAL_BIT.ip_velocity), (total += w.ip_velocity);
     if (pattern) (bits |= SIGNAL_BIT.watch_pattern), (total += w.watch_pattern);
     if (replay) (bits |= SIGNAL_BIT.replay_rate), (total += w.replay_rate);
     lastSignals = bits;
@@ -235,23 +212,30 @@ export function createBotScorer(options: BotScorerOptions): BotScorer {
   return {
     score,
     verdict: () => ({ bot: lastBot, score: lastScore, reasons: signalNames(lastSignals) }),
+    get addressHi() {
+      return address.hi;
+    },
+    get addressLo() {
+      return address.lo;
+    },
+    get addressFlags() {
+      return address.flags;
+    },
     write: (w, changedOnly) => {
       w.f64(now);
-      ips.write(w, changedOnly);
       viewers.write(w, changedOnly);
     },
     read: (r, replace) => {
       now = r.f64();
-      ips.read(r, replace);
       viewers.read(r, replace);
     },
-    size: () => ips.size + viewers.size,
-    memoryBytes: () => ips.memoryBytes() + viewers.memoryBytes(),
+    size: () => viewers.size,
+    memoryBytes: () => viewers.memoryBytes(),
     get evictions() {
-      return ips.evicted + viewers.evicted;
+      return viewers.evicted;
     },
     get expirations() {
-      return ips.expired + viewers.expired;
+      return viewers.expired;
     },
   };
 }

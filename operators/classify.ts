@@ -6,6 +6,7 @@ import type { Fingerprinter } from './fingerprint.ts';
 import type { PartitionWatermark } from './watermark.ts';
 import type { BotScorer } from './bot-scorer.ts';
 import { requiredWatchMs, type TimeRules, type ViewRules } from './view-rules.ts';
+import { RECORD_LATE } from '../schemas/address-messages.ts';
 
 /** The per-partition state the rules consult and update. */
 export interface ClassifyState {
@@ -72,7 +73,12 @@ export function classifyRecord(r: ViewRecord, s: ClassifyState, view: ViewRules,
   fp.end();
   r.viewerHi = fp.hi;
   r.viewerLo = fp.lo;
-  if (s.bots.score(e, r.viewerHi, r.viewerLo)) {
+  const bot = s.bots.score(e, r.viewerHi, r.viewerLo);
+  r.addressHi = s.bots.addressHi;
+  r.addressLo = s.bots.addressLo;
+  // Late for the address stage when older than this partition's watermark: decided here, in partition order, so a replay decides the same.
+  r.addressFlags = s.bots.addressFlags | (e.ts < s.watermark.current ? RECORD_LATE : 0);
+  if (bot) {
     r.outcome = 'bot';
     r.bot = s.bots.verdict();
     return;

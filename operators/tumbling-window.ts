@@ -42,8 +42,9 @@ export class MinuteWindows {
   // not checkpointed: metrics
   lateEvents = 0;
 
-  /** Assigns a classified record to its minute window. */
+  /** Assigns a classified record to its minute window; a held one (its address verdict pending) comes when released. */
   add(r: ViewRecord): void {
+    if (r.held) return;
     if (!hasEventTime(r)) {
       paneOf(this.arrivals, minuteOf(r.kafkaTs)).add(r);
       return;

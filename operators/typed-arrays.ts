@@ -1,5 +1,5 @@
 /** The typed arrays the keyed state and the windows grow. */
-export type GrowableArray = Float64Array | Uint32Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
+export type GrowableArray = Float64Array | Float32Array | Uint32Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
 
 /** A copy of `a` at exactly `length` elements (cut or zero-filled). */
 export function resized<T extends GrowableArray>(a: T, length: number): T {

@@ -19,7 +19,16 @@ export interface ViewRecord {
   bot: BotVerdict | null;
   /** Whether the event's minute window had already fired when it arrived (a correction). */
   late: boolean;
+  /** The event's address key and flags (ADDRESS_JUDGED, RECORD_* of schemas/address-messages.ts), set by the bot rule. */
+  addressHi: number;
+  addressLo: number;
+  addressFlags: number;
+  /** Whether its final outcome waits for its address's verdict (the windows get it then). */
+  held: boolean;
 }
+
+/** Address flag: the address stage judges this event's address (it reached the bot rule; its address parsed and is no carrier NAT). */
+export const ADDRESS_JUDGED = 0x80;
 
 /** One Kafka fetch batch of one partition: the unit every operator works on. */
 export interface PartitionBatch {
@@ -32,5 +41,5 @@ export interface PartitionBatch {
 
 /** A fresh record for a raw Kafka message, before decoding. */
 export function rawRecord(offset: number, kafkaTs: number, value: Buffer | null): ViewRecord {
-  return { offset, kafkaTs, value, event: null, error: null, videoHi: 0, videoLo: 0, viewerHi: 0, viewerLo: 0, outcome: null, bot: null, late: false };
+  return { offset, kafkaTs, value, event: null, error: null, videoHi: 0, videoLo: 0, viewerHi: 0, viewerLo: 0, outcome: null, bot: null, late: false, addressHi: 0, addressLo: 0, addressFlags: 0, held: false };
 }

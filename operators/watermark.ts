@@ -17,7 +17,14 @@ export class PartitionWatermark {
   get current(): number {
     return this.maxEventTs - this.outOfOrdernessMs;
   }
+
+  /** The end of the minute of the latest event (-Infinity before any): a watermark there fires every window seen, and no later one. */
+  get endOfLastMinute(): number {
+    return Number.isFinite(this.maxEventTs) ? Math.floor(this.maxEventTs / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
+  }
 }
+
+const MINUTE = 60_000;
 
 /**
  * The job's watermark: the minimum over active partitions, where a partition that has seen
@@ -54,14 +61,17 @@ export class JobWatermark {
     this.lastActiveAt.set(partition, this.now());
   }
 
+  /** Whether a partition has delivered no events for the idleness timeout. */
+  idle(partition: number): boolean {
+    return this.now() - (this.lastActiveAt.get(partition) ?? this.now()) >= this.idlenessMs;
+  }
+
   /** Min over active partitions; when all are idle, the max of them, so windows still fire. Never decreases. */
   get current(): number {
-    const now = this.now();
     let activeMin = Number.POSITIVE_INFINITY;
     let idleMax = Number.NEGATIVE_INFINITY;
     for (const [partition, wm] of this.watermarks) {
-      const idle = now - (this.lastActiveAt.get(partition) ?? now) >= this.idlenessMs;
-      if (idle) idleMax = Math.max(idleMax, wm.current);
+      if (this.idle(partition)) idleMax = Math.max(idleMax, wm.current);
       else activeMin = Math.min(activeMin, wm.current);
     }
     const computed = activeMin !== Number.POSITIVE_INFINITY ? activeMin : idleMax;

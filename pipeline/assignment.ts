@@ -29,13 +29,14 @@ export class Assignment {
   constructor(
     private readonly deps: {
       config: JobConfig;
-      partitionCount: number;
+      addressPartitions: number;
       redis: RedisSink;
       committer: Committer;
       botRules: () => BotRules;
       /** The offset of the latest checkpoint copy ClickHouse holds for a partition, or null. */
       copyOffset: (partition: number) => Promise<number | null>;
       fingerprints: Fingerprinter;
+      addressKeys: Fingerprinter;
       hasher: IpHasher;
       /** Where a partition without any checkpoint starts: the group's committed offset, else the log start. */
       startOffset: (partition: number) => Promise<number>;
@@ -117,11 +118,13 @@ export class Assignment {
       progressKey: key,
       epoch: progress.epoch,
       config,
-      partitionCount: this.deps.partitionCount,
+      addressPartitions: this.deps.addressPartitions,
       botRules: this.deps.botRules,
       fingerprints: this.deps.fingerprints,
+      addressKeys: this.deps.addressKeys,
       hasher: this.deps.hasher,
       livePosition: progress.livePosition,
+      verdictPosition: progress.verdictPosition,
       checkpointOffset: checkpoint?.offset ?? (await committer.claim(() => this.deps.startOffset(partition), partition)),
     });
     if (checkpoint) task.restore(checkpoint.chain);

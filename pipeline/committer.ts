@@ -9,6 +9,7 @@ import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts
 import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
 import type { CheckpointWrite } from '../sinks/redis-sink.ts';
 import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
+import type { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { crashPoint } from './crash-points.ts';
 import type { JobMetrics } from './metrics.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
@@ -40,6 +41,7 @@ export class Committer {
     /** The part of a recovered block ClickHouse does not hold yet (sinks/landed-blocks.ts). */
     unlanded: (block: ClickHouseBlock) => Promise<ClickHouseBlock>;
     deadLetters: DeadLetterSink;
+    addressRecords: AddressRecordSink;
     consumer: Consumer;
     group: string;
     log: Logger;
@@ -51,15 +53,24 @@ export class Committer {
     this.deps = deps;
   }
 
-  /** Flushes the live counters of a task up to its current position. */
-  async flushLive(task: PartitionTask): Promise<void> {
+  /**
+   * Flushes the live counters of a task up to its current position and, beside them, its records
+   * for the address stage (`idle`: its marker says so); only a checkpoint must wait for those.
+   */
+  async flushLive(task: PartitionTask, idle = false): Promise<void> {
+    await Promise.all([this.sendAddressRecords(task, idle), this.commitLive(task)]);
+  }
+
+  private async commitLive(task: PartitionTask): Promise<void> {
     if (!task.liveFlushDue) return;
     const to = task.nextOffset;
     const started = performance.now();
     const live = task.takeLive();
+    const provisional = task.takeProvisional();
     crashPoint('before-live-flush');
     crashPoint('during-redis-commit', { deferred: true });
-    await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live));
+    const done = await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live, undefined, provisional));
+    this.deps.metrics.botCorrections.inc(done.takenBack);
     task.liveFlushed(to);
     this.stats.liveFlushes++;
     this.deps.metrics.flushSeconds.observe((performance.now() - started) / 1000);
@@ -71,8 +82,8 @@ export class Committer {
    * previous write runs a due checkpoint is only a live flush (ClickHouse sets the checkpoint pace,
    * live counts keep theirs). With `settle`, it waits for the previous write, and for its own.
    */
-  async checkpoint(task: PartitionTask, watermark: number, options: { settle?: boolean } = {}): Promise<void> {
-    if (task.writingBlockNow && !options.settle) return this.flushLive(task);
+  async checkpoint(task: PartitionTask, watermark: number, options: { settle?: boolean; idle?: boolean } = {}): Promise<void> {
+    if (task.writingBlockNow && !options.settle) return this.flushLive(task, options.idle);
     await task.blockWritten(); // throws why the last write failed (e.g. fenced): the task is dropped
     const to = task.nextOffset;
     if (to < 0) return;
@@ -83,6 +94,7 @@ export class Committer {
     this.deps.metrics.windowsFired.inc(windowsFired);
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
     const live = task.takeLive();
+    const provisional = task.takeProvisional();
     const letters = task.takeDeadLetters();
     const outcomes = task.takeOutcomes();
     const state = task.encodeState();
@@ -93,9 +105,12 @@ export class Committer {
       await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
       this.deps.metrics.deadLetters.inc(letters.length);
     }
+    // The checkpoint covers every record for the address stage before `to`: they go out first.
+    await this.sendAddressRecords(task, options.idle ?? false);
     crashPoint('during-redis-commit', { deferred: true });
     const checkpoint: CheckpointWrite = { offset: to, state, pending: block };
-    await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, checkpoint));
+    const done = await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, checkpoint, provisional));
+    this.deps.metrics.botCorrections.inc(done.takenBack);
     task.checkpointed(to);
     for (let i = 0; i < outcomes.length; i++) this.stats.outcomes[i] += outcomes[i];
     crashPoint('after-redis-checkpoint');
@@ -112,6 +127,13 @@ export class Committer {
     });
     task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
+  }
+
+  /** Sends a task's records and marker to the address stage, when there are records or the marker moved. */
+  private async sendAddressRecords(task: PartitionTask, idle: boolean): Promise<void> {
+    if (task.nextOffset < 0 || !task.addressRecordsDue(idle)) return;
+    const messages = task.takeAddressRecords(idle);
+    await this.retry('address records produce', task.partition, () => this.deps.addressRecords.send(task.partition, messages));
   }
 
   /** Claims a partition, retrying while Redis is unavailable. */
@@ -133,7 +155,8 @@ export class Committer {
     await this.retry('redis clear pending', partition, () => this.deps.redis.clearPending(key, epoch, block));
   }
 
-  private retry<T>(what: string, partition: number, fn: () => Promise<T>): Promise<T> {
+  /** Runs a sink call until it succeeds, backing off while it fails retriably, counting and logging each retry. */
+  retry<T>(what: string, partition: number, fn: () => Promise<T>): Promise<T> {
     return retrying(fn, {
       signal: this.deps.signal,
       onRetry: (err, attempt, delayMs) => {

@@ -11,8 +11,12 @@ import type { PartitionTask } from './partition-task.ts';
 import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
-import { ensureDeadLetterTopic, ensureTopic } from './topic.ts';
-import { IpHasher } from './ip-privacy.ts';
+import { ensureJobTopics, subscribeWhenKnown } from './topic.ts';
+import { groupConsumer } from './group-consumer.ts';
+import { topicDrained } from './topic-drained.ts';
+import { addressKeySeed, ipHashSecret, IpHasher } from './ip-privacy.ts';
+import { VerdictFeed } from './verdict-feed.ts';
+import { startAddressStage } from './address-stage.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
 import { crashPoint } from './crash-points.ts';
@@ -22,6 +26,7 @@ import { STALL_CHECKPOINTS, StallWatch, topicEnds } from './stall-watch.ts';
 import { decode } from '../operators/decode.ts';
 import { classify } from '../operators/classify.ts';
 import { tumblingWindow } from '../operators/tumbling-window.ts';
+import { joinAddressVerdicts } from '../operators/address-join.ts';
 import { JobWatermark } from '../operators/watermark.ts';
 import { watchBotRules } from '../operators/bot-rules-source.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
@@ -33,6 +38,7 @@ import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
 import { unlandedPart } from '../sinks/landed-blocks.ts';
 import { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
+import { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
@@ -70,14 +76,6 @@ export interface RunOptions {
   expose?: (job: { registry: Registry; ready: () => boolean }) => void;
 }
 
-const MINUTE = 60_000;
-
-/** A watermark that fires every window a partition has seen, and no later one. */
-function endOfLastMinute(task: PartitionTask): number {
-  const max = task.watermark.maxEventTs;
-  return Number.isFinite(max) ? Math.floor(max / MINUTE) * MINUTE + MINUTE : Number.NEGATIVE_INFINITY;
-}
-
 /** Waits for `p` at most `ms`; failures and time-outs alike end the wait. */
 async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -99,8 +97,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const kafka = createKafka(`viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, config.brokers);
   const admin = kafka.admin();
   await admin.connect();
-  const partitionCount = await ensureTopic(admin, config.topic, config.partitions);
-  const deadLetterBytes = await ensureDeadLetterTopic(admin, config.topic, partitionCount);
+  const { partitionCount, deadLetterBytes, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
   await retrying(() => recordShards(redis, config, partitionCount), {
     signal: options.signal,
     onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'recording the partition count in Redis failed; retrying'),
@@ -114,17 +111,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const stop = new AbortController();
   if (options.signal?.aborted) stop.abort();
   else options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
-  const consumer: Consumer = kafka.consumer({
-    groupId: config.group,
-    sessionTimeout: config.sessionTimeoutMs,
-    rebalanceTimeout: 2 * config.sessionTimeoutMs,
-    heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
-    maxBytesPerPartition: 4 << 20,
-    // kafkajs restarts a crashed consumer later; once the job is stopping, a restart would rejoin the group.
-    retry: { restartOnFailure: async () => !stop.signal.aborted },
-  });
+  const consumer: Consumer = groupConsumer(kafka, config, config.group, stop.signal, { maxBytesPerPartition: 4 << 20 });
   await consumer.connect();
-  await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  await subscribeWhenKnown(consumer, config.topic);
 
   const redisSink = new RedisSink(redis);
   const lags = new Map<number, number>();
@@ -136,7 +125,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     dedupEvictions: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.evictions + t.sessions.evictions, 0),
     botKeys: () => [...tasks.values()].reduce((n, t) => n + t.bots.size(), 0),
     pendingEvents: () => pendingEvents(),
-    stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0),
+    stateMemoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.eventIds.memoryBytes() + t.sessions.memoryBytes() + t.bots.memoryBytes(), 0) + addressStage.memoryBytes(),
+    provisionalViews: () => [...tasks.values()].reduce((n, t) => n + t.address.held.counted, 0),
+    verdictDelayMs: () => Math.max(0, ...[...tasks.values()].map((t) => t.address.verdicts.watermark).filter(Number.isFinite).map((vw) => Date.now() - vw)),
+    addressRecordsSetAside: () => addressStage.setAside(),
     stalled: () => stalls.stalled(),
   }, { processMetrics: options.expose === undefined });
   const committer = new Committer({
@@ -151,21 +143,24 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         log.error({ partition: letter.partition, offset: letter.offset, bytes: letter.value?.length ?? 0, err: err.message }, 'poison: the broker refused this dead letter even headers only; skipped');
       },
     }),
+    addressRecords: new AddressRecordSink(producer, config.topic),
     consumer,
     group: config.group,
     log,
     signal: stop.signal,
   });
-  const hasher = new IpHasher(process.env.VT_IP_HASH_SECRET ?? 'viewtally-local-ip-secret');
+  const ipSecret = ipHashSecret();
+  const hasher = new IpHasher(ipSecret);
   const watermark = new JobWatermark({ idlenessMs: config.time.idlenessMs, now });
   const assignment = new Assignment({
     config,
-    partitionCount,
+    addressPartitions,
     redis: redisSink,
     committer,
     botRules: () => botRules.current(),
     copyOffset: (p) => latestCopyOffset(clickhouseClient, config.group, config.topic, p),
     fingerprints: new Fingerprinter(config.stateSeed),
+    addressKeys: new Fingerprinter(addressKeySeed(ipSecret)),
     hasher,
     startOffset: async (p) => {
       const committed = (await admin.fetchOffsets({ groupId: config.group, topics: [config.topic] }))[0]?.partitions.find((c) => c.partition === p);
@@ -185,6 +180,33 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     ends: ends.fetch,
     log,
   }).start();
+
+  const verdicts = new VerdictFeed(kafka, { topic: config.topic, group: config.group });
+  await verdicts.start();
+  /** Moves the outcomes a task decided since the last report (in a batch, or releasing held views) into the metrics. */
+  const reportOutcomes = (task: PartitionTask) => {
+    const counts = task.batchOutcomes;
+    for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
+    counts.fill(0);
+  };
+  /** Reads the verdicts a task has not read yet; whether it has read every one Redis had applied when it claimed the partition. */
+  const readVerdicts = (task: PartitionTask): boolean => {
+    verdicts.read(task.address.verdicts.cursor, (value, offset) => task.readVerdicts(value, offset));
+    return task.address.verdicts.cursor >= task.verdictsRequired;
+  };
+  // Once the topic is drained (`--until-idle`), every partition tells the address stage it is idle.
+  let drainedIdle = false;
+  /**
+   * A partition is idle for the address stage only once it is known read to its end (its position at
+   * the end last sampled) and no events came for the idleness timeout. A task just claimed has read
+   * nothing yet: were it idle, the others' markers would let the address stage judge minutes its
+   * records have still to reach.
+   */
+  const idle = (task: PartitionTask) => {
+    if (drainedIdle) return true;
+    const end = stalls.endOf(task.partition);
+    return end !== undefined && task.nextOffset >= end && watermark.idle(task.partition);
+  };
 
   /** What stopped the job before it was asked to stop: the run then fails instead of ending as done. */
   let failure: Error | null = null;
@@ -211,6 +233,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   }
 
   await options.beforeJoining?.();
+  const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   const closed = new Subject<void>();
   const processing = lastValueFrom(
     kafkaBatches(consumer).pipe(
@@ -227,6 +250,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
           task = null;
         }
         if (task) task.trim(batch);
+        // A view is decided only once the verdicts Redis has applied for its partition are read (a restored task reads them again).
+        while (task && !readVerdicts(task) && !stop.signal.aborted) {
+          await sleep(20);
+          task = tasks.get(batch.partition) ?? null;
+        }
         return { ...batch, task } as JobBatch;
       }),
       filter((batch) => {
@@ -236,13 +264,13 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       }),
       decode<JobBatch>(),
       classify<JobBatch>({ state: (b) => b.task, view: config.view, time: config.time }),
+      joinAddressVerdicts<JobBatch>({ join: (b) => b.task.address }),
       tumblingWindow<JobBatch>({ windows: (b) => b.task.windows }),
       tap((batch) => {
         batch.task.collect(batch);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
-        const counts = batch.task.batchOutcomes;
-        for (let i = 0; i < OUTCOMES.length; i++) if (counts[i] > 0) metrics.events.inc({ outcome: OUTCOMES[i] }, counts[i]);
+        reportOutcomes(batch.task);
         metrics.lateEvents.inc(batch.task.batchLate);
         lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));
         batch.done();
@@ -257,8 +285,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
     for (const task of [...tasks.values()]) {
       try {
-        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? endOfLastMinute(task) : watermark.current, { settle: final !== undefined });
-        else await committer.flushLive(task);
+        readVerdicts(task);
+        reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
+        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
+        else await committer.flushLive(task, idle(task));
       } catch (err) {
         if (!(err instanceof FencedError)) throw err;
         // Another worker, or reconcile, took the partition over: forget this task. While the group
@@ -266,6 +296,15 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         assignment.drop(task.partition, task);
       }
     }
+    await addressStage.flush(checkpoint);
+  };
+
+  /** Every partition of the topic is processed to its end, and every view of ours has its address verdict, all the address stage's input read. */
+  const drained = async (): Promise<boolean> => {
+    if (!(await sourceDrained())) return false;
+    drainedIdle = true;
+    for (const t of tasks.values()) if (t.address.held.views > 0 || t.address.verdicts.watermark < t.watermark.endOfLastMinute) return false;
+    return addressStage.drained();
   };
 
   /**
@@ -273,18 +312,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
    * checkpoints in Redis (not the group's Kafka offsets: a commit lost to a broker restart is never
    * made again by an owner with nothing new to checkpoint).
    */
-  const drained = async (): Promise<boolean> => {
+  const sourceDrained = async (): Promise<boolean> =>
     // Our partitions count only once claimed: a restored checkpoint may hold windows still to fire.
-    if (assignment.assigned.length === 0 || assignment.assigned.some((p) => !tasks.has(p))) return false;
-    const high = await admin.fetchTopicOffsets(config.topic);
-    for (const { partition, high: h } of high) {
-      if (Number(h) === 0) continue;
-      const t = tasks.get(partition);
-      const position = t ? t.nextOffset : await redisSink.checkpointOffset(progressKey(config.group, config.topic, partition));
-      if (position < Number(h)) return false;
-    }
-    return true;
-  };
+    assignment.assigned.length > 0 &&
+    assignment.assigned.every((p) => tasks.has(p)) &&
+    topicDrained(admin, config.topic, (p) => tasks.get(p)?.nextOffset ?? redisSink.checkpointOffset(progressKey(config.group, config.topic, p)));
 
   const ready = () => assignment.assigned.every((p) => tasks.has(p)) && !stalls.any();
   options.expose?.({ registry: metrics.registry, ready });
@@ -322,6 +354,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     stalls.close();
     // A broker that does not answer must not hold the exit: each step is bounded.
     await bounded(consumer.disconnect(), 10_000);
+    await bounded(addressStage.stop(), 10_000);
+    await bounded(verdicts.stop(), 5_000);
     await bounded(admin.disconnect(), 5_000);
     await bounded(ends.close(), 5_000);
     await bounded(producer.disconnect(), 5_000);

@@ -1,5 +1,4 @@
 import { gunzipSync } from 'node:zlib';
-import { fingerprintIPv4, fingerprintIPv6Prefix } from '../operators/bot-scorer.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import { TrackTable } from '../operators/track-table.ts';
 import { BinaryReader } from '../schemas/binary-reader.ts';
@@ -128,17 +127,9 @@ export function restoreLegacyChain(s: PartitionStateParts, chain: readonly Buffe
     for (const [key, t] of replayKeys(links, pick)) store.set(...ofString(key), t);
   }
 
-  const ipKey = (k: string | number): [number, number] => {
-    if (typeof k === 'number') fingerprintIPv4(fp, k);
-    else {
-      const g = k.split(':').slice(0, 4).map((x) => parseInt(x, 16));
-      fingerprintIPv6Prefix(fp, ((g[0] << 16) | g[1]) >>> 0, ((g[2] << 16) | g[3]) >>> 0);
-    }
-    return [fp.hi, fp.lo];
-  };
+  // 0.1's per-IP tracks are left behind: an address's signals are now judged by the address stage.
   const bots = new BinaryWriter();
   bots.f64(last.bots.now ?? Number.NEGATIVE_INFINITY);
-  writeTracks(bots, replayTracks(links, (l) => l.bots.ips), ipKey);
   writeTracks(bots, replayTracks(links, (l) => l.bots.viewers), (k) => ofString(String(k)));
   s.bots.read(new BinaryReader(bots.copy()), true);
 

@@ -12,6 +12,9 @@ export function createJobMetrics(
   botKeys: () => number;
   pendingEvents: () => number;
   stateMemoryBytes: () => number;
+  provisionalViews: () => number;
+  verdictDelayMs: () => number;
+  addressRecordsSetAside: () => Map<string, number>;
   stalled: () => Map<number, boolean>;
   },
   options: { processMetrics: boolean } = { processMetrics: true },
@@ -90,7 +93,7 @@ export function createJobMetrics(
     }),
     botKeys: new Gauge({
       name: 'viewtally_bot_keys',
-      help: 'IPs and viewer keys the bot scorer tracks (kept for its longest window, 60 min by default)',
+      help: 'Viewer keys the bot scorer tracks (kept for its longest window, 60 min by default)',
       ...r,
       collect() {
         this.set(observe.botKeys());
@@ -102,6 +105,34 @@ export function createJobMetrics(
       ...r,
       collect() {
         this.set(observe.pendingEvents());
+      },
+    }),
+    provisionalViews: new Gauge({
+      name: 'viewtally_provisional_views',
+      help: 'Views in the live counters whose address verdict is still pending (taken back if their address and minute are flagged)',
+      ...r,
+      collect() {
+        this.set(observe.provisionalViews());
+      },
+    }),
+    botCorrections: new Counter({ name: 'viewtally_bot_corrections_total', help: 'Provisionally counted views taken back from the live counters by address verdicts', ...r }),
+    verdictDelay: new Gauge({
+      name: 'viewtally_verdict_watermark_delay_seconds',
+      help: 'Wall clock minus the verdict watermark (the largest over the partitions): how long a provisional view can stand',
+      aggregator: 'max',
+      ...r,
+      collect() {
+        this.set(observe.verdictDelayMs() / 1000);
+      },
+    }),
+    addressRecordsSetAside: new Gauge({
+      name: 'viewtally_address_records_set_aside',
+      help: 'Records the address stage counted for nothing since its partitions were claimed: duplicate (replays), late (older than their source watermark), too_late (for a minute already judged)',
+      labelNames: ['kind'] as const,
+      ...r,
+      collect() {
+        this.reset();
+        for (const [kind, n] of observe.addressRecordsSetAside()) this.set({ kind }, n);
       },
     }),
     partitionStalled: new Gauge({

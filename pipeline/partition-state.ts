@@ -1,4 +1,5 @@
 import type { BotScorer } from '../operators/bot-scorer.ts';
+import { provisionallyCounted, type AddressJoin } from '../operators/address-join.ts';
 import type { DedupStore } from '../operators/dedup-store.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { MinuteWindows } from '../operators/tumbling-window.ts';
@@ -8,19 +9,22 @@ import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { readViewsRows } from '../schemas/clickhouse-rows.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 import { isLegacyLink, legacyOpenWindowViews, restoreLegacyChain } from './legacy-state.ts';
+import type { IpHasher } from './ip-privacy.ts';
 
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS2", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS3", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
- *   event-id store, session store, bot tracks               — whole in a snapshot, changes in a change
+ *   address verdicts read, views held for them              — whole in every link (a few minutes' worth),
+ *                                                             sealed (they hold IP addresses; see ip-privacy.ts)
+ *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order.
  */
-const MAGIC = Buffer.from('VTS2');
+const MAGIC = Buffer.from('VTS3');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
 
 /** What a partition's state consists of, as the task holds it. */
@@ -31,7 +35,9 @@ export interface PartitionStateParts {
   readonly eventIds: DedupStore;
   readonly sessions: DedupStore;
   readonly bots: BotScorer;
+  readonly address: AddressJoin;
   readonly fingerprints: Fingerprinter;
+  readonly hasher: IpHasher;
 }
 
 /** The head of a stored link: where the partition is. */
@@ -55,6 +61,11 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   w.f64(s.watermark.maxEventTs);
   w.u32(checkpoints);
   s.windows.write(w);
+  const address = new BinaryWriter(1 << 12);
+  s.address.write(address);
+  const sealed = s.hasher.seal(address.view());
+  w.u32(sealed.length);
+  w.bytes(sealed);
   s.eventIds.write(w, !full);
   s.sessions.write(w, !full);
   s.bots.write(w, !full);
@@ -71,9 +82,14 @@ export function readStateHead(link: Buffer): StateHead | null {
   return { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
 }
 
-/** Counted views per video in the open windows a link holds (for reconcile), read without the tables. */
-export function openWindowViews(link: Buffer): Map<string, number> {
-  if (isLegacyLink(link)) return legacyOpenWindowViews(link);
+/**
+ * Counted views per video a link holds that are not in ClickHouse yet (for reconcile), read without
+ * the tables: those of the open windows, and the views counted provisionally and not flagged so far,
+ * with the provisional ledger of those (what reconcile --fix puts back, so a later flag still takes
+ * them back).
+ */
+export function openWindowViews(link: Buffer, hasher: IpHasher): { views: Map<string, number>; ledger: Buffer } {
+  if (isLegacyLink(link)) return { views: legacyOpenWindowViews(link), ledger: Buffer.alloc(0) };
   const r = openLink(link, 0);
   r.bytes(1 + 8 + 8 + 8 + 4);
   r.f64();
@@ -83,7 +99,14 @@ export function openWindowViews(link: Buffer): Map<string, number> {
     for (const row of readViewsRows(Buffer.from(r.bytes(r.u32())))) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
     r.bytes(r.u32());
   }
-  return views;
+  for (let n = r.u32(); n > 0; n--) {
+    r.f64();
+    r.bytes(r.u32());
+    r.bytes(r.u32());
+  }
+  const held = provisionallyCounted(new BinaryReader(openSealed(hasher, r.bytes(r.u32()), 0)));
+  for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
+  return { views, ledger: held.ledger };
 }
 
 /** Restores a chain (a snapshot, then changes) into the parts; returns the newest head. */
@@ -107,6 +130,9 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     }
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
+    const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
+    s.address.read(address);
+    if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
     s.bots.read(r, full);
@@ -115,6 +141,15 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
   s.nextOffset = head!.nextOffset;
   s.watermark.maxEventTs = head!.maxEventTs;
   return head!;
+}
+
+/** The sealed address state of link `i`, opened; the error says which secret it needs. */
+function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
+  try {
+    return hasher.open(sealed);
+  } catch (err) {
+    throw new CheckpointFormatError(`checkpoint link ${i}: its address state was sealed under another IP hash secret; start the job with the VT_IP_HASH_SECRET it was written with`, { cause: err });
+  }
 }
 
 function openLink(link: Buffer, i: number): BinaryReader {

@@ -7,21 +7,23 @@ import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { testEvent, testRecord } from '../operators/test-records.ts';
+import { classifyRecord } from '../operators/classify.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 
 const rules = loadBotRules();
 const SEED = '11111111111111111111111111111111';
-const newTask = (seed = SEED) =>
+const newTask = (seed = SEED, ipSecret = 'test') =>
   new PartitionTask({
     topic: 't',
     partition: 0,
     progressKey: 'k',
     epoch: 1,
     config: defaultJobConfig(),
-    partitionCount: 1,
+    addressPartitions: 2,
     botRules: () => rules,
     fingerprints: new Fingerprinter(seed),
-    hasher: new IpHasher('test'),
+    addressKeys: new Fingerprinter(SEED),
+    hasher: new IpHasher(ipSecret),
     livePosition: -1,
     checkpointOffset: 0,
   });
@@ -114,5 +116,20 @@ describe('PartitionTask checkpoint chain', () => {
     const bytes = task.encodeState().bytes;
     expect(bytes.includes(Buffer.from('event-id-in-clear'))).toBe(false);
     expect(bytes.includes(Buffer.from('viewer-in-clear'))).toBe(false);
+  });
+
+  it('stores the views held for their address verdict sealed (no IP in clear), and restores them only under the same IP secret', () => {
+    const task = newTask();
+    const r = testRecord(testEvent({ ts: T0, ip: '198.51.100.77', event_id: 'held-1' }), 0);
+    classifyRecord(r, task, defaultJobConfig().view, defaultJobConfig().time);
+    task.address.join(r);
+    expect([r.outcome, r.held]).toEqual(['counted', true]);
+    task.nextOffset = 1;
+    const snapshot = task.encodeState().bytes;
+    expect(snapshot.includes(Buffer.from('198.51.100.77'))).toBe(false);
+    const restored = newTask();
+    restored.restore([snapshot]);
+    expect([restored.address.held.views, restored.address.held.counted]).toEqual([1, 1]);
+    expect(() => newTask(SEED, 'another secret').restore([snapshot])).toThrow(/IP hash secret/);
   });
 });

@@ -4,24 +4,24 @@ import { PartitionWatermark } from '../operators/watermark.ts';
 import { MinuteWindows } from '../operators/tumbling-window.ts';
 import { LiveCounts } from '../operators/live-counts.ts';
 import { createBotScorer, type BotScorer } from '../operators/bot-scorer.ts';
+import { AddressJoin, idleWatermark } from '../operators/address-join.ts';
+import type { AddressFlush } from '../schemas/address-messages.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
-import type { PartitionBatch } from '../operators/view-record.ts';
+import type { PartitionBatch, ViewRecord } from '../operators/view-record.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { writeRejectedRow } from '../schemas/clickhouse-rows.ts';
 import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
-import type { EncodedState } from '../sinks/redis-sink.ts';
+import type { EncodedState, ProvisionalWrite } from '../sinks/redis-sink.ts';
 import { readPartitionState, writePartitionState } from './partition-state.ts';
+import { StateChain } from './state-chain.ts';
 import { isLegacyLink } from './legacy-state.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
 const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
 
-// A chain is compacted into a new snapshot once its changes weigh as much as its snapshot (a
-// restore then reads at most twice the state), or after this many links (a restore applies them all).
-const MAX_CHAIN = 500;
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
 export class PartitionTask {
@@ -31,7 +31,7 @@ export class PartitionTask {
   readonly progressKey: string;
   readonly epoch: number;
   readonly fingerprints: Fingerprinter;
-  private readonly hasher: IpHasher;
+  readonly hasher: IpHasher;
   // checkpointed state
   nextOffset = -1;
   readonly watermark: PartitionWatermark;
@@ -39,9 +39,11 @@ export class PartitionTask {
   readonly sessions: DedupStore;
   readonly bots: BotScorer;
   readonly windows = new MinuteWindows();
+  /** The address stage's records out, its verdicts in, and the views waiting for them. */
+  readonly address: AddressJoin;
   private checkpoints = 0;
-  // the stored chain this task extends: bytes of its snapshot and of its changes, and its length
-  private chain = { snapshotBytes: 0, changeBytes: 0, links: 0 };
+  // the stored chain this task extends
+  private readonly chain = new StateChain();
   // not checkpointed: outputs since the last flush, and where the sinks are
   /** Live counters already hold the events before this offset: a replay must not add them again. */
   private liveSkipBelow: number;
@@ -49,9 +51,13 @@ export class PartitionTask {
   private readonly rejected = new BinaryWriter(4096);
   private rejectedRows = 0;
   private deadLetters: DeadLetter[] = [];
-  /** Outcomes of the last collected batch (by OUTCOMES index) and its late events, for the metrics. */
+  /** Outcomes decided since the job last read (and zeroed) them, by OUTCOMES index, and the late events of the last batch, for the metrics. */
   readonly batchOutcomes = new Float64Array(OUTCOMES.length);
   batchLate = 0;
+  /** The verdict-topic position the live counters' script has been given: corrections before it are written. */
+  private verdictsFlushed = 0;
+  /** Redis had applied the verdicts before this offset when this task claimed the partition: no view is decided before they are read. */
+  readonly verdictsRequired: number;
   /** Outcomes collected since the last checkpoint: they count once that checkpoint is stored. */
   private outcomesSinceCheckpoint = new Float64Array(OUTCOMES.length);
   /** Offset of the last checkpoint: the next ClickHouse block starts here. */
@@ -68,12 +74,14 @@ export class PartitionTask {
     progressKey: string;
     epoch: number;
     config: JobConfig;
-    partitionCount: number;
+    addressPartitions: number;
     botRules: () => BotRules;
     fingerprints: Fingerprinter;
+    addressKeys: Fingerprinter;
     hasher: IpHasher;
     livePosition: number;
     checkpointOffset: number;
+    verdictPosition?: number;
   }) {
     const { config } = options;
     this.topic = options.topic;
@@ -86,7 +94,9 @@ export class PartitionTask {
     const maxEntries = entriesForBudget(config.view.dedupMemoryBytes);
     this.eventIds = new DedupStore({ ttlMs: config.view.eventIdHorizonMs, maxEntries });
     this.sessions = new DedupStore({ ttlMs: config.view.sessionWindowMs, maxEntries });
-    this.bots = createBotScorer({ partitionCount: options.partitionCount, rules: options.botRules, watch: config.view, fingerprints: options.fingerprints });
+    this.bots = createBotScorer({ rules: options.botRules, watch: config.view, addressKeys: options.addressKeys });
+    this.address = new AddressJoin(options.addressPartitions);
+    this.verdictsRequired = options.verdictPosition ?? 0;
     this.liveSkipBelow = options.livePosition;
     this.checkpointOffset = options.checkpointOffset;
     this.writtenOffset = options.checkpointOffset;
@@ -102,32 +112,76 @@ export class PartitionTask {
 
   /** Takes a classified, windowed batch's outputs: live increments, rejected rows, dead letters. */
   collect(batch: PartitionBatch): void {
-    this.batchOutcomes.fill(0);
     this.batchLate = 0;
     for (const r of batch.records) {
-      this.batchOutcomes[OUTCOME_INDEX.get(r.outcome!)!]++;
       if (r.late) this.batchLate++;
+      if (r.held) {
+        // Provisionally counted: live at once (exactly once, by position), with its ledger entry; decided later.
+        if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
+          this.live.add(r);
+          this.address.provisionallyCounted(r);
+        }
+        continue;
+      }
+      this.decided(r);
       if (r.outcome === 'invalid' && r.event === null) {
         this.deadLetters.push({ partition: this.partition, offset: r.offset, value: r.value, reason: r.error ?? 'undecodable' });
       } else if (r.outcome === 'counted' && r.offset >= this.liveSkipBelow) {
         this.live.add(r);
-      } else if (r.outcome === 'bot') {
-        const e = r.event!;
-        writeRejectedRow(this.rejected, {
-          ts: e.ts,
-          video_id: e.video_id,
-          event_id: e.event_id,
-          score: r.bot!.score,
-          reasons: r.bot!.reasons,
-          ip_hash: this.hasher.hash(e.ip, e.ts),
-          ip_prefix: ipPrefix(e.ip),
-          user_agent: e.user_agent,
-        });
-        this.rejectedRows++;
       }
     }
-    for (let i = 0; i < OUTCOMES.length; i++) this.outcomesSinceCheckpoint[i] += this.batchOutcomes[i];
     if (batch.nextOffset > this.nextOffset) this.nextOffset = batch.nextOffset;
+  }
+
+  /** Reads the verdict message at `offset`, then hands every held view its verdict decided to the windows. */
+  readVerdicts(value: Buffer, offset: number): void {
+    this.address.readVerdicts(value, offset);
+    this.address.release(this.watermark.current, (r) => {
+      this.windows.add(r);
+      this.decided(r);
+    });
+  }
+
+  /** Counts a record's final outcome, and writes its `rejected_views` row if it is a bot. */
+  private decided(r: ViewRecord): void {
+    const i = OUTCOME_INDEX.get(r.outcome!)!;
+    this.batchOutcomes[i]++;
+    this.outcomesSinceCheckpoint[i]++;
+    if (r.outcome !== 'bot') return;
+    const e = r.event!;
+    writeRejectedRow(this.rejected, {
+      ts: e.ts,
+      video_id: e.video_id,
+      event_id: e.event_id,
+      score: r.bot!.score,
+      reasons: r.bot!.reasons,
+      ip_hash: this.hasher.hash(e.ip, e.ts),
+      ip_prefix: ipPrefix(e.ip),
+      user_agent: e.user_agent,
+    });
+    this.rejectedRows++;
+  }
+
+  /** Whether the address stage's records and marker are due: records gathered, or the marker moved. */
+  addressRecordsDue(idle: boolean): boolean {
+    return this.address.recordsDue(this.marker(idle), idle);
+  }
+
+  /** The by-address messages of this flush (one or more per address partition): the records since the last, and the marker. */
+  takeAddressRecords(idle: boolean): AddressFlush {
+    return this.address.takeRecords(this.partition, this.marker(idle), idle);
+  }
+
+  /** The ledger entries and corrections of this flush, and how far the verdicts are read. */
+  takeProvisional(): ProvisionalWrite {
+    const p = this.address.takeProvisional();
+    this.verdictsFlushed = p.verdictsTo;
+    return p;
+  }
+
+  /** An idle partition marks the end of its last minute (and the one a flag covers); an active one its watermark. */
+  private marker(idle: boolean): number {
+    return idle ? idleWatermark(this.watermark) : this.watermark.current;
   }
 
   /** Hands over the outcomes collected since the last checkpoint (by OUTCOMES index), with the checkpoint that will store them. */
@@ -152,9 +206,9 @@ export class PartitionTask {
     return this.live.events > 0 || this.deadLetters.length > 0;
   }
 
-  /** Whether a live flush up to the current position has anything to do. */
+  /** Whether a live flush up to the current position has anything to do: increments, a new position, ledger entries or corrections. */
   get liveFlushDue(): boolean {
-    return this.nextOffset >= 0 && (this.live.events > 0 || this.nextOffset > this.liveSkipBelow);
+    return this.nextOffset >= 0 && (this.live.events > 0 || this.nextOffset > this.liveSkipBelow || this.address.provisionalDue(this.verdictsFlushed));
   }
 
   /** Hands over the undecodable messages gathered since the last checkpoint. */
@@ -181,7 +235,8 @@ export class PartitionTask {
   takeBlock(watermark: number, group: string): { block: ClickHouseBlock; windowsFired: number } {
     const views = new BinaryWriter(4096);
     const outcomes = new BinaryWriter(4096);
-    const windowsFired = this.windows.fire(watermark, { views, outcomes });
+    // A window fires once its views are final too: the verdict watermark has passed it.
+    const windowsFired = this.windows.fire(Math.min(watermark, this.address.verdicts.watermark), { views, outcomes });
     const rejected = this.rejected.copy();
     this.rejected.reset();
     this.rejectedRows = 0;
@@ -232,14 +287,9 @@ export class PartitionTask {
    * have grown as heavy as the snapshot. Binary, written from the tables directly.
    */
   encodeState(): EncodedState {
-    const c = this.chain;
-    const full = !(c.links > 0 && c.changeBytes < c.snapshotBytes && c.links < MAX_CHAIN);
+    const full = this.chain.nextIsFull;
     const bytes = writePartitionState(this, full, this.checkpoints);
-    if (full) this.chain = { snapshotBytes: bytes.length, changeBytes: 0, links: 1 };
-    else {
-      c.links++;
-      c.changeBytes += bytes.length;
-    }
+    this.chain.added(full, bytes.length);
     return { full, bytes };
   }
 
@@ -251,6 +301,6 @@ export class PartitionTask {
     this.writtenOffset = head.nextOffset;
     this.checkpoints = head.checkpoints;
     // A chain of the previous format is followed by a snapshot of this one.
-    this.chain = isLegacyLink(chain[0]) ? { snapshotBytes: 0, changeBytes: 0, links: 0 } : { snapshotBytes: chain[0].length, changeBytes: chain.slice(1).reduce((n, b) => n + b.length, 0), links: chain.length };
+    this.chain.restored(chain, !isLegacyLink(chain[0]));
   }
 }

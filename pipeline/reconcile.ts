@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { JobConfig } from './config.ts';
 import { openWindowViews } from './partition-state.ts';
+import { ipHashSecret, IpHasher } from './ip-privacy.ts';
 import { RedisSink, newestLink, reconcileLockKey, type PartitionClaim } from '../sinks/redis-sink.ts';
 import { progressKey, replaceLiveViews, scanLiveViews } from '../sinks/live-counters.ts';
 import type { RedisClient } from '../sinks/redis-client.ts';
@@ -10,7 +11,7 @@ import { checkpointCopy, latestCheckpointCopy } from '../sinks/checkpoint-copies
 import { unlandedPart } from '../sinks/landed-blocks.ts';
 import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
 
-/** One video whose live count does not match ClickHouse plus the checkpointed open windows. */
+/** One video whose live count does not match ClickHouse plus the checkpointed open windows (and provisional views). */
 export interface CountDifference {
   video_id: string;
   redis: number;
@@ -52,6 +53,7 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const { config, redis, clickhouse, log } = deps;
   const sink = new RedisSink(redis);
+  const hasher = new IpHasher(ipHashSecret());
   const lock = reconcileLockKey(config.group, config.topic);
   if (options.fix) {
     if ((await redis.set(lock, String(process.pid), 'PX', 120_000, 'NX')) === null) throw new Error(`another reconcile --fix holds ${lock}`);
@@ -82,9 +84,10 @@ export async function reconcile(
           const write = { offset: checkpoint.offset, state: newestLink(checkpoint.chain), pending: checkpoint.pending };
           await sinkToClickHouse.write(await unlandedPart(clickhouse, checkpoint.pending), checkpointCopy(config.group, config.topic, partition, write));
         }
-        await sink.reset(key, checkpoint);
       }
-      openWindows.push(openWindowViews(checkpoint.chain[checkpoint.chain.length - 1]));
+      const open = openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher);
+      if (options.fix) await sink.reset(key, checkpoint, open.ledger);
+      openWindows.push(open.views);
     }
     const expected = await expectedCounts(clickhouse, openWindows);
     const live = await scanLiveViews(redis, config);

@@ -59,6 +59,11 @@ export class StallWatch {
     this.stalled();
   }
 
+  /** A partition's end offset as last sampled (undefined before the first answer). */
+  endOf(partition: number): number | undefined {
+    return this.ends.get(partition);
+  }
+
   /** Per assigned partition, whether it is stalled, as of now. */
   stalled(): Map<number, boolean> {
     const { checkpoints, checkpointIntervalMs, now, positions, log } = this.options;

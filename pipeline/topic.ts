@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Admin } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer } from 'kafkajs';
 import { DEAD_LETTER_MAX_MESSAGE_BYTES, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { classifyKafkaError } from '../sinks/kafka-errors.ts';
+import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 
 /** Most replicas a topic gets: three copies survive one broker lost while a second one restarts. */
 const MAX_REPLICATION = 3;
@@ -26,6 +27,17 @@ async function untilAnswered<T>(topic: string, what: string, attempt: () => Prom
     if (Date.now() > deadline) throw new Error(`topic ${topic}: ${what} after ${METADATA_WAIT_MS / 1000} s`);
     await sleep(200);
   }
+}
+
+/**
+ * Subscribes a consumer to a topic, asking again while the broker it asks has not heard of the
+ * topic yet: on a cluster, a topic the job has just created reaches each broker a moment apart.
+ */
+export async function subscribeWhenKnown(consumer: Consumer, topic: string): Promise<void> {
+  await untilAnswered(topic, 'unknown to the broker asked', async () => {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    return true;
+  });
 }
 
 /** The topic's partition count once every partition has a leader. */
@@ -73,4 +85,27 @@ export async function ensureDeadLetterTopic(admin: Admin, topic: string, partiti
   const name = deadLetterTopic(topic);
   await ensureTopic(admin, name, partitions, { 'max.message.bytes': String(DEAD_LETTER_MAX_MESSAGE_BYTES) });
   return Number(await topicConfig(admin, name, 'max.message.bytes'));
+}
+
+/** The job's topics as {@link ensureJobTopics} finds them. */
+export interface JobTopics {
+  /** Partitions of the source topic. */
+  partitionCount: number;
+  /** The dead-letter topic's `max.message.bytes`. */
+  deadLetterBytes: number;
+  /** Partitions of the by-address topic. */
+  addressPartitions: number;
+}
+
+/**
+ * The job's topics: the source (created with `partitions` when missing), its dead letters and its
+ * by-address records (as many partitions as the source, unless they exist already), and the
+ * address verdicts (one partition: every counting partition reads all of them).
+ */
+export async function ensureJobTopics(admin: Admin, topic: string, partitions: number): Promise<JobTopics> {
+  const partitionCount = await ensureTopic(admin, topic, partitions);
+  const deadLetterBytes = await ensureDeadLetterTopic(admin, topic, partitionCount);
+  const addressPartitions = await ensureTopic(admin, byAddressTopic(topic), partitionCount);
+  await ensureTopic(admin, addressVerdictsTopic(topic), 1);
+  return { partitionCount, deadLetterBytes, addressPartitions };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { KafkaJSConnectionError, KafkaJSLockTimeout, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
-import { classifyKafkaError } from './kafka-errors.ts';
+import { classifyKafkaError, internalProduceError } from './kafka-errors.ts';
+import { isRetriable } from '../pipeline/retry.ts';
 
 // The broker's error codes as kafkajs knows them, with kafkajs's own `retriable` for each.
 const require = createRequire(import.meta.url);
@@ -35,5 +36,15 @@ describe('classifyKafkaError', () => {
     expect(classifyKafkaError(createErrorFromCode(29))).toBe('fatal'); // TOPIC_AUTHORIZATION_FAILED
     expect(classifyKafkaError(wrapped(createErrorFromCode(21)))).toBe('fatal'); // INVALID_REQUIRED_ACKS
     expect(classifyKafkaError(new KafkaJSNonRetriableError('The producer is disconnected'))).toBe('fatal');
+  });
+});
+
+describe('internalProduceError', () => {
+  it('retries an outage of a produce to an internal topic and stops the job on any refusal', () => {
+    expect(isRetriable(internalProduceError('t.by-address', new KafkaJSConnectionError('Connection error: ECONNREFUSED')))).toBe(true);
+    const refused = internalProduceError('t.address-verdicts', createErrorFromCode(29)); // TOPIC_AUTHORIZATION_FAILED
+    expect(isRetriable(refused)).toBe(false);
+    expect(refused.message).toContain('t.address-verdicts');
+    expect(isRetriable(internalProduceError('t.by-address', createErrorFromCode(10)))).toBe(false); // MESSAGE_TOO_LARGE
   });
 });

@@ -1,3 +1,6 @@
+import { ViewtallyError } from '../schemas/errors.ts';
+import { SinkUnavailableError } from './sink-errors.ts';
+
 /**
  * What a failed Kafka produce means for the records it carried: `retriable` (the broker or the
  * network may recover), `record` (the broker refused these records; another split of them, or
@@ -29,4 +32,16 @@ export function classifyKafkaError(err: unknown): KafkaErrorKind {
   const flagged = chain.filter((e) => typeof e.retriable === 'boolean').pop();
   if (flagged) return flagged.retriable ? 'retriable' : 'fatal';
   return 'retriable'; // not kafkajs's: a socket or a timer, which the network can fix
+}
+
+/**
+ * The error to throw for a failed produce of the job's own records to one of its internal topics
+ * (by-address records, address verdicts): a retriable one while the broker may recover, else one
+ * that stops the job — the records are the job's own and sized under the broker's limits, so a
+ * refusal of them is configuration, not input.
+ */
+export function internalProduceError(topic: string, err: unknown): Error {
+  const message = (err as Error).message;
+  if (classifyKafkaError(err) === 'retriable') return new SinkUnavailableError(`produce to ${topic} failed: ${message}`, err);
+  return new ViewtallyError(`the topic ${topic} refused the job's writes (${message}); no retry can help: fix the topic or the job's access to it`, { cause: err });
 }

@@ -13,6 +13,7 @@ import { progressKey } from './live-counters.ts';
 import type { RedisClient } from './redis-client.ts';
 import { checkpointCopy } from './checkpoint-copies.ts';
 import { landedTables, unlandedPart } from './landed-blocks.ts';
+import type { AddressRecordSink } from './address-record-sink.ts';
 import type { DeadLetterSink } from './dead-letter-sink.ts';
 import type { ClickHouseBlock } from './clickhouse-block.ts';
 
@@ -96,10 +97,11 @@ describe('recovery of a pending block knows whether it landed', () => {
       unlanded: (b) => unlandedPart(db.client, b),
       // writeBlock sends no dead letters and commits no Kafka offsets
       deadLetters: undefined as unknown as DeadLetterSink,
+      addressRecords: undefined as unknown as AddressRecordSink,
       consumer: undefined as unknown as Consumer,
       group,
       log: pino({ level: 'silent' }),
-      metrics: createJobMetrics({ lag: () => new Map(), watermarkDelayMs: none, checkpointAgeMs: () => new Map(), dedupEntries: none, dedupEvictions: none, botKeys: none, pendingEvents: none, stateMemoryBytes: none, stalled: () => new Map() }),
+      metrics: createJobMetrics({ lag: () => new Map(), watermarkDelayMs: none, checkpointAgeMs: () => new Map(), dedupEntries: none, dedupEvictions: none, botKeys: none, pendingEvents: none, stateMemoryBytes: none, provisionalViews: none, verdictDelayMs: none, addressRecordsSetAside: () => new Map(), stalled: () => new Map() }),
     });
   });
 

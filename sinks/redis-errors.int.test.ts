@@ -39,6 +39,16 @@ describe('redisErrorIsRetriable', () => {
     for (const err of refusals) expect([err.name, err.message, redisErrorIsRetriable(err)]).toEqual([err.name, err.message, false]);
   });
 
+  it('retries a discarded transaction as its commands’ errors say', async () => {
+    // a real EXECABORT: a command of the transaction refused when queued (wrong arity)
+    const wrong = await failure(rd.multi().set(key, 'x').call('get').exec());
+    expect([wrong.message.startsWith('EXECABORT'), redisErrorIsRetriable(wrong)]).toEqual([true, false]);
+    // a slot moved and a connection lost while a cluster master fails over: nothing was applied, send it again
+    const movedAway = Object.assign(new ReplyError('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [new ReplyError('MOVED 3912 127.0.0.1:7001'), new Error('Connection is closed.')] });
+    expect(redisErrorIsRetriable(movedAway)).toBe(true);
+    expect(redisErrorIsRetriable(new ReplyError('EXECABORT Transaction discarded because of previous errors.'))).toBe(false);
+  });
+
   it('retries when there is no server to answer, or it says it is not ready yet', async () => {
     const closed = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     closed.on('error', () => {});

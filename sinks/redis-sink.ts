@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from './redis-client.ts';
 import { counterLayout, uniqKey, viewsKeyPrefix, type CounterLayout } from './live-counters.ts';
 import { readLivePayload } from '../operators/live-counts.ts';
+import { forEachLedgerGroup } from '../operators/provisional-ledger.ts';
 import { FencedError, SinkUnavailableError } from './sink-errors.ts';
 import { decodeBlock, encodeBlock, pendingPrefix, type ClickHouseBlock } from './clickhouse-block.ts';
 import { redisErrorIsRetriable } from './redis-errors.ts';
@@ -40,7 +41,31 @@ export interface PartitionClaim {
   epoch: number;
   /** Live counters already hold every event before this offset (-1: none). */
   livePosition: number;
+  /** The corrections of every address-verdict message before this offset are applied. */
+  verdictPosition: number;
   checkpoint: StoredCheckpoint | null;
+}
+
+/**
+ * What a live flush writes beside the increments (see commit.lua): the ledger of provisionally
+ * counted views, the corrections of address flags read since the last flush, how far the verdict
+ * topic has been read, and the ledger minutes whose verdicts are all in.
+ */
+export interface ProvisionalWrite {
+  /** Per (minute, address) and video, the flush's provisionally counted views (ProvisionalLedger). */
+  ledger: Buffer;
+  /** Flags read since the last flush, each with its verdict-topic offset (AddressVerdicts). */
+  corrections: Buffer;
+  /** Every verdict-topic offset below this has been read. */
+  verdictsTo: number;
+  /** Ledger minutes (index) below this have all their verdicts: what is left there stands. */
+  dropBelow: number;
+}
+
+/** What a commit did: whether its increments were new, and how many provisional views its corrections took back. */
+export interface CommitResult {
+  applied: boolean;
+  takenBack: number;
 }
 
 /** A stored state link, and whether it starts a new chain (a snapshot). */
@@ -70,6 +95,9 @@ export function reconcileLockKey(group: string, topic: string): string {
 const snapKey = (key: string) => `${key}:snap`;
 const logKey = (key: string) => `${key}:log`;
 const stagedKey = (key: string, epoch: number) => `${key}:snap:${epoch}`;
+// The provisional ledger beside it (commit.lua): its minutes, and each minute's address → views per video.
+const ledgerKey = (key: string) => `${key}:ledger`;
+const ledgerMinuteKey = (key: string, minute: number) => `${key}:ledger:${minute}`;
 
 /** A byte string in chunks of at most CHUNK_BYTES. */
 function chunks(bytes: Buffer): Buffer[] {
@@ -115,13 +143,13 @@ export class RedisSink {
       // One transaction: a commit between the reads would pair a snapshot with another chain's changes.
       const replies = await this.redis
         .multi()
-        .hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending')
+        .hmgetBuffer(key, 'epoch', 'pos', 'ckpt', 'state', 'pending', 'vpos')
         .lrangeBuffer(snapKey(key), 0, -1)
         .lrangeBuffer(logKey(key), 0, -1)
         .exec();
       const failed = replies?.find(([err]) => err !== null);
       if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
-      const [epoch, pos, ckpt, legacyState, pending] = replies[0][1] as Array<Buffer | null>;
+      const [epoch, pos, ckpt, legacyState, pending, vpos] = replies[0][1] as Array<Buffer | null>;
       const snapshot = replies[1][1] as Buffer[];
       const changes = replies[2][1] as Buffer[];
       // A chain written by the previous version kept its snapshot in the hash: restoring it explains what to do.
@@ -130,7 +158,12 @@ export class RedisSink {
         ckpt === null || first === null
           ? null
           : { offset: Number(ckpt.toString()), chain: [first, ...changes], pending: pending !== null && pending.length > 0 ? decodeBlock(pending) : null };
-      return { epoch: epoch === null ? 0 : Number(epoch.toString()), livePosition: pos === null ? -1 : Number(pos.toString()), checkpoint };
+      return {
+        epoch: epoch === null ? 0 : Number(epoch.toString()),
+        livePosition: pos === null ? -1 : Number(pos.toString()),
+        verdictPosition: vpos === null ? 0 : Number(vpos.toString()),
+        checkpoint,
+      };
     });
   }
 
@@ -146,29 +179,37 @@ export class RedisSink {
 
   /**
    * Puts a partition back on `checkpoint` with its live position at the checkpoint, under a new
-   * epoch: the owner is fenced, claims again and replays from there, re-adding live increments.
+   * epoch: the owner is fenced, claims again and replays from there, re-adding live increments. The
+   * provisional ledger becomes `ledger`, that of the checkpoint's provisional views (the live counts
+   * are set afresh with them in), and the verdicts applied go back to none: the owner reads them
+   * again from its checkpoint's place, so a flag read after it still takes those views back.
    */
-  async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>): Promise<void> {
+  async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>, ledger: Buffer = Buffer.alloc(0)): Promise<void> {
     await this.guard('reset', async () => {
       const [snapshot, ...changes] = checkpoint.chain;
+      const minutes = await this.redis.zrange(ledgerKey(key), '0', '-1');
       const reset = this.redis
         .multi()
         .hincrby(key, 'epoch', 1)
         .hset(key, 'ckpt', String(checkpoint.offset), 'pending', '', 'pos', String(checkpoint.offset))
-        .hdel(key, 'state')
-        .del(snapKey(key), logKey(key))
+        .hdel(key, 'state', 'vpos')
+        .del(snapKey(key), logKey(key), ledgerKey(key), ...minutes.map((m) => ledgerMinuteKey(key, Number(m))))
         .rpush(snapKey(key), ...chunks(snapshot));
       if (changes.length > 0) reset.rpush(logKey(key), ...changes);
+      forEachLedgerGroup(ledger, (minute, address, entries) => {
+        reset.hset(ledgerMinuteKey(key, minute), address, entries);
+        reset.zadd(ledgerKey(key), minute, String(minute));
+      });
       await reset.exec();
     });
   }
 
   /**
-   * Applies live increments up to offset `to` (the payload of LiveCounts.write) and, when given,
-   * stores a checkpoint; false when already applied. A snapshot is staged in chunks first, then
-   * moved into place by the same script that applies the increments.
+   * Applies live increments up to offset `to` (the payload of LiveCounts.write) with their
+   * provisional ledger, the corrections, and, when given, stores a checkpoint. A snapshot is staged
+   * in chunks first, then moved into place by the same script that applies the increments.
    */
-  async commit(key: string, epoch: number, to: number, live: Buffer, checkpoint?: CheckpointWrite): Promise<boolean> {
+  async commit(key: string, epoch: number, to: number, live: Buffer, checkpoint?: CheckpointWrite, provisional?: ProvisionalWrite): Promise<CommitResult> {
     if (checkpoint?.state.full) {
       const staged = stagedKey(key, epoch);
       await this.guard('stage snapshot', () =>
@@ -184,14 +225,17 @@ export class RedisSink {
     if (checkpoint) args.push(String(checkpoint.offset), checkpoint.state.full ? '' : checkpoint.state.bytes, encodeBlock(checkpoint.pending), checkpoint.state.full ? '1' : '0');
     else args.push('', '', '', '');
     args.push(this.layout === 'single' ? uniqKey('') : '');
+    if (provisional) args.push(provisional.ledger, provisional.corrections, String(provisional.verdictsTo), String(provisional.dropBelow));
+    else args.push('', '', '', '-1');
     const result = await this.guard('commit', async () => {
       if (this.layout === 'sharded') await this.addViewers(live);
-      return (await this.redis.eval(COMMIT, 1, key, ...args)) as number;
+      return (await this.redis.eval(COMMIT, 1, key, ...args)) as number | [number, number];
     });
     if (result === -1) throw new FencedError(`partition ${key} now belongs to another worker (epoch ${epoch} is stale)`);
     if (result === -2) throw new FencedError(`partition ${key} has a newer checkpoint than ${checkpoint?.offset}: this worker's chain is stale`);
     if (result === -3) throw new SinkUnavailableError(`partition ${key}: the staged snapshot is gone (expired or replaced); the checkpoint is retried`);
-    return result === 1;
+    const [applied, takenBack] = result as [number, number];
+    return { applied: applied === 1, takenBack };
   }
 
   /** Forgets the pending block once ClickHouse has it. */

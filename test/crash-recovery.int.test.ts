@@ -5,7 +5,9 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
-import { clickhouse, lastJson, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
+import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { byAddressTopic } from '../schemas/address-messages.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { exited, expectSameAsReference, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
 
 // Size is configurable: the default keeps `npm test` short (half of it on the cluster, its second
@@ -20,7 +22,8 @@ const HOUR = 3_600_000;
 
 // The promise: whatever moment workers die (kill -9, many times, also between a ClickHouse
 // insert and its checkpoint and inside a Redis flush) and however partitions move, the sinks end
-// exactly where an undisturbed run ends. Both runs read the same events in the same partitions;
+// exactly where an undisturbed run ends. Each worker runs both stages (counting and address), so
+// every kill stops both; the stream's view farms make the address stage's verdicts matter. Both runs read the same events in the same partitions;
 // only the video ids differ by prefix. The killed processes run one or two worker threads each.
 describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORKERS} workers)`, () => {
   let stream: LabelledEvent[];
@@ -103,6 +106,20 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
     expect(expected.minute.length).toBeGreaterThan(1000);
     const outcomeEvents = expected.outcomes.reduce((n, r) => n + Number(JSON.parse(r).events), 0);
     expect(outcomeEvents).toBe(stream.length);
+  });
+
+  it('killed the address stage too: its partitions were taken over again and again, and its verdicts decided the same bots in both runs', async () => {
+    const topic = byAddressTopic(runs.disturbed);
+    const epochs = await Promise.all([0, 1, 2, 3].map((p) => rd.hget(progressKey(`${runs.disturbed}.address`, topic, p), 'epoch')));
+    // claimed first, then again after kills, and once more by the final run
+    expect(epochs.map(Number).every((e) => e >= 3)).toBe(true);
+    const addressBots = async (prefix: string) =>
+      Number(
+        (await rows<{ n: string }>(ch, "SELECT count() AS n FROM rejected_views WHERE startsWith(video_id, {p:String}) AND has(reasons, 'ip_velocity')", { p: prefix }))[0].n,
+      );
+    const reference = await addressBots(runs.reference);
+    expect(reference).toBeGreaterThan(500);
+    expect(await addressBots(runs.disturbed)).toBe(reference);
   });
 
   it('counted the late events as corrections and left the too-late ones out', async () => {

@@ -68,4 +68,4 @@ export function redis(): RedisClient {
 }
 
 /** A stream mix with no bots and no shared IPs: every outcome follows from the deterministic rules. */
-export const DETERMINISTIC_MIX = { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0 };
+export const DETERMINISTIC_MIX = { human_nat: 0, human_vpn: 0, bot_declared: 0, bot_ja3: 0, bot_velocity: 0, bot_pattern: 0, bot_datacenter: 0, bot_replay: 0, human_cgnat: 0, bot_farm: 0 };

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { BinaryReader } from '../schemas/binary-reader.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { AddressMessage, RECORD_BAND, RECORD_LATE, VerdictWriter } from '../schemas/address-messages.ts';
+import { AddressJoin, provisionallyCounted } from './address-join.ts';
+import { forEachLedgerGroup } from './provisional-ledger.ts';
+import { SIGNAL_BIT } from './bot-scorer.ts';
+import { testEvent, testRecord } from './test-records.ts';
+import { ADDRESS_JUDGED, type ViewRecord } from './view-record.ts';
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2026, 0, 1, 12);
+const FARM: [number, number] = [0x1234, 0x5678];
+const HOME: [number, number] = [0x9abc, 0xdef0];
+
+/** An address key's 8 bytes as the ledger stores them. */
+function addressBytes([hi, lo]: [number, number]): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(hi, 0);
+  b.writeUInt32LE(lo, 4);
+  return b;
+}
+
+/** A classified record of a judged address. */
+function record(offset: number, ts: number, address: [number, number], outcome: ViewRecord['outcome'], flags = 0): ViewRecord {
+  const r = testRecord(testEvent({ event_id: `e${offset}`, ts, video_id: `v${offset % 3}`, ip: '73.1.2.3' }), offset);
+  r.outcome = outcome;
+  r.addressHi = address[0];
+  r.addressLo = address[1];
+  r.addressFlags = ADDRESS_JUDGED | flags;
+  return r;
+}
+
+/** A verdict message of address partition `q`: flags for (address, minute offset from T0), then the verdict watermark. */
+function verdicts(q: number, watermark: number, flags: Array<[[number, number], number]> = []): Buffer {
+  const w = new VerdictWriter();
+  for (const [[hi, lo], m] of flags) w.add(hi, lo, T0 + m * MINUTE, SIGNAL_BIT.ip_velocity, 1);
+  return w.take(q, watermark);
+}
+
+describe('address join (the counting stage side)', () => {
+  it('holds views until their minute has its verdicts, then releases them: flagged as bots (the minute before covered too), the rest as classified', () => {
+    const join = new AddressJoin(2);
+    const rs = [record(0, T0 + 10_000, FARM, 'counted'), record(1, T0 + MINUTE + 5_000, FARM, 'duplicate'), record(2, T0 + MINUTE + 9_000, HOME, 'counted'), record(3, T0 + 2 * MINUTE, FARM, 'counted')];
+    rs.forEach((r) => join.join(r));
+    expect(rs.map((r) => r.held)).toEqual([true, true, true, true]);
+    expect(join.held.counted).toBe(3);
+    const released: string[] = [];
+    const take = (r: ViewRecord) => released.push(`${r.offset}:${r.outcome}:${r.bot?.reasons.join('+') ?? ''}`);
+    // Partition 0 is through minute 1, partition 1 only through minute 0: minute 0 is final.
+    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 1]]), 0);
+    join.readVerdicts(verdicts(1, T0 + MINUTE), 1);
+    join.release(T0, take);
+    expect(released).toEqual(['0:bot:ip_velocity']);
+    join.readVerdicts(verdicts(1, T0 + 3 * MINUTE), 2);
+    join.release(T0, take);
+    expect(released).toEqual(['0:bot:ip_velocity', '1:bot:ip_velocity', '2:counted:']);
+    // Minute 2 is not final (partition 0 is through minute 1); a view there known flagged is a bot at once.
+    expect(join.held.views).toBe(1);
+    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 3]]), 3);
+    const next = record(4, T0 + 2 * MINUTE + 30_000, FARM, 'counted');
+    join.join(next);
+    expect([next.held, next.outcome, next.bot?.reasons]).toEqual([false, 'bot', ['ip_velocity']]);
+  });
+
+  it('never holds late views, local bots or views of unjudged addresses, yet sends every judged one to the address stage', () => {
+    const join = new AddressJoin(1);
+    const late = record(0, T0, FARM, 'counted', RECORD_LATE);
+    const bot = record(1, T0, FARM, 'bot');
+    const nat = record(2, T0, FARM, 'counted');
+    nat.addressFlags = 0;
+    const banded = record(3, T0, FARM, 'counted', RECORD_BAND);
+    for (const r of [late, bot, nat, banded]) join.join(r);
+    expect([late.held, bot.held, nat.held, banded.held]).toEqual([false, false, false, true]);
+    const [m] = join.takeRecords(7, T0 - 5_000, false);
+    const message = new AddressMessage().load(m.value);
+    expect([message.sourcePartition, message.watermark, message.idle, message.count]).toEqual([7, T0 - 5_000, false, 3]);
+    expect([0, 1, 2].map((i) => [message.offset(i), message.flags(i)])).toEqual([
+      [0, RECORD_LATE],
+      [1, 0],
+      [3, RECORD_BAND],
+    ]);
+    // A marker that did not move and no records: nothing is due, but every 20th flush sends it again.
+    expect(join.recordsDue(T0 - 5_000, true)).toBe(true);
+    expect(Array.from({ length: 20 }, () => join.recordsDue(T0 - 5_000, false)).map((due, i) => (due ? i : -1)).filter((i) => i >= 0)).toEqual([19]);
+  });
+
+  it('writes the ledger and the corrections for the live counters, and says how far the verdicts are read', () => {
+    const join = new AddressJoin(1);
+    for (const r of [record(0, T0, FARM, 'counted'), record(3, T0 + 1, FARM, 'counted'), record(1, T0 + 2, FARM, 'counted'), record(2, T0 + 3, HOME, 'counted')]) {
+      join.join(r);
+      join.provisionallyCounted(r);
+    }
+    join.readVerdicts(verdicts(0, T0, [[FARM, 0]]), 41);
+    const p = join.takeProvisional();
+    expect([p.verdictsTo, p.dropBelow]).toEqual([42, T0 / MINUTE]);
+    const ledger = new BinaryReader(p.ledger);
+    const groups: string[] = [];
+    while (ledger.remaining > 0) {
+      const [minute, hi, lo, n] = [ledger.u32(), ledger.u32(), ledger.u32(), ledger.u32()];
+      const entries = Array.from({ length: n }, () => `${ledger.bytes(ledger.u16()).toString()}×${ledger.u32()}`);
+      groups.push(`${minute - T0 / MINUTE}/${hi}/${lo}: ${entries.sort().join(' ')}`);
+    }
+    expect(groups.sort()).toEqual([`0/${FARM[0]}/${FARM[1]}: v0×2 v1×1`, `0/${HOME[0]}/${HOME[1]}: v2×1`].sort());
+    const c = new BinaryReader(p.corrections);
+    expect([c.f64(), c.u32(), c.u32(), c.u32(), c.remaining]).toEqual([41, T0 / MINUTE, FARM[0], FARM[1], 0]);
+    // taken: the next flush has none of it
+    expect(join.provisionalDue(42)).toBe(false);
+  });
+
+  it('restores held views and verdicts to the same releases, and counts the unflagged provisional views of a stored state', () => {
+    const join = new AddressJoin(1);
+    const rs = [record(0, T0, FARM, 'counted'), record(1, T0 + 1, HOME, 'counted'), record(2, T0 + 2, HOME, 'duplicate'), record(3, T0 + MINUTE, HOME, 'counted')];
+    rs.forEach((r) => join.join(r));
+    join.readVerdicts(verdicts(0, T0, [[FARM, 0]]), 0);
+    const w = new BinaryWriter();
+    join.write(w);
+    const stored = w.copy();
+    const held = provisionallyCounted(new BinaryReader(stored));
+    expect(held.views).toEqual(new Map([['v1', 1], ['v0', 1]]));
+    // their ledger: HOME's views of minutes 0 and 1, one each (FARM's is flagged already)
+    const groups: string[] = [];
+    forEachLedgerGroup(held.ledger, (minute, address, entries) => groups.push(`${minute - T0 / MINUTE}:${address.equals(addressBytes(HOME))}:${entries.length}`));
+    expect(groups.sort()).toEqual(['0:true:8', '1:true:8']);
+    const restored = new AddressJoin(1);
+    restored.read(new BinaryReader(stored));
+    const outcomes = (j: AddressJoin) => {
+      const out: string[] = [];
+      j.readVerdicts(verdicts(0, T0 + 2 * MINUTE), 1);
+      j.release(T0, (r) => out.push(`${r.offset}:${r.outcome}:${r.event!.video_id}:${r.event!.ip}`));
+      return out;
+    };
+    // the IP is read back for bots only (their rejected_views row)
+    const expected = ['0:bot:v0:73.1.2.3', '1:counted:v1:', '2:duplicate:v2:', '3:counted:v0:'];
+    expect(outcomes(join)).toEqual(expected);
+    expect(outcomes(restored)).toEqual(expected);
+  });
+});

@@ -1,0 +1,228 @@
+import type { BinaryReader } from '../schemas/binary-reader.ts';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { FingerprintTable } from './fingerprint-table.ts';
+import { resized } from './typed-arrays.ts';
+
+/** Distinct videos kept per (address, minute): the smallest video hashes, so the set does not depend on arrival order. */
+export const VIDEO_SKETCH = 16;
+
+/**
+ * Per (address, minute) aggregates of the address stage, in typed arrays: views, views whose watch
+ * time stopped in the watch-pattern band, whether the address is in a datacenter range, and the
+ * VIDEO_SKETCH smallest video hashes (a bottom-k sketch: exact below VIDEO_SKETCH distinct videos, and
+ * the union of two sketches is the sketch of the union). Every aggregate is a sum or a set, so the
+ * table is the same whatever order its records came in. Keys are kept in the order they were last
+ * written, so the oldest minutes leave first and a checkpoint writes only what changed.
+ */
+export class AddressMinutes {
+  // checkpointed state: per slot
+  private minute = new Int32Array(0);
+  private addressHi = new Uint32Array(0);
+  private addressLo = new Uint32Array(0);
+  private viewCount = new Uint32Array(0);
+  private bandCount = new Uint32Array(0);
+  private dc = new Uint8Array(0);
+  private videoCount = new Uint8Array(0);
+  private videos = new Uint32Array(0);
+  private readonly table: FingerprintTable;
+  /** Slots by minute index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its minute). */
+  private readonly byMinute = new Map<number, { slots: Int32Array; n: number }>();
+  /** Keys dropped by the size cap while they could still matter. */
+  evicted = 0;
+
+  constructor(readonly maxKeys: number) {
+    this.table = new FingerprintTable(maxKeys, (capacity) => {
+      this.minute = resized(this.minute, capacity);
+      this.addressHi = resized(this.addressHi, capacity);
+      this.addressLo = resized(this.addressLo, capacity);
+      this.viewCount = resized(this.viewCount, capacity);
+      this.bandCount = resized(this.bandCount, capacity);
+      this.dc = resized(this.dc, capacity);
+      this.videoCount = resized(this.videoCount, capacity);
+      this.videos = resized(this.videos, capacity * VIDEO_SKETCH);
+    });
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Bytes of the table's arrays as allocated now. */
+  memoryBytes(): number {
+    return this.table.memoryBytes() + this.minute.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength;
+  }
+
+  /** The slot of (address, minute index), or -1. */
+  find(addressHi: number, addressLo: number, minute: number): number {
+    return this.table.find(keyHi(addressHi, minute), keyLo(addressLo, minute));
+  }
+
+  /** Adds one view of a video (its 32-bit hash) to (address, minute index). */
+  add(addressHi: number, addressLo: number, minute: number, video: number, band: boolean, datacenter: boolean): void {
+    const slot = this.slotFor(addressHi, addressLo, minute);
+    this.viewCount[slot]++;
+    if (band) this.bandCount[slot]++;
+    if (datacenter) this.dc[slot] = 1;
+    this.addVideo(slot, video >>> 0);
+  }
+
+  minuteOf(slot: number): number {
+    return this.minute[slot];
+  }
+
+  addressHiOf(slot: number): number {
+    return this.addressHi[slot];
+  }
+
+  addressLoOf(slot: number): number {
+    return this.addressLo[slot];
+  }
+
+  views(slot: number): number {
+    return this.viewCount[slot];
+  }
+
+  banded(slot: number): number {
+    return this.bandCount[slot];
+  }
+
+  datacenter(slot: number): boolean {
+    return this.dc[slot] === 1;
+  }
+
+  /** Merges a slot's video sketch into `sketch` (sorted, `n` long, at most VIDEO_SKETCH); returns the new length. */
+  mergeVideos(slot: number, sketch: Uint32Array, n: number): number {
+    const base = slot * VIDEO_SKETCH;
+    for (let k = 0; k < this.videoCount[slot]; k++) n = insertSorted(sketch, 0, n, this.videos[base + k]);
+    return n;
+  }
+
+  /** Minute indexes with keys, in no order. */
+  minutes(): IterableIterator<number> {
+    return this.byMinute.keys();
+  }
+
+  /** Calls `fn` with every slot of minute index `minute`. */
+  forEachOf(minute: number, fn: (slot: number) => void): void {
+    const list = this.byMinute.get(minute);
+    if (list) for (let i = 0; i < list.n; i++) if (this.minute[list.slots[i]] === minute) fn(list.slots[i]);
+  }
+
+  /** Drops the least recently written keys while their minute index is below `minute`, and the lists of those minutes. */
+  expire(minute: number): void {
+    for (const m of this.byMinute.keys()) if (m < minute) this.byMinute.delete(m);
+    for (let slot = this.table.oldest(); slot >= 0 && this.minute[slot] < minute; slot = this.table.oldest()) this.table.removeOldest();
+  }
+
+  /** Writes every key or those written since the last write (then marks): the size, then per key its address, minute and aggregates. */
+  write(w: BinaryWriter, changedOnly: boolean): void {
+    w.u32(this.table.size);
+    w.f64(this.evicted);
+    const slots = this.table.slots(changedOnly);
+    w.u32(slots.length);
+    for (const slot of slots) {
+      w.u32(this.addressHi[slot]);
+      w.u32(this.addressLo[slot]);
+      w.u32(this.minute[slot]);
+      w.u32(this.viewCount[slot]);
+      w.u32(this.bandCount[slot]);
+      w.u8(this.dc[slot]);
+      w.u8(this.videoCount[slot]);
+      for (let k = 0; k < this.videoCount[slot]; k++) w.u32(this.videos[slot * VIDEO_SKETCH + k]);
+    }
+    this.table.mark();
+  }
+
+  /** Reads every key (`replace`) or a change onto this table: each key written as the most recent, then the oldest dropped down to the recorded size. */
+  read(r: BinaryReader, replace: boolean): void {
+    if (replace) {
+      this.table.clear();
+      this.byMinute.clear();
+    }
+    const size = r.u32();
+    this.evicted = r.f64();
+    const changed = r.u32();
+    this.table.reserve(this.table.size + changed);
+    for (let n = changed; n > 0; n--) {
+      const addressHi = r.u32();
+      const addressLo = r.u32();
+      const minute = r.u32() | 0;
+      const slot = this.slotFor(addressHi, addressLo, minute);
+      this.viewCount[slot] = r.u32();
+      this.bandCount[slot] = r.u32();
+      this.dc[slot] = r.u8();
+      const videos = r.u8();
+      if (videos > VIDEO_SKETCH) throw new RangeError(`binary state: ${videos} videos in an address sketch of ${VIDEO_SKETCH}`);
+      this.videoCount[slot] = videos;
+      for (let k = 0; k < videos; k++) this.videos[slot * VIDEO_SKETCH + k] = r.u32();
+    }
+    while (this.table.size > size) this.table.removeOldest();
+    this.table.mark();
+  }
+
+  /** The slot of (address, minute), made the most recent; a new one starts empty (evicting the oldest key when full). */
+  private slotFor(addressHi: number, addressLo: number, minute: number): number {
+    const table = this.table;
+    const hi = keyHi(addressHi, minute);
+    const lo = keyLo(addressLo, minute);
+    let slot = table.find(hi, lo);
+    if (slot >= 0) {
+      table.touch(slot);
+      return slot;
+    }
+    if (table.size >= table.maxEntries) {
+      table.removeOldest();
+      this.evicted++;
+    }
+    slot = table.insert(hi, lo);
+    let list = this.byMinute.get(minute);
+    if (!list) this.byMinute.set(minute, (list = { slots: new Int32Array(64), n: 0 }));
+    if (list.n === list.slots.length) {
+      const bigger = new Int32Array(2 * list.n);
+      bigger.set(list.slots);
+      list.slots = bigger;
+    }
+    list.slots[list.n++] = slot;
+    this.minute[slot] = minute;
+    this.addressHi[slot] = addressHi;
+    this.addressLo[slot] = addressLo;
+    this.viewCount[slot] = 0;
+    this.bandCount[slot] = 0;
+    this.dc[slot] = 0;
+    this.videoCount[slot] = 0;
+    return slot;
+  }
+
+  private addVideo(slot: number, video: number): void {
+    this.videoCount[slot] = insertSorted(this.videos, slot * VIDEO_SKETCH, this.videoCount[slot], video);
+  }
+}
+
+/**
+ * Inserts `x` into the sorted run `a[base … base + n)` holding at most VIDEO_SKETCH values, keeping
+ * the smallest ones without repeats; returns the run's new length.
+ */
+export function insertSorted(a: Uint32Array, base: number, n: number, x: number): number {
+  let i = n;
+  while (i > 0 && a[base + i - 1] > x) i--;
+  if (i > 0 && a[base + i - 1] === x) return n;
+  if (i === VIDEO_SKETCH) return n;
+  const end = Math.min(n, VIDEO_SKETCH - 1);
+  for (let k = end; k > i; k--) a[base + k] = a[base + k - 1];
+  a[base + i] = x;
+  return Math.min(n + 1, VIDEO_SKETCH);
+}
+
+/**
+ * The table key of (address, minute index), high half: the address key (a keyed hash) mixed with
+ * the minute, so one address's minutes are different keys; two pairs collide only if their address
+ * keys nearly do, at 2^-64.
+ */
+export function keyHi(addressHi: number, minute: number): number {
+  return (addressHi ^ Math.imul(minute, 0x9e3779b1)) >>> 0;
+}
+
+/** The table key of (address, minute index), low half. */
+export function keyLo(addressLo: number, minute: number): number {
+  return (addressLo ^ Math.imul(minute ^ 0x5bd1e995, 0x85ebca6b)) >>> 0;
+}

@@ -1,0 +1,74 @@
+import type { AddressMinutes } from './address-minutes.ts';
+import { VIDEO_SKETCH } from './address-minutes.ts';
+import type { BotRules } from './bot-rules.ts';
+import { SIGNAL_BIT } from './bot-scorer.ts';
+
+const MINUTE = 60_000;
+
+/** The verdict rule's windows in whole minutes (a rule's window rounded up), derived once per rules object. */
+export interface AddressWindows {
+  rules: BotRules;
+  velocity: number;
+  pattern: number;
+  distinct: number;
+  /** The longest of them: how many minutes before a judged minute the table must keep. */
+  longest: number;
+}
+
+/** The windows of a rules object. */
+export function addressWindows(rules: BotRules): AddressWindows {
+  const c = rules.config;
+  const minutes = (ms: number) => Math.max(1, Math.ceil(ms / MINUTE));
+  const velocity = minutes(c.ipVelocity.windowMs);
+  const pattern = minutes(c.watchPattern.windowMs);
+  const distinct = minutes(c.replay.distinctWindowMs);
+  return { rules, velocity, pattern, distinct, longest: Math.max(velocity, pattern, distinct) };
+}
+
+/** What the rule found for one address and minute: the signals that fired and their weights' sum. */
+export interface AddressJudgement {
+  signals: number;
+  score: number;
+}
+
+const sketch = new Uint32Array(VIDEO_SKETCH);
+
+/**
+ * Judges one address at minute index `minute` from the whole-stream aggregates of the windows that
+ * end with that minute (no share of a partition: the address stage sees all of an address's views).
+ * Signals: `ip_velocity` (more than `ipVelocity.maxViews` views in its window), `watch_pattern`
+ * (at least `minViews` views in its window, `minFraction` of them in the band), `replay_rate` (more
+ * than `maxDistinctVideos` distinct videos in `distinctWindowMs`; exact while that limit is below
+ * VIDEO_SKETCH) and `datacenter_ip`. Sums and sets only, so the judgement does not depend on the
+ * order the views came in. Returns whether the weights reach the threshold.
+ */
+export function judgeAddress(table: AddressMinutes, addressHi: number, addressLo: number, minute: number, w: AddressWindows, out: AddressJudgement): boolean {
+  const c = w.rules.config;
+  let velocity = 0;
+  let views = 0;
+  let banded = 0;
+  let videos = 0;
+  let datacenter = false;
+  for (let k = 0; k < w.longest; k++) {
+    const slot = table.find(addressHi, addressLo, minute - k);
+    if (slot < 0) continue;
+    const n = table.views(slot);
+    if (k < w.velocity) velocity += n;
+    if (k < w.pattern) {
+      views += n;
+      banded += table.banded(slot);
+    }
+    if (k < w.distinct) videos = table.mergeVideos(slot, sketch, videos);
+    datacenter ||= table.datacenter(slot);
+  }
+  let signals = 0;
+  let total = 0;
+  const weights = c.weights;
+  if (datacenter) (signals |= SIGNAL_BIT.datacenter_ip), (total += weights.datacenter_ip);
+  if (velocity > c.ipVelocity.maxViews) (signals |= SIGNAL_BIT.ip_velocity), (total += weights.ip_velocity);
+  if (views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views) (signals |= SIGNAL_BIT.watch_pattern), (total += weights.watch_pattern);
+  if (c.replay.maxDistinctVideos < VIDEO_SKETCH && videos > c.replay.maxDistinctVideos) (signals |= SIGNAL_BIT.replay_rate), (total += weights.replay_rate);
+  out.signals = signals;
+  out.score = Math.round(total * 1e6) / 1e6;
+  return out.score >= c.threshold;
+}

@@ -1,0 +1,156 @@
+import { BinaryReader } from '../schemas/binary-reader.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Device, type Outcome, type TrafficSource, type ViewEvent } from '../schemas/view-event.ts';
+import { rawRecord, type ViewRecord } from './view-record.ts';
+
+const MINUTE = 60_000;
+const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
+const DEVICE_CODE = code(DEVICES);
+const SOURCE_CODE = code(TRAFFIC_SOURCES);
+const OUTCOME_CODE = code(OUTCOMES);
+
+/** One minute's held views: their bytes, how many, and how many of them were provisionally counted. */
+interface HeldMinute {
+  w: BinaryWriter;
+  views: number;
+  counted: number;
+}
+
+/**
+ * Views whose final outcome waits for their address's verdict: provisionally counted (or session
+ * duplicates, which an address flag turns into bots as well), held per event-time minute as bytes —
+ * what their minute window and a `rejected_views` row need — until the verdict watermark passes the
+ * minute. Then each is released with its final outcome. Held views are part of the checkpoint.
+ */
+export class ProvisionalViews {
+  // checkpointed state
+  private readonly minutes = new Map<number, HeldMinute>();
+  // not checkpointed: what a release hands out, reused
+  private readonly event = { video_id: '', channel_id: '', category: '', country: '', device: 'other', traffic_source: 'other', event_id: '', ip: '', user_agent: '', ts: 0 } as ViewEvent;
+  private readonly record: ViewRecord = rawRecord(0, 0, null);
+
+  /** Views held. */
+  get views(): number {
+    let n = 0;
+    for (const m of this.minutes.values()) n += m.views;
+    return n;
+  }
+
+  /** Provisionally counted views held: the live counters hold them until their verdict. */
+  get counted(): number {
+    let n = 0;
+    for (const m of this.minutes.values()) n += m.counted;
+    return n;
+  }
+
+  /** Minute index of the oldest held view, or +Infinity. */
+  get oldestMinute(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const minute of this.minutes.keys()) if (minute < oldest) oldest = minute;
+    return oldest;
+  }
+
+  /** Holds a classified record (counted or duplicate) of a known address until its minute's verdict. */
+  hold(r: ViewRecord): void {
+    const e = r.event!;
+    const minute = Math.floor(e.ts / MINUTE);
+    let m = this.minutes.get(minute);
+    if (!m) this.minutes.set(minute, (m = { w: new BinaryWriter(4096), views: 0, counted: 0 }));
+    const w = m.w;
+    w.u32(r.addressHi);
+    w.u32(r.addressLo);
+    w.u8(OUTCOME_CODE.get(r.outcome!)!);
+    w.f64(e.ts);
+    w.f64(r.offset);
+    w.u32(r.videoHi);
+    w.u32(r.videoLo);
+    w.u32(r.viewerHi);
+    w.u32(r.viewerLo);
+    w.u8(DEVICE_CODE.get(e.device)!);
+    w.u8(SOURCE_CODE.get(e.traffic_source)!);
+    w.string(e.video_id);
+    w.string(e.channel_id);
+    w.string(e.category);
+    w.string(e.country);
+    w.string(e.event_id);
+    w.string(e.ip);
+    w.string(e.user_agent);
+    m.views++;
+    if (r.outcome === 'counted') m.counted++;
+  }
+
+  /**
+   * Releases every view of the minutes that `isFinal` says are decided, oldest minute first, each
+   * as a record with its provisional outcome and address key (the caller decides the final outcome
+   * from the verdicts); the record and its event are reused between calls. What only a bot's
+   * `rejected_views` row needs (event id, IP, user agent) is read only for views `flagged` says are
+   * bots; for the others those fields are empty.
+   */
+  release(isFinal: (minute: number) => boolean, flagged: (addressHi: number, addressLo: number, minute: number) => boolean, take: (r: ViewRecord) => void): void {
+    const due = [...this.minutes.keys()].filter(isFinal).sort((a, b) => a - b);
+    const r = this.record;
+    const e = this.event;
+    for (const minute of due) {
+      const m = this.minutes.get(minute)!;
+      this.minutes.delete(minute);
+      const rd = new BinaryReader(m.w.view());
+      while (rd.remaining > 0) {
+        r.addressHi = rd.u32();
+        r.addressLo = rd.u32();
+        r.outcome = OUTCOMES[rd.u8()] as Outcome;
+        e.ts = rd.f64();
+        r.offset = rd.f64();
+        r.videoHi = rd.u32();
+        r.videoLo = rd.u32();
+        r.viewerHi = rd.u32();
+        r.viewerLo = rd.u32();
+        e.device = DEVICES[rd.u8()] as Device;
+        e.traffic_source = TRAFFIC_SOURCES[rd.u8()] as TrafficSource;
+        e.video_id = rd.string();
+        e.channel_id = rd.string();
+        e.category = rd.string();
+        e.country = rd.string();
+        if (flagged(r.addressHi, r.addressLo, minute)) {
+          e.event_id = rd.string();
+          e.ip = rd.string();
+          e.user_agent = rd.string();
+        } else {
+          for (let k = 0; k < 3; k++) rd.bytes(rd.varUint());
+          e.event_id = e.ip = e.user_agent = '';
+        }
+        r.event = e;
+        r.kafkaTs = e.ts;
+        r.bot = null;
+        r.late = false;
+        r.held = false;
+        take(r);
+      }
+    }
+  }
+
+  /** Writes every held view (whole in every link: they span a couple of minutes). */
+  write(w: BinaryWriter): void {
+    w.u32(this.minutes.size);
+    for (const [minute, m] of this.minutes) {
+      w.f64(minute);
+      w.u32(m.views);
+      w.u32(m.counted);
+      w.u32(m.w.length);
+      w.bytes(m.w.view());
+    }
+  }
+
+  /** Replaces the held views with written ones. */
+  read(r: BinaryReader): void {
+    this.minutes.clear();
+    for (let n = r.u32(); n > 0; n--) {
+      const minute = r.f64();
+      const views = r.u32();
+      const counted = r.u32();
+      const bytes = r.bytes(r.u32());
+      const w = new BinaryWriter(Math.max(4096, bytes.length));
+      w.bytes(bytes);
+      this.minutes.set(minute, { w, views, counted });
+    }
+  }
+}

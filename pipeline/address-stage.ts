@@ -1,0 +1,180 @@
+import { concatMap, lastValueFrom, Subject, takeUntil } from 'rxjs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { JobConfig } from './config.ts';
+import type { Committer } from './committer.ts';
+import { AddressTask } from './address-task.ts';
+import { kafkaBatches } from './kafka-source.ts';
+import { crashPoint } from './crash-points.ts';
+import { topicDrained } from './topic-drained.ts';
+import { groupConsumer } from './group-consumer.ts';
+import { subscribeWhenKnown } from './topic.ts';
+import type { BotRules } from '../operators/bot-rules.ts';
+import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
+import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
+import { progressKey } from '../sinks/live-counters.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
+import { internalProduceError } from '../sinks/kafka-errors.ts';
+
+/** The address stage as one worker runs it (see startAddressStage). */
+export interface AddressStage {
+  readonly tasks: ReadonlyMap<number, AddressTask>;
+  /** Sends every task's due verdicts; with `checkpoint`, then stores each task's state at its position. Throws once the stage's consumer has stopped for good. */
+  flush(checkpoint: boolean): Promise<void>;
+  /** Every by-address partition is read to its end (ours by our tasks, the others by their checkpoints in Redis) and our verdicts are sent. */
+  drained(): Promise<boolean>;
+  /** Records our tasks counted for nothing since they were claimed, by kind: duplicate, late, too_late. */
+  setAside(): Map<string, number>;
+  /** Bytes of our tasks' tables. */
+  memoryBytes(): number;
+  stop(): Promise<void>;
+}
+
+// A checkpoint of the address stage carries no ClickHouse rows: its pending block is always this empty one.
+const NO_ROWS = { token: '', views: Buffer.alloc(0), outcomes: Buffer.alloc(0), rejected: Buffer.alloc(0) };
+
+/**
+ * Starts the address stage in this worker: a member of the consumer group `<group>.address` on
+ * `<topic>.by-address`, so it balances apart from the counting stage. Each assigned partition is
+ * claimed as the counting stage's are (epoch, fencing, restore from the checkpoint chain in Redis
+ * under its own progress key), its messages go through its AddressScorer in order, and its verdicts
+ * go to `<topic>.address-verdicts` at every flush — before the checkpoint that covers the input they
+ * came from, so a replay after a crash sends them again at most (the counting stage reads a flag
+ * twice as once).
+ */
+export async function startAddressStage(deps: {
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  redis: RedisSink;
+  committer: Committer;
+  config: JobConfig;
+  sourcePartitions: number;
+  botRules: () => BotRules;
+  log: Logger;
+  signal: AbortSignal;
+}): Promise<AddressStage> {
+  const { config, redis, committer, log } = deps;
+  const group = `${config.group}.address`;
+  const topic = byAddressTopic(config.topic);
+  const tasks = new Map<number, AddressTask>();
+  const claims = new Map<number, Promise<AddressTask | null>>();
+  let assigned: number[] = [];
+  let generation = 0;
+  const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await subscribeWhenKnown(consumer, topic);
+  // kafkajs restarts a consumer after retriable failures only; after any other the stage would judge nothing again
+  let crashed: Error | null = null;
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) crashed = e.payload.error;
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    assigned = e.payload.memberAssignment[topic] ?? [];
+    generation++;
+    tasks.clear();
+    claims.clear();
+    log.info({ partitions: assigned }, 'address partitions assigned');
+  });
+
+  const claim = async (partition: number): Promise<AddressTask | null> => {
+    const at = generation;
+    const key = progressKey(group, topic, partition);
+    const progress = await committer.claim(() => redis.claim(key, reconcileLockKey(config.group, config.topic)), partition);
+    if (at !== generation) return null;
+    const task = new AddressTask({ partition, progressKey: key, epoch: progress.epoch, sourcePartitions: deps.sourcePartitions, rules: deps.botRules, checkpointOffset: progress.checkpoint?.offset ?? 0 });
+    if (progress.checkpoint) task.restore(progress.checkpoint.chain);
+    tasks.set(partition, task);
+    log.info({ partition, epoch: progress.epoch, checkpoint: progress.checkpoint?.offset ?? null }, 'address partition claimed');
+    return task;
+  };
+  const taskOf = (partition: number): Promise<AddressTask | null> => {
+    const task = tasks.get(partition);
+    if (task) return Promise.resolve(task);
+    if (!assigned.includes(partition)) return Promise.resolve(null);
+    let pending = claims.get(partition);
+    if (!pending) {
+      pending = claim(partition).finally(() => claims.delete(partition));
+      claims.set(partition, pending);
+    }
+    return pending;
+  };
+
+  const closed = new Subject<void>();
+  const processing = lastValueFrom(
+    kafkaBatches(consumer).pipe(
+      takeUntil(closed),
+      concatMap(async (batch) => {
+        try {
+          const task = await taskOf(batch.partition);
+          if (!task || tasks.get(batch.partition) !== task) return;
+          if (batch.records[0].offset > task.nextOffset) {
+            // Kafka is past the checkpoint: go back to where the state is.
+            consumer.seek({ topic, partition: batch.partition, offset: String(task.nextOffset) });
+            return;
+          }
+          for (const r of batch.records) task.add(r.value, r.offset);
+          crashPoint('mid-batch');
+        } finally {
+          batch.done();
+        }
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+  processing.catch((err: Error) => log.error({ err: err.message }, 'address stage consumer failed'));
+
+  const send = async (task: AddressTask) => {
+    if (!task.verdictsDue) return;
+    const value = task.takeVerdicts();
+    await committer.retry('address verdicts produce', task.partition, () =>
+      deps.producer.send({ topic: addressVerdictsTopic(config.topic), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
+        throw internalProduceError(addressVerdictsTopic(config.topic), err);
+      }),
+    );
+  };
+  const checkpoint = async (task: AddressTask) => {
+    const to = task.nextOffset;
+    const state = task.encodeState();
+    await committer.retry('redis address checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, Buffer.alloc(0), { offset: to, state, pending: NO_ROWS }));
+    crashPoint('after-redis-checkpoint');
+    void consumer.commitOffsets([{ topic, partition: task.partition, offset: String(to) }]).catch(() => {});
+  };
+
+  return {
+    tasks,
+    async flush(withCheckpoint) {
+      if (crashed) throw new ViewtallyError(`the address stage's consumer stopped: ${(crashed as Error).message}`, { cause: crashed });
+      void Promise.all(assigned.map(taskOf)).catch((err: Error) => log.error({ err: err.message }, 'address claim failed'));
+      for (const task of [...tasks.values()]) {
+        try {
+          await send(task);
+          if (withCheckpoint) await checkpoint(task);
+        } catch (err) {
+          if (!(err instanceof FencedError)) throw err;
+          if (tasks.get(task.partition) === task) tasks.delete(task.partition);
+        }
+      }
+    },
+    async drained() {
+      if (assigned.some((p) => !tasks.has(p)) || [...tasks.values()].some((t) => t.verdictsDue)) return false;
+      return topicDrained(deps.admin, topic, (p) => tasks.get(p)?.nextOffset ?? redis.checkpointOffset(progressKey(group, topic, p)));
+    },
+    setAside() {
+      const n = new Map([['duplicate', 0], ['late', 0], ['too_late', 0]]);
+      for (const { scorer } of tasks.values()) {
+        n.set('duplicate', n.get('duplicate')! + scorer.stats.duplicates);
+        n.set('late', n.get('late')! + scorer.stats.late);
+        n.set('too_late', n.get('too_late')! + scorer.stats.tooLate);
+      }
+      return n;
+    },
+    memoryBytes: () => [...tasks.values()].reduce((n, t) => n + t.scorer.table.memoryBytes(), 0),
+    async stop() {
+      closed.next();
+      await consumer.disconnect().catch(() => {});
+      await processing.catch(() => {});
+    },
+  };
+}

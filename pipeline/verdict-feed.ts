@@ -1,0 +1,62 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import { addressVerdictsTopic } from '../schemas/address-messages.ts';
+import { subscribeWhenKnown } from './topic.ts';
+
+/**
+ * The address verdicts as one worker reads them: the whole verdict topic (one partition) from its
+ * start, kept in memory in order — flagged verdicts are few and the topic's retention bounds it —
+ * so that each counting partition reads it from its own position, a restored one from its checkpoint's.
+ * A consumer group of its own, never committed: every worker reads everything.
+ */
+export class VerdictFeed {
+  private readonly consumer: Consumer;
+  private readonly topic: string;
+  private base = -1;
+  private readonly values: Buffer[] = [];
+  private failure: Error | null = null;
+
+  constructor(kafka: Kafka, options: { topic: string; group: string }) {
+    this.topic = addressVerdictsTopic(options.topic);
+    this.consumer = kafka.consumer({ groupId: `${options.group}.verdicts.${process.pid}.${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 100 });
+  }
+
+  /** Joins and starts reading from the start of the topic. */
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await subscribeWhenKnown(this.consumer, this.topic);
+    // kafkajs restarts a consumer after retriable failures only; after any other, no verdict would come again
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.failure = e.payload.error;
+    });
+    this.consumer
+      .run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const offset = Number(m.offset);
+            if (this.base < 0) this.base = offset;
+            // Messages come in order; a re-fetch after a rebalance of this one-member group repeats some.
+            if (offset === this.end && m.value !== null) this.values.push(m.value);
+          }
+        },
+      })
+      .catch((err: Error) => (this.failure = err));
+  }
+
+  /** The offset after the last message read (0 before any). */
+  get end(): number {
+    return this.base < 0 ? 0 : this.base + this.values.length;
+  }
+
+  /** Hands `fn` every message from offset `from` on, in order; throws if the reader failed. */
+  read(from: number, fn: (value: Buffer, offset: number) => void): void {
+    if (this.failure) throw this.failure;
+    if (this.base < 0) return;
+    // Offsets before the topic's start were deleted by retention: nothing older can be read.
+    for (let offset = Math.max(from, this.base); offset < this.end; offset++) fn(this.values[offset - this.base], offset);
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}

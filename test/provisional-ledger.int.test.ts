@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveCounts } from '../operators/live-counts.ts';
+import { ProvisionalLedger } from '../operators/provisional-ledger.ts';
+import { testEvent, testRecord } from '../operators/test-records.ts';
+import type { ViewRecord } from '../operators/view-record.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { FencedError } from '../sinks/sink-errors.ts';
+import { RedisSink, type ProvisionalWrite } from '../sinks/redis-sink.ts';
+import { counterLayout, liveViews, progressKey, recordShards } from '../sinks/live-counters.ts';
+import type { RedisClient } from '../sinks/redis-client.ts';
+import { redis, uniqueName } from './harness.ts';
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2026, 0, 1, 12);
+const M = T0 / MINUTE;
+const FARM: [number, number] = [11, 22];
+const HOME: [number, number] = [33, 44];
+
+/** A provisionally counted view of `video` from `address` in minute M + `minute`. */
+function view(video: string, address: [number, number], minute: number, n: number): ViewRecord {
+  const r = testRecord(testEvent({ event_id: `${video}-${n}`, video_id: video, ts: T0 + minute * MINUTE + n, viewer_id: `viewer-${n}` }), n);
+  r.outcome = 'counted';
+  [r.addressHi, r.addressLo] = address;
+  return r;
+}
+
+/** The live increments and ledger of some provisional views, as a live flush writes them. */
+function flush(views: ViewRecord[]): { live: Buffer; ledger: Buffer } {
+  const live = new LiveCounts();
+  const ledger = new ProvisionalLedger();
+  for (const r of views) {
+    live.add(r);
+    ledger.add(r);
+  }
+  const [a, b] = [new BinaryWriter(), new BinaryWriter()];
+  live.write(a);
+  ledger.write(b);
+  return { live: a.copy(), ledger: b.copy() };
+}
+
+/** Corrections as the counting stage reads them: (verdict offset, flagged minute, address). */
+function corrections(flags: Array<[number, number, [number, number]]>): Buffer {
+  const w = new BinaryWriter();
+  for (const [offset, minute, [hi, lo]] of flags) {
+    w.f64(offset);
+    w.u32(M + minute);
+    w.u32(hi);
+    w.u32(lo);
+  }
+  return w.copy();
+}
+
+// The provisional ledger in the live counters' script, on a real Redis: provisional views go in
+// with their increments, a flag takes its address's views of its minute and the one before back
+// exactly once (replays of the flush or of the verdicts change nothing), and minutes whose
+// verdicts are all in are dropped.
+describe('provisional ledger and corrections (commit.lua)', () => {
+  const name = uniqueName('ledger');
+  const key = progressKey(name, name, 0);
+  const a = `${name}-a`;
+  const b = `${name}-b`;
+  let rd: RedisClient;
+  let sink: RedisSink;
+  let epoch: number;
+  // through the layout: one counter on a single server, the partition's own counter on a cluster
+  const count = async (video: string) => (await liveViews(rd, { group: name, topic: name }, [video]))[0];
+  const none = (verdictsTo: number, dropBelow = -1, flags: Array<[number, number, [number, number]]> = []): ProvisionalWrite => ({ ledger: Buffer.alloc(0), corrections: corrections(flags), verdictsTo, dropBelow });
+
+  beforeAll(async () => {
+    rd = redis();
+    sink = new RedisSink(rd);
+    await recordShards(rd, { group: name, topic: name }, 1);
+    ({ epoch } = await sink.claim(key, `${key}:lock`));
+  });
+
+  afterAll(() => rd?.disconnect());
+
+  it('adds provisional views with their increments, once', async () => {
+    // the cluster project runs this file again on a Redis Cluster: the ledger's keys share the progress key's slot
+    expect(counterLayout(rd)).toBe(process.env.VT_CLUSTER === '1' ? 'sharded' : 'single');
+    const views = [view(a, FARM, 0, 1), view(a, FARM, 0, 2), view(b, FARM, 0, 3), view(a, HOME, 0, 4), view(b, FARM, 1, 5)];
+    const { live, ledger } = flush(views);
+    expect(await sink.commit(key, epoch, 10, live, undefined, { ledger, corrections: Buffer.alloc(0), verdictsTo: 0, dropBelow: -1 })).toEqual({ applied: true, takenBack: 0 });
+    // the same flush again (a replay): refused by its position, ledger included
+    expect(await sink.commit(key, epoch, 10, live, undefined, { ledger, corrections: Buffer.alloc(0), verdictsTo: 0, dropBelow: -1 })).toEqual({ applied: false, takenBack: 0 });
+    expect([await count(a), await count(b)]).toEqual([3, 2]);
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M, M + 1]);
+  });
+
+  it('takes a flagged address’s views of the minute and the one before back, exactly once', async () => {
+    // FARM flagged for minute 1: its views of minutes 0 and 1 (a×2, b×2) go; HOME's stay.
+    const done = await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 1, FARM]]));
+    expect(done).toEqual({ applied: false, takenBack: 4 });
+    expect([await count(a), await count(b)]).toEqual([1, 0]);
+    // the same corrections again (a restored task reads the verdicts again): below 'vpos', refused
+    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 1, FARM]]))).toEqual({ applied: false, takenBack: 0 });
+    expect(await rd.hget(key, 'vpos')).toBe('8');
+    expect([await count(a), await count(b)]).toEqual([1, 0]);
+  });
+
+  it('drops the minutes whose verdicts are all in: what is left there stands', async () => {
+    await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(9, M + 1));
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M + 1]);
+    expect(await rd.exists(`${key}:ledger:${M}`)).toBe(0);
+    // a late flag for HOME in minute 0 finds nothing left to take back
+    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(10, M + 1, [[9, 0, HOME]]))).toEqual({ applied: false, takenBack: 0 });
+    expect(await count(a)).toBe(1);
+  });
+
+  it('writes nothing for a fenced worker', async () => {
+    const { live, ledger } = flush([view(a, HOME, 2, 6)]);
+    await expect(sink.commit(key, epoch - 1, 20, live, undefined, { ledger, corrections: corrections([[20, 2, HOME]]), verdictsTo: 21, dropBelow: M + 3 })).rejects.toThrow(FencedError);
+    expect(await count(a)).toBe(1);
+    expect(await rd.hget(key, 'vpos')).toBe('10');
+  });
+
+  it('puts a checkpoint’s provisional views back in the ledger on reset (reconcile --fix): a flag read again after it takes them back', async () => {
+    // the live count as reconcile sets it, with a checkpoint's provisional views (FARM: a×2 in minute 3, b×1 in minute 4) in it
+    await sink.commit(key, epoch, 30, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).live);
+    expect([await count(a), await count(b)]).toEqual([3, 1]);
+    await sink.reset(key, { offset: 30, chain: [Buffer.from('state')] }, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).ledger);
+    expect(await rd.hget(key, 'vpos')).toBeNull();
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M + 3, M + 4]);
+    ({ epoch } = await sink.claim(key, `${key}:lock`));
+    // the owner reads the verdicts again from its checkpoint's place (offset 2 here): FARM flagged in minute 4 covers 3 and 4
+    expect(await sink.commit(key, epoch, 30, Buffer.alloc(0), undefined, none(3, -1, [[2, 4, FARM]]))).toEqual({ applied: false, takenBack: 3 });
+    expect([await count(a), await count(b)]).toEqual([1, 0]);
+  });
+});
