@@ -126,7 +126,8 @@ describe('bench harness (tiny)', () => {
   });
 
   it('states every design target and writes the table and the chart', () => {
-    expect(results.targets.map((t) => t.what)).toHaveLength(10);
+    expect(results.targets.map((t) => t.what)).toHaveLength(12);
+    expect(results.targets.map((t) => t.what)).toContain('bot recall on a view farm / real views flagged');
     for (const t of results.targets) expect(t.measured.length).toBeGreaterThan(5);
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(md).toContain('## Targets');
