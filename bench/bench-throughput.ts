@@ -167,7 +167,7 @@ export interface JobRunResult {
 /**
  * Runs the job (bench/job-child.ts: in-process `runJob`, until idle) on the topic and follows it
  * from outside: live positions in Redis every 500 ms, the process's memory every second.
- * With `profileDir`, the process runs under `--cpu-prof` and its main thread's profile is summarised.
+ * With `profileDir`, the process runs under `--cpu-prof` and its busiest thread's profile is summarised.
  */
 export async function runJobLine(ctx: LineContext, options: { workers: number; profileDir?: string; nodeArgs?: string[] }): Promise<JobRunResult> {
   const group = `vt-bench-job-w${options.workers}-${ctx.runId}`;
@@ -227,10 +227,11 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
   const growth = endRss - tenth.rssBytes;
   let profile: ProfileSummary | null = null;
   if (options.profileDir) {
-    // The main thread's profile is the biggest (the others are tsx's loader thread).
-    const files = readdirSync(options.profileDir).filter((f) => f.endsWith('.cpuprofile')).sort();
-    const main = files.find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
-    if (main) profile = summariseProfile(join(options.profileDir, main));
+    // One profile per thread: the job runs on worker threads, beside the main thread and tsx's
+    // loader thread; the busiest one is the job's.
+    const files = readdirSync(options.profileDir).filter((f) => f.endsWith('.cpuprofile'));
+    const summaries = files.map((f) => summariseProfile(join(options.profileDir!, f)));
+    profile = summaries.sort((a, b) => b.busyMs - a.busyMs)[0] ?? null;
   }
   const result: JobRunResult = {
     group,
