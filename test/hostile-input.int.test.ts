@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -14,30 +13,16 @@ import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { metricSum as metric } from '../pipeline/metrics.ts';
 import { clickhouse, localConfig, redis, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
+import { smallGarbage } from './poison-input.ts';
 import { freePort } from '../infra/free-port.ts';
 
 const HOUR = 3_600_000;
 /** Where the worker serves /metrics: a port free when the file starts. */
 let METRICS_PORT = 0;
 
-/** Messages no decoder accepts: random bytes, cut or extended Avro, JSON text, empty, oversize. */
+/** Messages no decoder accepts: `smallGarbage`'s kinds, and one in seven oversize (40 KB). */
 function garbage(rng: Rng, valid: Buffer): Buffer | null {
-  switch (rng.int(7)) {
-    case 0:
-      return randomBytes(1 + rng.int(200));
-    case 1:
-      return valid.subarray(0, 1 + rng.int(valid.length - 2));
-    case 2:
-      return Buffer.concat([valid, Buffer.from([1, 2, 3])]);
-    case 3:
-      return Buffer.from('{"event_id":"x","event_type":"view"}');
-    case 4:
-      return null;
-    case 5:
-      return Buffer.alloc(40_000, 0x41);
-    default:
-      return Buffer.from([0, 0, 0, 0, 1, ...valid.subarray(0, 10)]); // a Confluent frame of a truncated body
-  }
+  return rng.int(7) === 0 ? Buffer.alloc(40_000, 0x41) : smallGarbage(rng, valid);
 }
 
 async function scrape(): Promise<string> {
