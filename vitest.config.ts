@@ -1,17 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
 // Five projects, one after another (sequence.groupOrder). vitest sets parallelism per run, not per
-// project, so `npm test` makes two runs: the first three projects two files at a time, then the two
-// exclusive ones one file at a time.
+// project, so `npm test` (test/run-suite.sh) makes three runs: the first three projects two files at
+// a time, then the two exclusive ones side by side, each one file at a time.
 // - unit: pure code.
 // - integration: the real local services, started once by the global setup; each file uses
 //   topics, groups, videos and databases of its own, and much of a file's time is waiting
 //   (sessions to expire, chunks to arrive), so two files may share the services.
 // - cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
-//   and a Redis Cluster (`VT_CLUSTER=1` points every client and child process there); the
-//   benchmark's tiny run is there too, as it measures both layouts.
+//   and a Redis Cluster, with a ClickHouse of their own (`VT_CLUSTER=1` points every client and
+//   child process there); the benchmark's tiny run is there too, as it measures both layouts.
 // - exclusive, cluster-exclusive: files that take services or nodes down, pause their writes
-//   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing may run beside them.
+//   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing of their layout may
+//   run beside them. The two layouts share no service, so the two projects run side by side.
 const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
 const CLUSTER_EXCLUSIVE = ['test/cluster/node-failures.int.test.ts', 'test/cluster/reconcile.int.test.ts'];
 const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'];

@@ -48,6 +48,8 @@ export interface BenchOptions {
   reuse: boolean;
   /** Only the dashboard measure (e.g. the 100 M-row reference), written to `dashboard-<rows>.json`. */
   dashboardOnly: boolean;
+  /** Only the kafkajs limit line and the job with one worker, printed: the loop of performance work (one change, one measure). */
+  jobOnly: boolean;
   /** Also run the job on the local cluster (three Kafka brokers, Redis Cluster), beside the single-node line. */
   cluster: boolean;
   out: string;
@@ -75,6 +77,7 @@ export function benchDefaults(tiny: boolean): BenchOptions {
     jobNodeArgs: [],
     reuse: true,
     dashboardOnly: false,
+    jobOnly: false,
     cluster: !tiny,
     out: new URL('./results', import.meta.url).pathname,
   };
@@ -118,7 +121,7 @@ export interface BenchResults {
 }
 
 /** Runs the benchmark end to end against the local services and writes its results to `options.out`. */
-export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchResults | DashboardResult> {
+export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchResults | DashboardResult | JobRunResult> {
   const started = Date.now();
   const phaseSeconds: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -159,6 +162,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
     const limit: Record<string, LineResult> = {};
     for (const client of options.clients) limit[client] = await phase(`limit-${client}`, () => runConsumeLine(ctx, client));
+    if (options.jobOnly) return jobAgainstLimit(ctx, options, limit, runId, phase, log);
     const baseline = await phase('baseline', () => runConsumeLine(ctx, 'naive'));
     const operators = await phase('operators', () => runOperatorCost(ctx, options.tiny ? options.events : 500_000));
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
@@ -225,6 +229,24 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     redis.disconnect();
     await clickhouse.close();
   }
+}
+
+/** `--job-only`: the job with one worker beside the limit lines of the same run, its profile, printed as one JSON line. */
+async function jobAgainstLimit(
+  ctx: LineContext,
+  options: BenchOptions,
+  limit: Record<string, LineResult>,
+  runId: string,
+  phase: <T>(name: string, fn: () => Promise<T>) => Promise<T>,
+  log: (line: string) => void,
+): Promise<JobRunResult> {
+  const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
+  const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
+  const limits = Object.fromEntries(Object.entries(limit).map(([client, l]) => [client, { eventsPerSecond: l.eventsPerSecond, cpuMicrosPerEvent: l.cpuMicrosPerEvent }]));
+  const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
+  log(JSON.stringify({ events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
+  if (job.profile) for (const list of [job.profile.selfTop, job.profile.byPlace]) for (const h of list) log(`${h.ms} ms  ${(100 * h.share).toFixed(1)} %  ${h.name}`);
+  return job;
 }
 
 /** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there. */

@@ -25,7 +25,8 @@ export interface ConnectionFlags {
  * config file (`--config` or `VT_CONFIG`), which wins over the addresses of the local infra
  * (`.viewtally/infra.json` once `infra up` has run, else where `infra up` would start it:
  * `VT_KAFKA_PORT`, `VT_REDIS_PORT`, `VT_CLICKHOUSE_PORT`; with `--cluster` or `VT_CLUSTER=1` Kafka
- * and Redis are the local cluster's, from `cluster.json`), which win over the defaults.
+ * and Redis are the local cluster's, from `cluster.json`, and ClickHouse is `VT_CLUSTER_CLICKHOUSE`
+ * where set), which win over the defaults.
  */
 export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): JobConfig {
   let config = defaultJobConfig();
@@ -37,6 +38,7 @@ export function resolveJobConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
     const cluster = readClusterAddresses({ root: infraRoot({}, env) });
     config.brokers = cluster.kafka.brokers;
     config.redis = cluster.redis.url;
+    config.clickhouse = env.VT_CLUSTER_CLICKHOUSE ?? config.clickhouse;
   }
   const file = flags.config ?? env.VT_CONFIG;
   if (file) config = applyOverrides(config, loadConfigFile(file));

@@ -1,8 +1,9 @@
 /**
- * vitest globalSetup of the `cluster` project: the tests' own services (test/global-setup.ts:
- * ClickHouse is shared) and, in the same folder, a local cluster of their own — three Kafka
- * brokers and a three-master Redis Cluster — on ports kept in `.viewtally/test/cluster-ports.json`.
- * The project's tests find it through `VT_CLUSTER=1`; what this setup started it stops again.
+ * vitest globalSetup of the `cluster` projects: the tests' own services (test/global-setup.ts,
+ * for the benchmark's single-node lines) and, in the same folder, a local cluster of their own —
+ * three Kafka brokers, a three-master Redis Cluster (ports kept in `.viewtally/test/cluster-ports.json`)
+ * and a ClickHouse (`VT_CLUSTER_CLICKHOUSE`). The projects' tests find it through `VT_CLUSTER=1`;
+ * what this setup started it stops again.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { CLUSTER_SIZE, DEFAULT_CLUSTER_PORTS, clusterNodes, type ClusterPorts } 
 import { clusterDown, clusterUp } from '../infra/cluster.ts';
 import { portFree } from '../infra/processes.ts';
 import setupServices from './global-setup.ts';
+import { useTestServices } from './test-services.ts';
+import { addressesFor } from '../infra/infra-paths.ts';
 
 /** Nine ports in a row (brokers, controllers, Redis masters), all free now. */
 async function freeRun(): Promise<ClusterPorts> {
@@ -41,6 +44,9 @@ async function clusterTestPorts(root: string): Promise<{ ports: ClusterPorts; wa
 export default async function setup(): Promise<() => Promise<void>> {
   const stopServices = await setupServices();
   const root = process.env.VT_INFRA_DIR!;
+  // A ClickHouse of the cluster tests' own: the single-node tests that stop theirs run beside them.
+  const clickhouse = await useTestServices(join(root, 'cluster-clickhouse'), ['clickhouse']);
+  process.env.VT_CLUSTER_CLICKHOUSE = addressesFor(clickhouse.ports).clickhouse.url;
   const { ports, wasUp } = await clusterTestPorts(root);
   Object.assign(process.env, {
     VT_KAFKA_CLUSTER_PORT: String(ports.kafka),
@@ -51,6 +57,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   await clusterUp({ root, ports, timeoutMs: 240_000, log });
   return async () => {
     if (!wasUp) await clusterDown({ root, ports, log });
+    await clickhouse.release();
     await stopServices();
   };
 }
