@@ -162,7 +162,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
     const limit: Record<string, LineResult> = {};
     for (const client of options.clients) limit[client] = await phase(`limit-${client}`, () => runConsumeLine(ctx, client));
-    if (options.jobOnly) return jobAgainstLimit(ctx, options, limit, runId, phase, log);
+    if (options.jobOnly) return await jobAgainstLimit(ctx, options, limit, runId, phase, log);
     const baseline = await phase('baseline', () => runConsumeLine(ctx, 'naive'));
     const operators = await phase('operators', () => runOperatorCost(ctx, options.tiny ? options.events : 500_000));
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
