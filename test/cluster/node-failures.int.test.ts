@@ -40,7 +40,7 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
   let produced = 0;
   const feeding = (async () => {
     for (let i = 0; i < events.length; i += chunk) {
-      await produceToTopic(topic, PARTITIONS, events.slice(i, i + chunk).map((l) => l.event));
+      await sendAgainOnFailure(() => produceToTopic(topic, PARTITIONS, events.slice(i, i + chunk).map((l) => l.event)));
       produced = Math.min(events.length, i + chunk);
       await sleep(1_000);
     }
@@ -80,6 +80,24 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
   }
   await runCli(['run', '--until-idle', ...args], SESSION);
   return { topic, events, maxStallMs, workerExit, workerLogs: logs() };
+}
+
+/**
+ * A send, again after a failure (up to three times): a killed broker's restart on a loaded machine
+ * can outlast the client's own retries. A resend may write some events twice; the job must count
+ * them as duplicates, which `expectSinksEqualTruth` checks.
+ */
+async function sendAgainOnFailure(send: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      console.log(`test producer: send failed (${(err as Error).message}); sending again in 5 s`);
+      await sleep(5_000);
+    }
+  }
 }
 
 /** Waits until `done` holds (a failed check counts as not yet), at most 3 min; a failed `feeding` ends the wait at once. */
