@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../infra/free-port.ts';
 import { CLUSTER_SIZE, DEFAULT_CLUSTER_PORTS, clusterNodes, type ClusterPorts } from '../infra/cluster-nodes.ts';
-import { clusterDown, clusterUp } from '../infra/cluster.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster.ts';
 import { portFree } from '../infra/processes.ts';
 import setupServices from './global-setup.ts';
 import { useTestServices } from './test-services.ts';
@@ -28,9 +28,10 @@ async function freeRun(): Promise<ClusterPorts> {
 /** The ports of the last run while they are free or still ours; new ones otherwise (then the old nodes' data, tied to their ports, goes). */
 async function clusterTestPorts(root: string): Promise<{ ports: ClusterPorts; wasUp: boolean }> {
   const portsFile = join(root, 'cluster-ports.json');
-  const wasUp = existsSync(join(root, 'cluster.json'));
-  if (existsSync(portsFile)) {
-    const saved = JSON.parse(readFileSync(portsFile, 'utf8')) as ClusterPorts;
+  const saved = existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, 'utf8')) as ClusterPorts) : null;
+  // Up only if a node runs: a cluster.json left behind by a killed run says nothing.
+  const wasUp = saved !== null && existsSync(join(root, 'cluster.json')) && (await clusterStatus({ root, ports: saved })).some((n) => n.running);
+  if (saved) {
     const all = clusterNodes(saved).flatMap((n) => [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]);
     if (wasUp || (await Promise.all(all.map(portFree))).every(Boolean)) return { ports: saved, wasUp };
   }
