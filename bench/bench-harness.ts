@@ -244,7 +244,7 @@ async function jobAgainstLimit(
   const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
   const limits = Object.fromEntries(Object.entries(limit).map(([client, l]) => [client, { eventsPerSecond: l.eventsPerSecond, cpuMicrosPerEvent: l.cpuMicrosPerEvent }]));
   const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
-  log(JSON.stringify({ events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
+  log(JSON.stringify({ events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, checkpointEncodeMeanMs: job.sinks.checkpointEncodeMeanMs, checkpoints: job.sinks.checkpoints, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
   if (job.profile) for (const list of [job.profile.selfTop, job.profile.byPlace]) for (const h of list) log(`${h.ms} ms  ${(100 * h.share).toFixed(1)} %  ${h.name}`);
   return job;
 }

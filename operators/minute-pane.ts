@@ -1,5 +1,5 @@
 import { BinaryReader } from '../schemas/binary-reader.ts';
-import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Outcome, type ViewEvent } from '../schemas/view-event.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import type { ViewRecord } from './view-record.ts';
@@ -15,6 +15,12 @@ const encoded = (list: readonly string[]) => list.map((s) => Buffer.concat([Buff
 const DEVICE_BYTES = encoded(DEVICES);
 const SOURCE_BYTES = encoded(TRAFFIC_SOURCES);
 const OUTCOME_BYTES = encoded(OUTCOMES);
+
+/** A pane's rows as ClickHouse takes them. */
+export interface PaneRowBytes {
+  views: Buffer;
+  outcomes: Buffer;
+}
 
 /**
  * The aggregate of one minute window of one partition: counted views by dimensions (with the
@@ -45,6 +51,8 @@ export class MinutePane {
   // RowBinary strings of the cells
   private arena = Buffer.allocUnsafe(4096);
   private arenaLength = 0;
+  /** The rows as last written, until the pane changes: an open pane unchanged since the last checkpoint is not written again. */
+  private written: PaneRowBytes | null = null;
 
   constructor(minute: number) {
     this.minute = minute;
@@ -61,8 +69,21 @@ export class MinutePane {
     if (r.outcome === 'counted') this.addView(r.videoHi, r.videoLo, r.event!, r.viewerHi, r.viewerLo);
   }
 
+  /** Its view and outcome rows (RowBinary), written once per change of the pane. */
+  rows(): PaneRowBytes {
+    if (this.written === null) {
+      const w = new BinaryWriter(1024);
+      this.writeViews(w);
+      const views = w.copy();
+      w.reset();
+      this.writeOutcomes(w);
+      this.written = { views, outcomes: w.copy() };
+    }
+    return this.written;
+  }
+
   /** Writes the view rows (RowBinary of `views_minute_rows`). */
-  writeViews(w: BinaryWriter): void {
+  private writeViews(w: BinaryWriter): void {
     // Each cell has exactly as many viewers as views.
     const cells = this.views.size;
     const { start, order } = groupByCell(this.viewerCell, this.viewerCount, this.vCount, cells);
@@ -70,7 +91,7 @@ export class MinutePane {
     for (let c = 0; c < cells; c++) {
       w.u32(minuteSeconds);
       const strings = this.vStrings[c];
-      w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 4)));
+      w.range(this.arena, strings, this.skipStrings(strings, 4));
       const codes = this.vCodes[c];
       w.bytes(DEVICE_BYTES[codes & 0xff]);
       w.bytes(SOURCE_BYTES[codes >>> 8]);
@@ -84,12 +105,12 @@ export class MinutePane {
   }
 
   /** Writes the outcome rows (RowBinary of `view_outcomes_minute`). */
-  writeOutcomes(w: BinaryWriter): void {
+  private writeOutcomes(w: BinaryWriter): void {
     const minuteSeconds = Math.floor(this.minute / 1000);
     for (let c = 0; c < this.outcomes.size; c++) {
       w.u32(minuteSeconds);
       const strings = this.oStrings[c];
-      w.bytes(this.arena.subarray(strings, this.skipStrings(strings, 1)));
+      w.range(this.arena, strings, this.skipStrings(strings, 1));
       w.bytes(OUTCOME_BYTES[this.oOutcome[c]]);
       w.u64(this.oCount[c]);
     }
@@ -126,6 +147,7 @@ export class MinutePane {
   }
 
   private addOutcome(videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
+    this.written = null;
     let c = this.outcomes.find(videoHi, videoLo, outcome);
     if (c < 0) {
       c = this.outcomes.add(videoHi, videoLo, outcome);
@@ -140,6 +162,7 @@ export class MinutePane {
   }
 
   private addView(videoHi: number, videoLo: number, e: ViewEvent, viewerHi: number, viewerLo: number): void {
+    this.written = null;
     const codes = DEVICE_CODE.get(e.device)! | (SOURCE_CODE.get(e.traffic_source)! << 8);
     this.matching = e;
     let c = this.views.find(videoHi, videoLo, codes, this.sameStrings);

@@ -1,6 +1,6 @@
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { BinaryReader } from '../schemas/binary-reader.ts';
-import { BinaryWriter } from '../schemas/binary-writer.ts';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import type { PartitionBatch, ViewRecord } from './view-record.ts';
 import { MinutePane } from './minute-pane.ts';
@@ -59,13 +59,14 @@ export class MinuteWindows {
 
   /** Fires every window whose end is at or before `watermark`, writing its rows; returns the windows fired. */
   fire(watermark: number, out: FiredRows): number {
-    for (const pane of this.arrivals.values()) pane.writeOutcomes(out.outcomes);
+    for (const pane of this.arrivals.values()) out.outcomes.bytes(pane.rows().outcomes);
     this.arrivals.clear();
     let fired = 0;
     for (const [minute, pane] of this.panes) {
       if (minute + MINUTE > watermark) continue;
-      pane.writeViews(out.views);
-      pane.writeOutcomes(out.outcomes);
+      const rows = pane.rows();
+      out.views.bytes(rows.views);
+      out.outcomes.bytes(rows.outcomes);
       fired++;
       this.panes.delete(minute);
     }
@@ -111,14 +112,11 @@ export class MinuteWindows {
 /** One pane as its minute and its two row sets, each with its length. */
 function writePane(w: BinaryWriter, pane: MinutePane): void {
   w.f64(pane.minute);
-  const rows = new BinaryWriter(1024);
-  pane.writeViews(rows);
-  w.u32(rows.length);
-  w.bytes(rows.view());
-  rows.reset();
-  pane.writeOutcomes(rows);
-  w.u32(rows.length);
-  w.bytes(rows.view());
+  const rows = pane.rows();
+  w.u32(rows.views.length);
+  w.bytes(rows.views);
+  w.u32(rows.outcomes.length);
+  w.bytes(rows.outcomes);
 }
 
 function paneOf(panes: Map<number, MinutePane>, minute: number): MinutePane {

@@ -101,6 +101,12 @@ export class BinaryWriter {
     this.length += b.length;
   }
 
+  /** Appends `src[start, end)`, with no view of it made (a row loop copies many small ranges). */
+  range(src: Buffer, start: number, end: number): void {
+    this.room(end - start);
+    this.length += src.copy(this.buf, this.length, start, end);
+  }
+
   /** What was written, without copying: valid until the next write or reset. */
   view(): Buffer {
     return this.buf.subarray(0, this.length);
