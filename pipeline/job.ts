@@ -216,10 +216,6 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     failure = err;
     stop.abort();
   };
-  consumer.on(consumer.events.CRASH, (e) => {
-    // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
-    if (!e.payload.restart) fail(e.payload.error, 'kafka consumer crashed');
-  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
     assignment.reassign(partitions);
@@ -236,7 +232,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   const closed = new Subject<void>();
   const processing = lastValueFrom(
-    kafkaBatches(consumer).pipe(
+    // A consumer failure that no restart mends ends the job (kafka-source.ts, group-consumer.ts).
+    kafkaBatches(consumer, { signal: stop.signal }).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
         let task = await assignment.task(batch.partition);
