@@ -65,8 +65,11 @@ export async function startAddressStage(deps: {
   const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
   await consumer.connect();
   await subscribeWhenKnown(consumer, topic);
-  // A consumer failure that no restart mends (group-consumer.ts): the stage would judge nothing again.
+  // kafkajs restarts a consumer after retriable failures only; after any other the stage would judge nothing again
   let crashed: Error | null = null;
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) crashed = e.payload.error;
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assigned = e.payload.memberAssignment[topic] ?? [];
     generation++;
@@ -100,7 +103,7 @@ export async function startAddressStage(deps: {
 
   const closed = new Subject<void>();
   const processing = lastValueFrom(
-    kafkaBatches(consumer, { signal: deps.signal }).pipe(
+    kafkaBatches(consumer).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
         try {
@@ -120,10 +123,7 @@ export async function startAddressStage(deps: {
     ),
     { defaultValue: undefined },
   );
-  processing.catch((err: Error) => {
-    crashed = err;
-    log.error({ err: err.message }, 'address stage consumer failed');
-  });
+  processing.catch((err: Error) => log.error({ err: err.message }, 'address stage consumer failed'));
 
   const send = async (task: AddressTask) => {
     if (!task.verdictsDue) return;

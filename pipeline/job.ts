@@ -216,6 +216,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     failure = err;
     stop.abort();
   };
+  consumer.on(consumer.events.CRASH, (e) => {
+    // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
+    if (!e.payload.restart) fail(e.payload.error, 'kafka consumer crashed');
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
     assignment.reassign(partitions);
@@ -232,8 +236,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   const closed = new Subject<void>();
   const processing = lastValueFrom(
-    // A consumer failure that no restart mends ends the job (kafka-source.ts, group-consumer.ts).
-    kafkaBatches(consumer, { signal: stop.signal }).pipe(
+    kafkaBatches(consumer).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
         let task = await assignment.task(batch.partition);
