@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { connectProducer, produceEvents } from '../pipeline/produce.ts';
@@ -55,6 +56,20 @@ export async function clickhouse(): Promise<ClickHouseClient> {
   const client = createClickHouseClient(localConfig().clickhouse);
   await migrate(client);
   return client;
+}
+
+/** The sinks' clients for a describe block's tests: opened (schema migrated) before them, closed after. */
+export function sinkClients(): { ch: ClickHouseClient; rd: RedisClient } {
+  const clients = {} as { ch: ClickHouseClient; rd: RedisClient };
+  beforeAll(async () => {
+    clients.ch = await clickhouse();
+    clients.rd = redis();
+  });
+  afterAll(async () => {
+    await clients.ch?.close();
+    clients.rd?.disconnect();
+  });
+  return clients;
 }
 
 /** Rows of a parameterised query. */

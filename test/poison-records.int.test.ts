@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { topicConfig } from '../pipeline/topic.ts';
-import { clickhouse, redis } from './harness.ts';
+import { sinkClients } from './harness.ts';
 import { createTopic, expectDeadLetters, expectEnded, expectExactCounts, runPoisonScenario, smallGarbage, testKafka, type PoisonRun } from './poison-input.ts';
-import type { RedisClient } from '../sinks/redis-client.ts';
 
 // The job's consumer fetches at most this much per partition (`maxBytesPerPartition` in pipeline/job.ts).
 const FETCH_BYTES_PER_PARTITION = 4 << 20;
@@ -16,18 +14,7 @@ const none = () => false;
 // Bad input never stalls a partition: however large or however many the bad messages, `run
 // --until-idle` ends, the valid events are counted exactly, and every bad message has its dead letter.
 describe('a poison record never stalls a partition', () => {
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
-
-  beforeAll(async () => {
-    ch = await clickhouse();
-    rd = redis();
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
+  const sinks = sinkClients();
 
   describe('20 000 valid events with 2 000 hostile messages between them, 80 of them ~900 KB', () => {
     let s: PoisonRun;
@@ -47,7 +34,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('ends', () => expectEnded(s.run));
-    it('counts the valid events exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
+    it('counts the valid events exactly', () => expectExactCounts(sinks.ch, sinks.rd, s.topic, s.prefix, s.truth));
     it('gives every hostile message its dead letter, byte for byte, with the reason, size and hash', () => expectDeadLetters(s, all));
   });
 
@@ -79,7 +66,7 @@ describe('a poison record never stalls a partition', () => {
 
     it('are the largest the broker takes', async () => expect(await oneMore).toBe('MESSAGE_TOO_LARGE'));
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(sinks.ch, sinks.rd, s.topic, s.prefix, s.truth));
     it('each have a dead letter cut to fit, with the original size and hash', () => expectDeadLetters(s, none));
   });
 
@@ -99,7 +86,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(sinks.ch, sinks.rd, s.topic, s.prefix, s.truth));
     it('each have a dead letter cut to fit, with the original size and hash', () => expectDeadLetters(s, none));
   });
 
@@ -117,7 +104,7 @@ describe('a poison record never stalls a partition', () => {
     });
 
     it('end the run', () => expectEnded(s.run));
-    it('leave the valid events counted exactly', () => expectExactCounts(ch, rd, s.topic, s.prefix, s.truth));
+    it('leave the valid events counted exactly', () => expectExactCounts(sinks.ch, sinks.rd, s.topic, s.prefix, s.truth));
     it('each have their dead letter', () => expectDeadLetters(s, all));
   });
 });

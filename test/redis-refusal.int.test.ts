@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
-import { clickhouse, redis, runCli } from './harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, sinkClients } from './harness.ts';
 import { createTopic, expectEnded, expectExactCounts, runPoisonScenario, runUntilIdle, type PoisonRun } from './poison-input.ts';
-import type { RedisClient } from '../sinks/redis-client.ts';
 
 // A poison record the job cannot skip. This file runs alone (vitest project `exclusive`):
 // `reconcile --fix` rewrites every live counter of a single Redis from ClickHouse, which would
 // undo the counts of jobs of other files running beside it.
 describe('a poison record that cannot be skipped', () => {
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
-
-  beforeAll(async () => {
-    ch = await clickhouse();
-    rd = redis();
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
+  const sinks = sinkClients();
 
   // Where skipping would lose counted views, the job stops with a message that names the cause and
   // the way back; following it gives exact counts.
@@ -37,10 +24,10 @@ describe('a poison record that cannot be skipped', () => {
         hostile: () => [],
         beforeRun: async (truth) => {
           poisoned = `vt:views:${[...truth.countedByVideo.keys()][0]}`;
-          await rd.set(poisoned, 'not-a-count');
+          await sinks.rd.set(poisoned, 'not-a-count');
         },
       });
-      await rd.del(poisoned);
+      await sinks.rd.del(poisoned);
       await runCli(['reconcile', '--fix', '--topic', s.topic, '--group', s.topic]);
       after = await runUntilIdle(s.topic);
     });
@@ -55,7 +42,7 @@ describe('a poison record that cannot be skipped', () => {
 
     it('counts exactly once the cause is fixed and reconcile --fix has run', async () => {
       expectEnded(after);
-      await expectExactCounts(ch, rd, s.topic, s.prefix, s.truth);
+      await expectExactCounts(sinks.ch, sinks.rd, s.topic, s.prefix, s.truth);
     });
   });
 });

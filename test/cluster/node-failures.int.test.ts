@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, truthOf, type LabelledEvent } from '../../bench/labelled-stream.ts';
 import { livePositions } from '../../bench/bench-throughput.ts';
 import { clusterStatus, clusterUp } from '../../infra/cluster.ts';
 import { progressKey } from '../../sinks/live-counters.ts';
 import type { RedisClient } from '../../sinks/redis-client.ts';
-import { clickhouse, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { produceToTopic, runCli, sinkClients, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { retrying } from '../../pipeline/retry.ts';
 import { exited, startWorker } from '../chaos.ts';
 import { expectSinksEqualTruth } from '../sink-truth.ts';
 
@@ -83,21 +83,19 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
 }
 
 /**
- * A send, again after a failure (up to three times): a killed broker's restart on a loaded machine
- * can outlast the client's own retries. A resend may write some events twice; the job must count
- * them as duplicates, which `expectSinksEqualTruth` checks.
+ * A send, again after a failure (three attempts, 5 s apart): a killed broker's restart on a loaded
+ * machine can outlast the client's own retries. A resend may write some events twice; the job must
+ * count them as duplicates, which `expectSinksEqualTruth` checks.
  */
 async function sendAgainOnFailure(send: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await send();
-      return;
-    } catch (err) {
+  await retrying(send, {
+    baseDelayMs: 5_000,
+    maxDelayMs: 5_000,
+    onRetry: (err, attempt) => {
       if (attempt === 3) throw err;
       console.log(`test producer: send failed (${(err as Error).message}); sending again in 5 s`);
-      await sleep(5_000);
-    }
-  }
+    },
+  });
 }
 
 /** Waits until `done` holds (a failed check counts as not yet), at most 3 min; a failed `feeding` ends the wait at once. */
@@ -123,39 +121,29 @@ async function kill9(node: string): Promise<void> {
 // the counts stay exact. How long the job stood still is printed, not asserted (no test asserts
 // on wall-clock time here: the machine is shared); on a quiet machine it stays under the session timeout.
 describe('cluster node failures', () => {
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
-
-  beforeAll(async () => {
-    ch = await clickhouse();
-    rd = redis();
-  });
-
-  afterAll(async () => {
-    await clusterUp(); // whatever a failed test left down
-    await ch?.close();
-    rd?.disconnect();
-  });
+  const sinks = sinkClients();
+  // after every test, before the clients close (hooks run as a stack): whatever a failed test left down
+  afterAll(() => clusterUp());
 
   it('a Kafka broker killed and restarted: totals exact', async () => {
-    const run = await runWith('broker-kill', rd, async () => {
+    const run = await runWith('broker-kill', sinks.rd, async () => {
       await kill9('kafka-2');
       await sleep(15_000);
       await clusterUp();
     });
     console.log(`broker kill: longest stall of the live positions ${run.maxStallMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
-    await expectSinksEqualTruth(ch, rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
+    await expectSinksEqualTruth(sinks.ch, sinks.rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
     expect(run.workerExit, run.workerLogs).toBe(0);
   });
 
   it('a Redis master killed and restarted: totals exact', async () => {
-    const run = await runWith('redis-kill', rd, async () => {
+    const run = await runWith('redis-kill', sinks.rd, async () => {
       await kill9('redis-cluster-1');
       await sleep(8_000);
       await clusterUp();
     });
     console.log(`redis master kill: longest stall of the live positions ${run.maxStallMs} ms`);
-    await expectSinksEqualTruth(ch, rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
+    await expectSinksEqualTruth(sinks.ch, sinks.rd, { group: run.topic, topic: run.topic }, run.events, truthOf(run.events), run.topic);
     expect(run.workerExit, run.workerLogs).toBe(0);
   });
 });
