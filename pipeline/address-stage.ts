@@ -65,18 +65,18 @@ export async function startAddressStage(deps: {
   const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
   await consumer.connect();
   await subscribeWhenKnown(consumer, topic);
-  // kafkajs restarts a consumer after retriable failures only; after any other the stage would judge nothing again
+  // A consumer failure that no restart mends (group-consumer.ts): the stage would judge nothing again.
   let crashed: Error | null = null;
-  consumer.on(consumer.events.CRASH, (e) => {
-    if (!e.payload.restart) crashed = e.payload.error;
-  });
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    assigned = e.payload.memberAssignment[topic] ?? [];
+  const reassign = (partitions: number[]) => {
+    assigned = partitions;
     generation++;
     tasks.clear();
     claims.clear();
-    log.info({ partitions: assigned }, 'address partitions assigned');
-  });
+    log.info({ partitions }, 'address partitions assigned');
+  };
+  consumer.on(consumer.events.GROUP_JOIN, (e) => reassign(e.payload.memberAssignment[topic] ?? []));
+  // A crashed consumer is out of the group until it joins again: its old partitions are not its own.
+  consumer.on(consumer.events.CRASH, () => reassign([]));
 
   const claim = async (partition: number): Promise<AddressTask | null> => {
     const at = generation;
@@ -103,7 +103,7 @@ export async function startAddressStage(deps: {
 
   const closed = new Subject<void>();
   const processing = lastValueFrom(
-    kafkaBatches(consumer).pipe(
+    kafkaBatches(consumer, { signal: deps.signal }).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
         try {
@@ -123,7 +123,10 @@ export async function startAddressStage(deps: {
     ),
     { defaultValue: undefined },
   );
-  processing.catch((err: Error) => log.error({ err: err.message }, 'address stage consumer failed'));
+  processing.catch((err: Error) => {
+    crashed = err;
+    log.error({ err: err.message }, 'address stage consumer failed');
+  });
 
   const send = async (task: AddressTask) => {
     if (!task.verdictsDue) return;

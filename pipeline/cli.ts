@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createKafka } from './kafka-client.ts';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
+import { STOP_GRACE_MS } from './config.ts';
 import { runJob } from './job.ts';
 import { stopRequest, whenStopped } from './stop-request.ts';
 import { runJobThreads } from './job-threads.ts';
@@ -93,7 +94,7 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     if (embedded && workers > 1) log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one consumer-group member');
     whenStopped(() => {
       log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
-      setTimeout(() => process.exit(1), 20_000).unref();
+      setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
     });
     const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
     const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;

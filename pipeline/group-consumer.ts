@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import type { JobConfig } from './config.ts';
 
 /**
@@ -15,4 +15,43 @@ export function groupConsumer(kafka: Kafka, config: JobConfig, groupId: string, 
     ...extra,
     retry: { restartOnFailure: async () => !signal.aborted },
   });
+}
+
+/** What kafkajs calls non-retriable though a broker restart causes it: the consumer is run again. */
+const BROKER_GONE = new Set(['KafkaJSGroupCoordinatorNotFound']);
+/** How long such failures may go on, with no group joined between them, before they end the stage. */
+const GIVE_UP_MS = 5 * 60_000;
+
+/**
+ * Runs `consumer` and keeps it running until `signal` aborts: kafkajs restarts it after failures it
+ * calls retriable; this runs it again, a second later, after one a broker restart causes (no group
+ * coordinator found while the broker that holds it is down), for up to GIVE_UP_MS without a group
+ * joined. Any other failure, or one that lasts longer, goes to `onFatal`.
+ */
+export function runKept(consumer: Consumer, config: ConsumerRunConfig, signal: AbortSignal, onFatal: (err: Error) => void): void {
+  let failingSince = 0;
+  const start = () => {
+    consumer
+      .connect()
+      .then(() => consumer.run(config))
+      .catch(onFatal);
+  };
+  consumer.on(consumer.events.GROUP_JOIN, () => (failingSince = 0));
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (e.payload.restart || signal.aborted) return;
+    const err = e.payload.error;
+    if (failingSince === 0) failingSince = Date.now();
+    if (!causes(err).some((c) => BROKER_GONE.has(c.name)) || Date.now() - failingSince > GIVE_UP_MS) return onFatal(err);
+    setTimeout(() => {
+      if (!signal.aborted) start();
+    }, 1_000);
+  });
+  start();
+}
+
+/** An error and its causes, outermost first. */
+function causes(err: Error): Error[] {
+  const chain: Error[] = [];
+  for (let e: unknown = err; e instanceof Error && chain.length < 10; e = (e as Error & { cause?: unknown }).cause) chain.push(e);
+  return chain;
 }

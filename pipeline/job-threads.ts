@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Logger } from 'pino';
-import type { JobConfig } from './config.ts';
+import { STOP_GRACE_MS, type JobConfig } from './config.ts';
 import type { JobSummary } from './job.ts';
 import { serveMetrics } from './metrics.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
@@ -22,8 +22,6 @@ const WORKER = new URL('../bin/viewtally-worker.mjs', import.meta.url);
 const YOUNG_GENERATION_MB = 192;
 // A worker that does not answer a probe in this time counts as not ready (it may be busy in a long batch).
 const PROBE_MS = 2_000;
-// After one worker failed, how long the others get to checkpoint and leave before the process exits anyway.
-const STOP_MS = 20_000;
 
 /** Summaries of several members as one. */
 function sum(summaries: JobSummary[]): JobSummary {
@@ -121,7 +119,7 @@ export async function runJobThreads(config: JobConfig, options: { workers: numbe
           if (code !== 0 && failure === null) failure = new Error(`worker thread ${index} exited with code ${code}`);
           if (failure !== null && alive.size > 0) {
             stopAll();
-            setTimeout(() => reject(failure!), STOP_MS).unref();
+            setTimeout(() => reject(failure!), STOP_GRACE_MS).unref(); // the others checkpoint and leave
           }
           if (alive.size === 0) (failure === null ? resolve() : reject(failure));
         });

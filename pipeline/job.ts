@@ -216,15 +216,14 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     failure = err;
     stop.abort();
   };
-  consumer.on(consumer.events.CRASH, (e) => {
-    // kafkajs restarts itself after retriable failures (a broker restart); anything else ends the job.
-    if (!e.payload.restart) fail(e.payload.error, 'kafka consumer crashed');
-  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const partitions = e.payload.memberAssignment[config.topic] ?? [];
     assignment.reassign(partitions);
     consumer.resume([{ topic: config.topic, partitions }]); // undo pauses of fenced partitions now ours again
   });
+  // A crashed consumer is out of the group until it joins again: claiming its old partitions
+  // meanwhile would fence their new owner, again and again.
+  consumer.on(consumer.events.CRASH, () => assignment.reassign([]));
 
   function pendingEvents(): number {
     let n = 0;
@@ -236,7 +235,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const addressStage = await startAddressStage({ kafka, admin, producer, redis: redisSink, committer, config, sourcePartitions: partitionCount, botRules: () => botRules.current(), log, signal: stop.signal });
   const closed = new Subject<void>();
   const processing = lastValueFrom(
-    kafkaBatches(consumer).pipe(
+    // A consumer failure that no restart mends ends the job (kafka-source.ts, group-consumer.ts).
+    kafkaBatches(consumer, { signal: stop.signal }).pipe(
       takeUntil(closed),
       concatMap(async (batch) => {
         let task = await assignment.task(batch.partition);
@@ -352,15 +352,11 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   } finally {
     closed.next();
     stalls.close();
-    // A broker that does not answer must not hold the exit: each step is bounded.
-    await bounded(consumer.disconnect(), 10_000);
-    await bounded(addressStage.stop(), 10_000);
-    await bounded(verdicts.stop(), 5_000);
-    await bounded(admin.disconnect(), 5_000);
-    await bounded(ends.close(), 5_000);
-    await bounded(producer.disconnect(), 5_000);
+    // A broker that does not answer must not hold the exit: each step is bounded, and the clients
+    // leave side by side (the address stage's verdicts go out through the producer: it goes last).
+    await Promise.all([bounded(consumer.disconnect(), 10_000), bounded(addressStage.stop(), 10_000), bounded(verdicts.stop(), 5_000), bounded(admin.disconnect(), 5_000), bounded(ends.close(), 5_000)]);
+    await Promise.all([bounded(producer.disconnect(), 5_000), bounded(clickhouseClient.close(), 5_000)]);
     botRules.close();
-    await bounded(clickhouseClient.close(), 5_000);
     redis.disconnect();
     await bounded(processing, 5_000);
     metricsServer?.close();

@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import type { Consumer } from 'kafkajs';
 import { rawRecord, type PartitionBatch } from '../operators/view-record.ts';
+import { runKept } from './group-consumer.ts';
 
 /** A fetch batch as it leaves Kafka: Kafka waits for `done` before fetching more (backpressure). */
 export interface SourcedBatch extends PartitionBatch {
@@ -13,12 +14,13 @@ export interface SourcedBatch extends PartitionBatch {
  * fetch loop waits until the batch has been processed — so however far behind the sinks are,
  * no more than one batch per partition is in memory.
  */
-export function kafkaBatches(consumer: Consumer, options: { partitionsConsumedConcurrently?: number } = {}): Observable<SourcedBatch> {
+export function kafkaBatches(consumer: Consumer, options: { signal: AbortSignal; partitionsConsumedConcurrently?: number }): Observable<SourcedBatch> {
   return new Observable<SourcedBatch>((subscriber) => {
     // Batches handed out and not yet done: released on teardown so the consumer can stop.
     const inFlight = new Set<() => void>();
-    consumer
-      .run({
+    runKept(
+      consumer,
+      {
         autoCommit: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
         eachBatch: async ({ batch, isRunning, isStale }) => {
@@ -40,8 +42,10 @@ export function kafkaBatches(consumer: Consumer, options: { partitionsConsumedCo
             });
           });
         },
-      })
-      .catch((err) => subscriber.error(err));
+      },
+      options.signal,
+      (err) => subscriber.error(err),
+    );
     return () => {
       for (const done of [...inFlight]) done();
       void consumer.stop();

@@ -1,6 +1,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { addressVerdictsTopic } from '../schemas/address-messages.ts';
 import { subscribeWhenKnown } from './topic.ts';
+import { runKept } from './group-consumer.ts';
 
 /**
  * The address verdicts as one worker reads them: the whole verdict topic (one partition) from its
@@ -14,6 +15,7 @@ export class VerdictFeed {
   private base = -1;
   private readonly values: Buffer[] = [];
   private failure: Error | null = null;
+  private readonly stopping = new AbortController();
 
   constructor(kafka: Kafka, options: { topic: string; group: string }) {
     this.topic = addressVerdictsTopic(options.topic);
@@ -24,23 +26,23 @@ export class VerdictFeed {
   async start(): Promise<void> {
     await this.consumer.connect();
     await subscribeWhenKnown(this.consumer, this.topic);
-    // kafkajs restarts a consumer after retriable failures only; after any other, no verdict would come again
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      if (!e.payload.restart) this.failure = e.payload.error;
-    });
-    this.consumer
-      .run({
+    // A failure that no restart mends (group-consumer.ts): no verdict would come again.
+    runKept(
+      this.consumer,
+      {
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           for (const m of batch.messages) {
             const offset = Number(m.offset);
             if (this.base < 0) this.base = offset;
-            // Messages come in order; a re-fetch after a rebalance of this one-member group repeats some.
+            // Messages come in order; a re-fetch after a rebalance or a restart of this one-member group repeats some.
             if (offset === this.end && m.value !== null) this.values.push(m.value);
           }
         },
-      })
-      .catch((err: Error) => (this.failure = err));
+      },
+      this.stopping.signal,
+      (err) => (this.failure = err),
+    );
   }
 
   /** The offset after the last message read (0 before any). */
@@ -57,6 +59,7 @@ export class VerdictFeed {
   }
 
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.consumer.disconnect();
   }
 }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { infraDown, infraUp } from '../infra/services.ts';
+import { STOP_GRACE_MS } from '../pipeline/config.ts';
 import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
 import { exited, expectSameAsReference as expectSame, pairedRuns, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
 
@@ -69,7 +70,7 @@ describe('disturbances', () => {
     stops.push(await stopGracefully(w3));
     for (const s of stops) {
       expect(s.code, s.log).toBe(0);
-      expect(s.ms, s.log).toBeLessThan(20_000);
+      expect(s.ms, s.log).toBeLessThan(STOP_GRACE_MS);
     }
     await runCli(['run', '--until-idle', ...args], SESSION);
     await expectSameAsReference(runs);
