@@ -1,21 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
-// Five projects, one after another (sequence.groupOrder). vitest sets parallelism per run, not per
-// project, so `npm test` (test/run-suite.sh) makes three runs: the first three projects two files at
-// a time, then the two exclusive ones side by side, each one file at a time.
+// Five projects in two chains that run side by side (test/run-suite.sh), one per layout: vitest
+// sets parallelism per run, not per project, so each chain is one or two runs, their projects one
+// after another (sequence.groupOrder).
 // - unit: pure code.
 // - integration: the real local services, started once by the global setup; each file uses
 //   topics, groups, videos and databases of its own, and much of a file's time is waiting
 //   (sessions to expire, chunks to arrive), so two files may share the services.
+// - exclusive: files that take the single-node services down, pause their writes (CLIENT PAUSE),
+//   or rewrite every live counter (`reconcile --fix`): nothing else may use those services
+//   meanwhile, so they run one at a time after the integration files, under a lock the
+//   benchmark's tiny run takes too.
 // - cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
 //   and a Redis Cluster, with a ClickHouse of their own (`VT_CLUSTER=1` points every client and
 //   child process there); the benchmark's tiny run is there too, as it measures both layouts.
-// - exclusive, cluster-exclusive: files that take services or nodes down, pause their writes
-//   (CLIENT PAUSE), or rewrite every live counter (`reconcile --fix`): nothing of their layout may
-//   run beside them. The two layouts share no service, so the two projects run side by side.
+// - cluster-exclusive: the cluster's files that kill nodes, add and remove job processes, or
+//   rewrite every live counter, one at a time after the cluster files.
 const EXCLUSIVE = ['test/disturbances.int.test.ts', 'test/redis-refusal.int.test.ts', 'test/stall-visibility.int.test.ts'];
-// scale-out needs no exclusivity: it runs in that chain because the chain beside it (exclusive) is
-// longer and mostly waits for services to come back, where scale-out's six processes keep the CPU busy.
+// scale-out needs no exclusivity: six job processes are load enough to run beside nothing else of the cluster.
 const CLUSTER_EXCLUSIVE = ['test/cluster/node-failures.int.test.ts', 'test/cluster/reconcile.int.test.ts', 'test/cluster/scale-out.int.test.ts'];
 const CLUSTER = ['test/cluster/**/*.int.test.ts', 'test/end-to-end.int.test.ts', 'test/crash-recovery.int.test.ts', 'test/provisional-ledger.int.test.ts', 'bench/bench-harness.int.test.ts'];
 
@@ -59,7 +61,7 @@ export default defineConfig({
           name: 'exclusive',
           sequence: { groupOrder: 3 },
           include: EXCLUSIVE,
-          globalSetup: ['test/global-setup.ts'],
+          globalSetup: ['test/global-setup-exclusive.ts'],
           ...services,
         },
       },

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchDefaults, runBench, type BenchResults } from './bench-harness.ts';
+import { TEST_ROOT } from '../test/global-setup.ts';
+import { holdExclusive } from '../test/test-services.ts';
 
 /** Paths of every null and every non-finite number in a parsed JSON value. */
 function holes(value: unknown, path = ''): string[] {
@@ -22,7 +24,13 @@ describe('bench harness (tiny)', () => {
   let results: BenchResults;
 
   beforeAll(async () => {
-    await runBench(options, () => {});
+    // its single-node lines use the services the exclusive files (another chain of the suite) take down
+    const release = await holdExclusive(TEST_ROOT);
+    try {
+      await runBench(options, () => {});
+    } finally {
+      release();
+    }
     results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
   });
 

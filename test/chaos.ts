@@ -103,15 +103,20 @@ export function pairedRuns(name: string, label: string, events: LabelledEvent[],
   };
 }
 
+/** The rows only one of two runs has (a long diff of thousands of rows is cut before it shows them). */
+function rowsApart(actual: string[], expected: string[]): string {
+  const [a, e] = [new Set(actual), new Set(expected)];
+  const extra = actual.filter((r) => !e.has(r));
+  const missing = expected.filter((r) => !a.has(r));
+  return `only in the disturbed run (${extra.length}): ${extra.slice(0, 20).join(' ')}\nonly in the reference (${missing.length}): ${missing.slice(0, 20).join(' ')}`;
+}
+
 /** Asserts the disturbed run's sinks equal the reference's, table by table; returns the reference's contents. */
 export async function expectSameAsReference(ch: ClickHouseClient, runs: PairedRuns, videos: string[], redis: { reference: RedisClient; disturbed: RedisClient }) {
   const expected = await sinkContents(ch, redis.reference, runs.reference, videos);
   const actual = await sinkContents(ch, redis.disturbed, runs.disturbed, videos);
   expect(expected.minute.length).toBeGreaterThan(500);
-  expect(actual.minute).toEqual(expected.minute);
-  expect(actual.hour).toEqual(expected.hour);
-  expect(actual.day).toEqual(expected.day);
-  expect(actual.outcomes).toEqual(expected.outcomes);
+  for (const table of ['minute', 'hour', 'day', 'outcomes'] as const) expect(actual[table], rowsApart(actual[table], expected[table])).toEqual(expected[table]);
   expect(actual.redis).toEqual(expected.redis);
   return expected;
 }

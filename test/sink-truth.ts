@@ -19,8 +19,8 @@ export async function minuteViews(ch: ClickHouseClient, prefix: string): Promise
   return new Map(got.map((r) => [dimsKey(Number(r.minute), r as never), Number(r.views)]));
 }
 
-/** Messages in every partition of `topic`. */
-async function messagesIn(topic: string): Promise<number> {
+/** Messages in every partition of `topic`: the events, and any the test producer wrote twice. */
+export async function messagesIn(topic: string): Promise<number> {
   const admin = createKafka('test-truth', localConfig().brokers).admin();
   await admin.connect();
   try {
