@@ -30,6 +30,14 @@ export function exited(p: ChildProcess): Promise<void> {
   return p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', () => r()));
 }
 
+/** Asks a worker to stop (SIGTERM) and waits: its exit code, how long it took, and its last log lines. */
+export async function stopGracefully(w: ChildProcess & { log(): string }): Promise<{ code: number | null; ms: number; log: string }> {
+  const started = Date.now();
+  w.kill('SIGTERM');
+  await exited(w);
+  return { code: w.exitCode, ms: Date.now() - started, log: w.log().slice(-4000) };
+}
+
 /**
  * Appends events that arrive late: fresh human views hours behind the stream (counted, as
  * corrections of windows that already fired) and views more than 7 days behind (`too_late`).

@@ -2,14 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '../sinks/redis-client.ts';
-import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { infraDown, infraUp } from '../infra/services.ts';
 import { STOP_GRACE_MS } from '../pipeline/config.ts';
 import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
-import { exited, expectSameAsReference as expectSame, pairedRuns, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
+import { expectSameAsReference as expectSame, pairedRuns, startWorker, stopGracefully, withLateEvents, type PairedRuns } from './chaos.ts';
 
 const HOUR = 3_600_000;
 const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '1000' };
@@ -17,13 +16,6 @@ const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '100
 const WIPED_DB = 7;
 
 /** Stops a worker with SIGTERM; resolves with its exit code and how long the graceful stop took. */
-async function stopGracefully(w: ChildProcess & { log(): string }): Promise<{ code: number | null; ms: number; log: string }> {
-  const started = Date.now();
-  w.kill('SIGTERM');
-  await exited(w);
-  return { code: w.exitCode, ms: Date.now() - started, log: w.log().slice(-3000) };
-}
-
 // Workers joining and leaving, service outages and a wiped Redis: after each, the sinks hold
 // exactly what an undisturbed run of the same events holds.
 describe('disturbances', () => {

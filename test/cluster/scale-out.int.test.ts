@@ -7,7 +7,7 @@ import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth }
 import type { RedisClient } from '../../sinks/redis-client.ts';
 import type { PartitionStatus } from '../../pipeline/status.ts';
 import { clickhouse, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
-import { exited, startWorker } from '../chaos.ts';
+import { startWorker, stopGracefully } from '../chaos.ts';
 import { expectSinksEqualTruth } from '../sink-truth.ts';
 
 const PARTITIONS = 16;
@@ -70,10 +70,9 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
     })();
     const args = ['--topic', topic, '--group', topic];
     const stop = async (w: ChildProcess & { log(): string }) => {
-      w.kill('SIGTERM');
-      await exited(w);
-      stops.push(w.exitCode);
-      if (w.exitCode !== 0) stopLogs.push(w.log().slice(-4000));
+      const { code, log } = await stopGracefully(w);
+      stops.push(code);
+      if (code !== 0) stopLogs.push(log);
     };
     const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
     seen.withFour = await settledOn(topic, first);
