@@ -26,7 +26,7 @@ describe('embedded mode: run --serve', () => {
     const worker = startWorker(['--topic', topic, '--group', topic, '--serve', '--port', String(port), '--clickhouse', `embedded:${dir}`], { VT_CHECKPOINT_INTERVAL_MS: '1000' });
     const base = `http://127.0.0.1:${port}`;
     try {
-      let live: { views?: number; source?: string } = {};
+      let live: { views?: number; unique_viewers?: number; source?: string } = {};
       let total: { views?: number } = {};
       // the embedded engine loads in the job's process first: up to a few minutes beside other test files
       for (let i = 0; i < 240 && !(live.views === 40 && total.views === 40); i++) {
@@ -35,7 +35,10 @@ describe('embedded mode: run --serve', () => {
         const range = `from=${new Date(at - 3_600_000).toISOString()}&to=${new Date().toISOString()}`;
         total = await fetch(`${base}/v1/analytics/totals?${range}&video_id=${video}`).then((r) => r.json()).catch(() => ({}));
       }
-      expect(live).toMatchObject({ video_id: video, views: 40, unique_viewers: 40, source: 'redis' });
+      expect(live).toMatchObject({ video_id: video, views: 40, source: 'redis' });
+      // a HyperLogLog estimate (its hash of these run-unique ids decides): 39 was seen once
+      expect(live.unique_viewers).toBeGreaterThanOrEqual(38);
+      expect(live.unique_viewers).toBeLessThanOrEqual(40);
       expect(total.views).toBe(40);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
     } finally {

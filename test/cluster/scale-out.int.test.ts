@@ -5,8 +5,9 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../../bench/labelled-stream.ts';
 import type { RedisClient } from '../../sinks/redis-client.ts';
-import type { PartitionStatus } from '../../pipeline/status.ts';
-import { clickhouse, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { jobStatus, type PartitionStatus } from '../../pipeline/status.ts';
+import { createKafka } from '../../pipeline/kafka-client.ts';
+import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
 import { startWorker, stopGracefully } from '../chaos.ts';
 import { expectSinksEqualTruth } from '../sink-truth.ts';
 
@@ -26,16 +27,33 @@ async function ownership(topic: string): Promise<PartitionStatus[]> {
   return stdout.trim().split('\n').map((l) => JSON.parse(l) as PartitionStatus);
 }
 
-/** Polls `viewtally status` until the group has settled on exactly `workers`, each owning its share; returns what it showed. */
-async function settledOn(topic: string, workers: ChildProcess[], timeoutMs = 240_000): Promise<PartitionStatus[]> {
+/** Whether `status` shows the group settled on exactly `members`, each owning its share. */
+function settled(status: PartitionStatus[], members: Set<string>): boolean {
+  const owners = new Set(status.map((s) => processOf(s.owner)));
+  return status.length === PARTITIONS && owners.size === members.size && [...owners].every((o) => o !== null && members.has(o));
+}
+
+/**
+ * Waits until the group has settled on exactly `workers`; returns what `viewtally status` showed
+ * then. The wait polls the same status in this process: a CLI each second would take a core.
+ */
+async function settledOn(topic: string, workers: ChildProcess[], rd: RedisClient, timeoutMs = 240_000): Promise<PartitionStatus[]> {
   const members = new Set(workers.map(memberOf));
   const deadline = Date.now() + timeoutMs;
+  const admin = createKafka('test-scale-out', localConfig().brokers).admin();
+  await admin.connect();
   let last: PartitionStatus[] = [];
-  while (Date.now() < deadline) {
-    last = await ownership(topic);
-    const owners = new Set(last.map((s) => processOf(s.owner)));
-    if (last.length === PARTITIONS && owners.size === members.size && [...owners].every((o) => o !== null && members.has(o))) return last;
-    await sleep(1_000);
+  try {
+    while (Date.now() < deadline) {
+      last = await jobStatus({ ...localConfig(), topic, group: topic }, admin, rd);
+      if (settled(last, members)) {
+        last = await ownership(topic);
+        if (settled(last, members)) return last;
+      }
+      await sleep(1_000);
+    }
+  } finally {
+    await admin.disconnect();
   }
   throw new Error(`the group did not settle on ${[...members].join(', ')}; status showed ${JSON.stringify(last.map((s) => [s.partition, s.owner]))}`);
 }
@@ -75,7 +93,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
       if (code !== 0) stopLogs.push(log);
     };
     const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
-    seen.withFour = await settledOn(topic, first);
+    seen.withFour = await settledOn(topic, first, rd);
     seen.four = first.map(memberOf);
     const joined = [0, 1].map(() => startWorker(args, SESSION));
     await sleep(6_000);
@@ -84,7 +102,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
       await sleep(4_000);
     }
     const remaining = [first[3], ...joined];
-    seen.withThree = await settledOn(topic, remaining);
+    seen.withThree = await settledOn(topic, remaining, rd);
     seen.three = remaining.map(memberOf);
     await feeding;
     for (const w of remaining) await stop(w);
