@@ -1,9 +1,10 @@
 /**
  * Local services for the test runs, shared by every vitest process that uses the same folder.
  *
- * `npm test` runs two vitest processes side by side at the end (test/run-suite.sh), so the
- * process that started a service may finish while another still uses it. Each process registers
- * itself in `<root>/run/test-users/`; the last one out stops whatever any of them started.
+ * `npm test` runs its two chains side by side (test/run-suite.sh), and the cluster chain uses
+ * the single-node services too, so the process that started a service may finish while another
+ * still uses it. Each process registers itself in `<root>/run/test-users/`; the last one out
+ * stops whatever any of them started.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
