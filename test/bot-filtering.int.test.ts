@@ -1,15 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { RedisClient } from '../sinks/redis-client.ts';
 import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { DEFAULT_BOT_RULES_PATH } from '../operators/bot-rules-source.ts';
 import { testEvent } from '../operators/test-records.ts';
-import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { lastJson, produceToTopic, redis, rows, runCli, sinkClients, uniqueName } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 
@@ -22,29 +20,21 @@ describe('bot filtering end to end', () => {
   const prefix = uniqueName('bots');
   let events: LabelledEvent[];
   let truth: StreamTruth;
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
 
   beforeAll(async () => {
     events = generateLabelledStream({ seed: 314, events: 200_000, videos: 5_000, minutes: 60, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR })
       .toArray()
       .map((l) => ({ ...l, event: { ...l.event, video_id: `${prefix}-${l.event.video_id}` } }));
     truth = truthOf(events);
-    ch = await clickhouse();
-    rd = redis();
     await produceToTopic(prefix, 4, events.map((l) => l.event));
     const { stdout } = await runCli(['run', '--until-idle', '--topic', prefix, '--group', prefix]);
     console.log(`bot filtering: ${JSON.stringify(lastJson<object>(stdout))}`);
   });
 
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
-
   const outcomes = async () =>
     Object.fromEntries(
-      (await rows<{ outcome: string; n: string }>(ch, 'SELECT outcome, sum(events) AS n FROM view_outcomes_minute WHERE startsWith(video_id, {p:String}) GROUP BY outcome', { p: prefix })).map((r) => [
+      (await rows<{ outcome: string; n: string }>(sinks.ch, 'SELECT outcome, sum(events) AS n FROM view_outcomes_minute WHERE startsWith(video_id, {p:String}) GROUP BY outcome', { p: prefix })).map((r) => [
         r.outcome,
         Number(r.n),
       ]),
@@ -60,7 +50,7 @@ describe('bot filtering end to end', () => {
 
   it('catches the labelled bots with precision ≥ 99 % and recall ≥ 95 %, and spares carrier-NAT humans', async () => {
     const rejected = new Set(
-      (await rows<{ event_id: string }>(ch, 'SELECT event_id FROM rejected_views WHERE startsWith(video_id, {p:String})', { p: prefix })).map((r) => r.event_id),
+      (await rows<{ event_id: string }>(sinks.ch, 'SELECT event_id FROM rejected_views WHERE startsWith(video_id, {p:String})', { p: prefix })).map((r) => r.event_id),
     );
     const bots = events.filter((l) => l.expected === 'bot');
     const caught = bots.filter((l) => rejected.has(l.event.event_id)).length;
@@ -76,10 +66,10 @@ describe('bot filtering end to end', () => {
   });
 
   it('holds the same counted views per video in ClickHouse and Redis', async () => {
-    const ch_ = await rows<{ video_id: string; v: string }>(ch, 'SELECT video_id, sum(views) AS v FROM views_day WHERE startsWith(video_id, {p:String}) GROUP BY video_id', { p: prefix });
+    const ch_ = await rows<{ video_id: string; v: string }>(sinks.ch, 'SELECT video_id, sum(views) AS v FROM views_day WHERE startsWith(video_id, {p:String}) GROUP BY video_id', { p: prefix });
     const inClickHouse = new Map(ch_.map((r) => [r.video_id, Number(r.v)]));
     const ids = [...inClickHouse.keys()];
-    const values = await liveViews(rd, { group: prefix, topic: prefix }, ids);
+    const values = await liveViews(sinks.rd, { group: prefix, topic: prefix }, ids);
     expect(new Map(ids.map((id, i) => [id, values[i]]))).toEqual(inClickHouse);
     expect(ids.length).toBeGreaterThan(1_000);
   });

@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { RedisClient } from '../sinks/redis-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
-import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName } from './harness.ts';
+import { lastJson, produceToTopic, rows, runCli, sinkClients, uniqueName } from './harness.ts';
 import { byAddressTopic } from '../schemas/address-messages.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { exited, expectSameAsReference, pairedRuns, sinkContents, startWorker, withLateEvents, type PairedRuns } from './chaos.ts';
@@ -27,8 +25,7 @@ const HOUR = 3_600_000;
 describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORKERS} workers)`, () => {
   let stream: LabelledEvent[];
   let runs: PairedRuns;
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   let kills = 0;
   let crashes = 0;
 
@@ -39,8 +36,6 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
     stream = withLateEvents(generated, rng, Math.ceil(EVENTS / 100));
     runs = pairedRuns(uniqueName('crash'), 'kill', stream, (topic, events, keyOf) => produceToTopic(topic, 4, events, keyOf));
     const { reference, disturbed: chaos } = runs;
-    ch = await clickhouse();
-    rd = redis();
 
     await runs.produce(reference);
     await runCli(['run', '--until-idle', '--workers', '1', '--topic', reference, '--group', reference]);
@@ -90,18 +85,13 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
     console.log(`crash recovery: ${kills} kills by the test, ${crashes} by crash points; final run ${JSON.stringify(lastJson<object>(stdout))}`);
   });
 
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
-
   it('killed workers at least as often as asked', () => {
     expect(kills).toBeGreaterThanOrEqual(KILLS);
   });
 
   it('ends with ClickHouse minute, hour and day totals, the outcome table and Redis exactly as the undisturbed run', async () => {
     const videos = [...new Set(stream.map((l) => l.event.video_id))];
-    const expected = await expectSameAsReference(ch, runs, videos, { reference: rd, disturbed: rd });
+    const expected = await expectSameAsReference(sinks.ch, runs, videos, { reference: sinks.rd, disturbed: sinks.rd });
     expect(expected.minute.length).toBeGreaterThan(1000);
     const outcomeEvents = expected.outcomes.reduce((n, r) => n + Number(JSON.parse(r).events), 0);
     expect(outcomeEvents).toBe(stream.length);
@@ -109,12 +99,12 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
 
   it('killed the address stage too: its partitions were taken over again and again, and its verdicts decided the same bots in both runs', async () => {
     const topic = byAddressTopic(runs.disturbed);
-    const epochs = await Promise.all([0, 1, 2, 3].map((p) => rd.hget(progressKey(`${runs.disturbed}.address`, topic, p), 'epoch')));
+    const epochs = await Promise.all([0, 1, 2, 3].map((p) => sinks.rd.hget(progressKey(`${runs.disturbed}.address`, topic, p), 'epoch')));
     // claimed first, then again after kills, and once more by the final run
     expect(epochs.map(Number).every((e) => e >= 3)).toBe(true);
     const addressBots = async (prefix: string) =>
       Number(
-        (await rows<{ n: string }>(ch, "SELECT count() AS n FROM rejected_views WHERE startsWith(video_id, {p:String}) AND has(reasons, 'ip_velocity')", { p: prefix }))[0].n,
+        (await rows<{ n: string }>(sinks.ch, "SELECT count() AS n FROM rejected_views WHERE startsWith(video_id, {p:String}) AND has(reasons, 'ip_velocity')", { p: prefix }))[0].n,
       );
     const reference = await addressBots(runs.reference);
     expect(reference).toBeGreaterThan(500);
@@ -124,7 +114,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
   it('counted the late events as corrections and left the too-late ones out', async () => {
     const late = stream.filter((l) => l.event.event_id.startsWith('late-'));
     const tooLate = late.filter((l) => l.expected === 'too_late').length;
-    const expected = await sinkContents(ch, rd, runs.reference, []);
+    const expected = await sinkContents(sinks.ch, sinks.rd, runs.reference, []);
     const tooLateRows = expected.outcomes.map((r) => JSON.parse(r)).filter((r) => r.outcome === 'too_late');
     expect(tooLateRows.reduce((n, r) => n + Number(r.events), 0)).toBe(tooLate);
   });

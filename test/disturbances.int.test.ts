@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '../sinks/redis-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,7 +6,7 @@ import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-st
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { infraDown, infraUp } from '../infra/services.ts';
 import { STOP_GRACE_MS } from '../pipeline/config.ts';
-import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName } from './harness.ts';
+import { localConfig, produceToTopic, runCli, sinkClients, uniqueName } from './harness.ts';
 import { expectSameAsReference as expectSame, pairedRuns, startWorker, stopGracefully, withLateEvents, type PairedRuns } from './chaos.ts';
 
 const HOUR = 3_600_000;
@@ -20,8 +19,7 @@ const WIPED_DB = 7;
 // exactly what an undisturbed run of the same events holds.
 describe('disturbances', () => {
   let stream: LabelledEvent[];
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   const name = uniqueName('disturb');
   const pair = (label: string): PairedRuns => pairedRuns(name, label, stream, (topic, events, keyOf) => produceToTopic(topic, 4, events, keyOf));
   let videos: string[];
@@ -30,19 +28,12 @@ describe('disturbances', () => {
     const generated = generateLabelledStream({ seed: 99, events: 24_000, videos: 1_000, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR }).toArray();
     stream = withLateEvents(generated, new Rng(99), 200);
     videos = [...new Set(stream.map((l) => l.event.video_id))];
-    ch = await clickhouse();
-    rd = redis();
     const runs = pair('unused');
     await runs.produce(runs.reference);
     await runCli(['run', '--until-idle', '--topic', runs.reference, '--group', runs.reference]);
   });
 
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
-
-  const expectSameAsReference = (runs: PairedRuns, disturbedRedis: RedisClient = rd) => expectSame(ch, runs, videos, { reference: rd, disturbed: disturbedRedis });
+  const expectSameAsReference = (runs: PairedRuns, disturbedRedis: RedisClient = sinks.rd) => expectSame(sinks.ch, runs, videos, { reference: sinks.rd, disturbed: disturbedRedis });
 
   it('keeps exact totals while workers join and leave mid-stream, and each leaves gracefully within bounds', async () => {
     const runs = pair('rebalance');

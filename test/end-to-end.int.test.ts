@@ -1,12 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { RedisClient } from '../sinks/redis-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { outcomeKey } from '../bench/labelled-stream-truth.ts';
 import { minuteViews } from './sink-truth.ts';
-import { clickhouse, lastJson, produceToTopic, redis, rows, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
+import { lastJson, produceToTopic, rows, runCli, sinkClients, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { shuffleWithinMinutes } from './shuffle.ts';
 import { withLateEvents } from './chaos.ts';
 
@@ -21,8 +19,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
   const topic = prefix;
   let events: LabelledEvent[];
   let truth: StreamTruth;
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   let summary: { events: number; eventsPerSecond: number; byOutcome: Record<string, number> };
 
   beforeAll(async () => {
@@ -45,17 +42,10 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
       1_200,
     );
     truth = truthOf(events);
-    ch = await clickhouse();
-    rd = redis();
     await produceToTopic(topic, 4, events.map((l) => l.event));
     const { stdout } = await runCli(['run', '--until-idle', '--workers', String(workers), '--topic', topic, '--group', prefix]);
     summary = lastJson(stdout);
     console.log(`end-to-end (--workers ${workers}): ${summary.events} events in one run, ${summary.eventsPerSecond} events/s`);
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
   });
 
   it('processes every produced event once, with the expected outcomes', () => {
@@ -67,7 +57,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
   });
 
   it('stores counted views per (minute, video, country, device, traffic source) exactly', async () => {
-    const actual = await minuteViews(ch, prefix);
+    const actual = await minuteViews(sinks.ch, prefix);
     expect(actual.size).toBe(truth.countedByMinuteDims.size);
     expect(actual).toEqual(truth.countedByMinuteDims);
   });
@@ -84,7 +74,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
         expected.set(k, (expected.get(k) ?? 0) + n);
       }
       const got = await rows<{ t: string; video_id: string; views: string }>(
-        ch,
+        sinks.ch,
         `SELECT toUnixTimestamp(${column}) * 1000 AS t, video_id, sum(views) AS views FROM ${table} WHERE startsWith(video_id, {prefix:String}) GROUP BY t, video_id`,
         { prefix },
       );
@@ -101,7 +91,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
 
   it('accounts for every event in the outcome table', async () => {
     const got = await rows<{ minute: string; video_id: string; outcome: string; events: string }>(
-      ch,
+      sinks.ch,
       `SELECT toUnixTimestamp(minute) * 1000 AS minute, video_id, outcome, sum(events) AS events
        FROM view_outcomes_minute WHERE startsWith(video_id, {prefix:String})
        GROUP BY minute, video_id, outcome`,
@@ -114,7 +104,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
 
   it('holds every video’s total in Redis exactly, and nothing for videos without counted views', async () => {
     const ids = [...new Set(events.map((l) => l.event.video_id))];
-    const values = await liveViews(rd, { group: prefix, topic }, ids);
+    const values = await liveViews(sinks.rd, { group: prefix, topic }, ids);
     const actual = new Map<string, number>();
     ids.forEach((id, i) => {
       if (values[i] !== 0) actual.set(id, values[i]);

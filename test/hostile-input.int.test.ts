@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { RedisClient } from '../sinks/redis-client.ts';
 import { liveViews } from '../sinks/live-counters.ts';
 import { generateLabelledStream, truthOf } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
@@ -11,7 +9,7 @@ import { kafkaKey } from '../schemas/viewer-key.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
 import { deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { metricSum as metric } from '../pipeline/metrics.ts';
-import { clickhouse, localConfig, redis, runCli, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
+import { localConfig, runCli, sinkClients, uniqueName, DETERMINISTIC_MIX } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 import { smallGarbage } from './poison-input.ts';
 import { freePort } from '../infra/free-port.ts';
@@ -37,8 +35,7 @@ describe('hostile input and metrics', () => {
   const topic = uniqueName('hostile');
   const prefix = `${topic}-`;
   const kafka = new Kafka({ clientId: 'test', brokers: localConfig().brokers, logLevel: logLevel.NOTHING });
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   let truth: ReturnType<typeof truthOf>;
   const bad: (Buffer | null)[] = [];
   const scrapes: string[] = [];
@@ -98,28 +95,21 @@ describe('hostile input and metrics', () => {
     worker.kill('SIGTERM');
     await exited(worker);
     await runCli(['run', '--until-idle', '--topic', topic, '--group', topic]);
-    ch = await clickhouse();
-    rd = redis();
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
   });
 
   it('counts the valid events exactly despite the garbage between them', async () => {
     const ids = [...truth.countedByVideo.keys()];
-    const values = await liveViews(rd, { group: topic, topic }, ids);
+    const values = await liveViews(sinks.rd, { group: topic, topic }, ids);
     expect(new Map(ids.map((id, i) => [id, values[i]]))).toEqual(truth.countedByVideo);
     const rows = await (
-      await ch.query({ query: 'SELECT sum(views) AS v FROM views_minute WHERE startsWith(video_id, {p:String})', query_params: { p: prefix }, format: 'JSONEachRow' })
+      await sinks.ch.query({ query: 'SELECT sum(views) AS v FROM views_minute WHERE startsWith(video_id, {p:String})', query_params: { p: prefix }, format: 'JSONEachRow' })
     ).json<{ v: string }>();
     expect(Number(rows[0].v)).toBe(truth.outcomes.counted);
   });
 
   it('gives every bad message the outcome invalid', async () => {
     const rows = await (
-      await ch.query({
+      await sinks.ch.query({
         query: "SELECT sum(events) AS n FROM view_outcomes_minute WHERE outcome = 'invalid' AND video_id = '' AND minute >= now() - INTERVAL 1 DAY",
         format: 'JSONEachRow',
       })

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { metricSum } from '../pipeline/metrics.ts';
 import { STALL_CHECKPOINTS } from '../pipeline/stall-watch.ts';
 import type { StreamTruth } from '../bench/labelled-stream.ts';
-import { clickhouse, redis } from './harness.ts';
+import { sinkClients } from './harness.ts';
 import { exited, startWorker } from './chaos.ts';
 import { createTopic, expectEnded, expectExactCounts, produceRaw, runUntilIdle, validEvents } from './poison-input.ts';
-import type { RedisClient } from '../sinks/redis-client.ts';
 import { freePort } from '../infra/free-port.ts';
 
 const CHECKPOINT_MS = 1_000;
@@ -40,8 +38,7 @@ async function until(port: number, done: (p: Probe) => boolean, ms: number): Pro
 // waiting, /readyz fails and viewtally_partition_stalled says which; both clear once it moves again,
 // and nothing is lost or doubled.
 describe('a stalled partition is visible', () => {
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   let truth: StreamTruth;
   let topic: string;
   let prefix: string;
@@ -52,8 +49,6 @@ describe('a stalled partition is visible', () => {
   let finish: { code: number | null; log: string };
 
   beforeAll(async () => {
-    ch = await clickhouse();
-    rd = redis();
     topic = await createTopic('stall', 2);
     prefix = `${topic}-`;
     const valid = validEvents(19, 4_000, prefix);
@@ -65,23 +60,18 @@ describe('a stalled partition is visible', () => {
     try {
       before = await until(port, (p) => p.ready === 200 && p.checkpoints >= 2 && p.text.includes('viewtally_partition_stalled{'), 60_000);
       // Redis holds every write (and script) of the job while paused: no live flush, no checkpoint.
-      await rd.call('CLIENT', 'PAUSE', '40000', 'WRITE');
+      await sinks.rd.call('CLIENT', 'PAUSE', '40000', 'WRITE');
       await produceRaw(topic, messages.slice(2_000));
       stalled = await until(port, (p) => p.ready === 503 && p.stalled >= 1, 30_000);
-      await rd.call('CLIENT', 'UNPAUSE');
+      await sinks.rd.call('CLIENT', 'UNPAUSE');
       recovered = await until(port, (p) => p.ready === 200 && p.stalled === 0, 30_000);
     } finally {
-      await rd.call('CLIENT', 'UNPAUSE');
+      await sinks.rd.call('CLIENT', 'UNPAUSE');
       worker.kill('SIGTERM');
       await exited(worker);
       log = worker.log();
     }
     finish = await runUntilIdle(topic);
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
   });
 
   it('is ready, with no partition stalled, while checkpoints advance', () => {
@@ -103,6 +93,6 @@ describe('a stalled partition is visible', () => {
 
   it('loses and doubles nothing', async () => {
     expectEnded(finish);
-    await expectExactCounts(ch, rd, topic, prefix, truth);
+    await expectExactCounts(sinks.ch, sinks.rd, topic, prefix, truth);
   });
 });

@@ -1,6 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { RedisClient } from '../sinks/redis-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LiveCounts } from '../operators/live-counts.ts';
 import { RedisSink } from '../sinks/redis-sink.ts';
 import { createLiveCounterReader, progressKey, recordShards } from '../sinks/live-counters.ts';
@@ -9,7 +7,7 @@ import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { writeViewsRow } from '../schemas/clickhouse-rows.ts';
 import { fingerprintOf } from '../operators/test-records.ts';
-import { clickhouse, redis, rows, uniqueName } from './harness.ts';
+import { rows, sinkClients, uniqueName } from './harness.ts';
 
 const VIEWERS = 1_000_000;
 const BATCH = 50_000;
@@ -21,17 +19,14 @@ const MINUTE = 60_000;
 describe('unique viewers of a video with 1 000 000 distinct viewers', () => {
   const video = uniqueName('uniq');
   const base = Math.floor(Date.now() / (60 * MINUTE)) * 60 * MINUTE - 3 * 60 * MINUTE;
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
 
   beforeAll(async () => {
-    ch = await clickhouse();
-    rd = redis();
-    const sink = new RedisSink(rd);
+    const sink = new RedisSink(sinks.rd);
     const key = progressKey(video, video, 0);
-    await recordShards(rd, { group: video, topic: video }, 1);
+    await recordShards(sinks.rd, { group: video, topic: video }, 1);
     const { epoch } = await sink.claim(key, `${key}:lock`);
-    const clickhouseSink = new ClickHouseSink(ch);
+    const clickhouseSink = new ClickHouseSink(sinks.ch);
     const videoFp = fingerprintOf(video);
     const [videoHi, videoLo] = [Number(videoFp >> 32n), Number(videoFp & 0xffffffffn)];
     for (let from = 0; from < VIEWERS; from += BATCH) {
@@ -57,20 +52,15 @@ describe('unique viewers of a video with 1 000 000 distinct viewers', () => {
     }
   });
 
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
-
   it('Redis HyperLogLog is within 2 %', async () => {
-    const estimate = (await createLiveCounterReader(rd, { group: video, topic: video }).one(video))!.unique_viewers;
+    const estimate = (await createLiveCounterReader(sinks.rd, { group: video, topic: video }).one(video))!.unique_viewers;
     console.log(`unique viewers: Redis HLL ${estimate} (${(((estimate - VIEWERS) / VIEWERS) * 100).toFixed(2)} %)`);
     expect(Math.abs(estimate - VIEWERS) / VIEWERS).toBeLessThan(0.02);
   });
 
   it('ClickHouse states merged at every granularity are within 2 %', async () => {
     for (const table of ['views_minute', 'views_hour', 'views_day']) {
-      const [r] = await rows<{ u: string }>(ch, `SELECT uniqCombinedMerge(15)(unique_viewers) AS u FROM ${table} WHERE video_id = {v:String}`, { v: video });
+      const [r] = await rows<{ u: string }>(sinks.ch, `SELECT uniqCombinedMerge(15)(unique_viewers) AS u FROM ${table} WHERE video_id = {v:String}`, { v: video });
       const estimate = Number(r.u);
       console.log(`unique viewers: ${table} ${estimate} (${(((estimate - VIEWERS) / VIEWERS) * 100).toFixed(2)} %)`);
       expect(Math.abs(estimate - VIEWERS) / VIEWERS).toBeLessThan(0.02);

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, truthOf, type LabelledEvent } from '../../bench/labelled-stream.ts';
 import { masters, type RedisClient } from '../../sinks/redis-client.ts';
-import { clickhouse, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { produceToTopic, runCli, sinkClients, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
 import { exited, startWorker } from '../chaos.ts';
 import { expectSinksEqualTruth } from '../sink-truth.ts';
 
@@ -17,16 +16,13 @@ const SESSION = { VT_SESSION_TIMEOUT_MS: '6000', VT_CHECKPOINT_INTERVAL_MS: '100
 describe('reconcile --fix on a wiped Redis Cluster', () => {
   const topic = uniqueName('cluster-wiped');
   let events: LabelledEvent[];
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   let workerExit: number | null = null;
 
   beforeAll(async () => {
     const stream = generateLabelledStream({ seed: 77, events: 24_000, videos: 1_000, minutes: 15, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR, mix: DETERMINISTIC_MIX });
     events = stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${topic}-${l.event.video_id}` } }));
-    ch = await clickhouse();
-    rd = redis();
-    await rd.ping(); // connected, so every master is known before the flush
+    await sinks.rd.ping(); // connected, so every master is known before the flush
     const chunk = Math.ceil(events.length / 12);
     const feeding = (async () => {
       for (let i = 0; i < events.length; i += chunk) {
@@ -37,7 +33,7 @@ describe('reconcile --fix on a wiped Redis Cluster', () => {
     const args = ['--topic', topic, '--group', topic];
     const worker = startWorker(args, SESSION);
     await sleep(6_000);
-    await Promise.all(masters(rd).map((node) => node.flushall()));
+    await Promise.all(masters(sinks.rd).map((node) => node.flushall()));
     await sleep(2_000);
     await runCli(['reconcile', '--fix', ...args]);
     await feeding;
@@ -48,13 +44,8 @@ describe('reconcile --fix on a wiped Redis Cluster', () => {
     await runCli(['run', '--until-idle', ...args], SESSION);
   });
 
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
-  });
-
   it('ends with live totals, minute rows and outcomes equal to the truth', async () => {
-    await expectSinksEqualTruth(ch, rd, { group: topic, topic }, events, truthOf(events), topic);
+    await expectSinksEqualTruth(sinks.ch, sinks.rd, { group: topic, topic }, events, truthOf(events), topic);
     expect(workerExit).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,7 +6,7 @@ import { generateLabelledStream, truthOf, type LabelledEvent, type StreamTruth }
 import type { RedisClient } from '../../sinks/redis-client.ts';
 import { jobStatus, type PartitionStatus } from '../../pipeline/status.ts';
 import { createKafka } from '../../pipeline/kafka-client.ts';
-import { clickhouse, localConfig, produceToTopic, redis, runCli, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
+import { localConfig, produceToTopic, runCli, sinkClients, uniqueName, DETERMINISTIC_MIX } from '../harness.ts';
 import { startWorker, stopGracefully } from '../chaos.ts';
 import { expectSinksEqualTruth } from '../sink-truth.ts';
 
@@ -65,8 +64,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
   const topic = uniqueName('scale');
   let events: LabelledEvent[];
   let truth: StreamTruth;
-  let ch: ClickHouseClient;
-  let rd: RedisClient;
+  const sinks = sinkClients();
   const seen: { withFour: PartitionStatus[]; withThree: PartitionStatus[]; four: string[]; three: string[] } = { withFour: [], withThree: [], four: [], three: [] };
   const stops: (number | null)[] = [];
   /** The last lines of each process that did not exit 0. */
@@ -76,8 +74,6 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
     const stream = generateLabelledStream({ seed: 1616, events: 48_000, videos: 2_000, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR, mix: DETERMINISTIC_MIX });
     events = stream.toArray().map((l) => ({ ...l, event: { ...l.event, video_id: `${topic}-${l.event.video_id}` } }));
     truth = truthOf(events);
-    ch = await clickhouse();
-    rd = redis();
     const chunk = Math.ceil(events.length / 24);
     await produceToTopic(topic, PARTITIONS, events.slice(0, chunk).map((l) => l.event));
     const feeding = (async () => {
@@ -93,7 +89,7 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
       if (code !== 0) stopLogs.push(log);
     };
     const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
-    seen.withFour = await settledOn(topic, first, rd);
+    seen.withFour = await settledOn(topic, first, sinks.rd);
     seen.four = first.map(memberOf);
     const joined = [0, 1].map(() => startWorker(args, SESSION));
     await sleep(6_000);
@@ -102,17 +98,12 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
       await sleep(4_000);
     }
     const remaining = [first[3], ...joined];
-    seen.withThree = await settledOn(topic, remaining, rd);
+    seen.withThree = await settledOn(topic, remaining, sinks.rd);
     seen.three = remaining.map(memberOf);
     await feeding;
     for (const w of remaining) await stop(w);
     // the windows still open at the end fire in a last run
     await runCli(['run', '--until-idle', ...args], SESSION);
-  });
-
-  afterAll(async () => {
-    await ch?.close();
-    rd?.disconnect();
   });
 
   it('shows in `viewtally status` which process owns each partition', () => {
@@ -134,6 +125,6 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
   });
 
   it('ends with live totals, minute rows and outcomes equal to the truth', async () => {
-    await expectSinksEqualTruth(ch, rd, { group: topic, topic }, events, truth, topic);
+    await expectSinksEqualTruth(sinks.ch, sinks.rd, { group: topic, topic }, events, truth, topic);
   });
 });
