@@ -10,13 +10,18 @@
  * strings (the ClickHouse server default), and DateTime input accepts ISO-8601.
  */
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings, type LogParams, type Logger } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
+import type * as ChdbConnection from 'chdb/connection';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { BINARY_FORMAT, insertFormatOf, insertViaFile } from './binary-insert.ts';
 
 export const EMBEDDED_PREFIX = 'embedded:';
+
+// chDB's connection module loads only for an embedded target: a client of a server, in every job
+// thread and CLI command, must not pay ~0.1 s of start-up for it.
+const require = createRequire(import.meta.url);
 
 /** Settings every client sends; kept small since the HTTP server applies them per request. */
 export const DEFAULT_CLICKHOUSE_SETTINGS: ClickHouseSettings = {
@@ -127,7 +132,7 @@ export function createClickHouseClient(target: string, opts: ClickHouseClientOpt
     mkdirSync(dir, { recursive: true });
     return createClient({
       // chdb/connection types Connection against its own copy of client-common.
-      connection: withClientErrors(createChdbConnection({ path: dir })) as never,
+      connection: withClientErrors((require('chdb/connection') as typeof ChdbConnection).createChdbConnection({ path: dir })) as never,
       log: CLIENT_LOG,
       clickhouse_settings: {
         ...DEFAULT_CLICKHOUSE_SETTINGS,
