@@ -34,13 +34,13 @@ export interface JobConfig {
 
 const MINUTE = 60_000;
 
-/** The seed of the local default setup; a deployment sets its own secret. */
 /**
  * How long a stopping job has to flush, checkpoint and leave the group before it exits with 1
  * anyway (Kubernetes' default grace period): an answerless broker or sink must not hold it.
  */
 export const STOP_GRACE_MS = 30_000;
 
+/** The seed of the local default setup; a deployment sets its own secret. */
 export const LOCAL_STATE_SEED = '7669657774616c6c792d6c6f63616c21';
 
 /** The job's defaults, pointing at the local infra. */

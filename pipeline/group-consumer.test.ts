@@ -3,8 +3,11 @@ import type { Consumer } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runKept } from './group-consumer.ts';
 
-/** The part of a kafkajs consumer runKept uses: connect, run, and its CRASH and GROUP_JOIN events. */
-function fakeConsumer() {
+/**
+ * runKept over the part of a kafkajs consumer it uses (connect, run, its CRASH and GROUP_JOIN
+ * events): the consumer, ways to crash and join it, the fatal-failure spy and the stop signal.
+ */
+function keptConsumer() {
   const events = new EventEmitter();
   const consumer = {
     events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
@@ -12,9 +15,12 @@ function fakeConsumer() {
     connect: vi.fn(async () => {}),
     run: vi.fn(async () => {}),
   };
+  const fatal = vi.fn();
+  const stop = new AbortController();
+  runKept(consumer as unknown as Consumer, { eachBatch: async () => {} }, stop.signal, fatal);
   const crash = (error: Error, restart = false) => events.emit('consumer.crash', { payload: { error, restart } });
   const joined = () => events.emit('consumer.group_join', { payload: {} });
-  return { consumer: consumer as unknown as Consumer & typeof consumer, crash, joined };
+  return { consumer, crash, joined, fatal, stop };
 }
 
 class KafkaJSGroupCoordinatorNotFound extends Error {
@@ -26,9 +32,7 @@ describe('runKept', () => {
   afterEach(() => vi.useRealTimers());
 
   it('runs the consumer again a second after a broker restart lost its group coordinator, and reports nothing', async () => {
-    const { consumer, crash } = fakeConsumer();
-    const fatal = vi.fn();
-    runKept(consumer, { eachBatch: async () => {} }, new AbortController().signal, fatal);
+    const { consumer, crash, fatal } = keptConsumer();
     await vi.advanceTimersByTimeAsync(0);
     expect(consumer.run).toHaveBeenCalledTimes(1);
     crash(new Error('the consumer stopped', { cause: new KafkaJSGroupCoordinatorNotFound('Failed to find group coordinator') }));
@@ -40,9 +44,7 @@ describe('runKept', () => {
   });
 
   it('leaves retriable failures to kafkajs, which restarts the consumer itself', async () => {
-    const { consumer, crash } = fakeConsumer();
-    const fatal = vi.fn();
-    runKept(consumer, {}, new AbortController().signal, fatal);
+    const { consumer, crash, fatal } = keptConsumer();
     crash(new Error('connection closed'), true);
     await vi.advanceTimersByTimeAsync(5_000);
     expect(consumer.run).toHaveBeenCalledTimes(1);
@@ -50,9 +52,7 @@ describe('runKept', () => {
   });
 
   it('reports any other failure at once', async () => {
-    const { consumer, crash } = fakeConsumer();
-    const fatal = vi.fn();
-    runKept(consumer, {}, new AbortController().signal, fatal);
+    const { consumer, crash, fatal } = keptConsumer();
     const err = new Error('not authorized');
     crash(err);
     expect(fatal).toHaveBeenCalledWith(err);
@@ -61,9 +61,7 @@ describe('runKept', () => {
   });
 
   it('gives up after 5 minutes of lost coordinators with no group joined; a join starts the count again', async () => {
-    const { consumer, crash, joined } = fakeConsumer();
-    const fatal = vi.fn();
-    runKept(consumer, {}, new AbortController().signal, fatal);
+    const { crash, joined, fatal } = keptConsumer();
     const lost = () => crash(new KafkaJSGroupCoordinatorNotFound('Failed to find group coordinator'));
     lost();
     await vi.advanceTimersByTimeAsync(4 * 60_000);
@@ -78,9 +76,7 @@ describe('runKept', () => {
   });
 
   it('does not run a stopping consumer again', async () => {
-    const { consumer, crash } = fakeConsumer();
-    const stop = new AbortController();
-    runKept(consumer, {}, stop.signal, vi.fn());
+    const { consumer, crash, stop } = keptConsumer();
     crash(new KafkaJSGroupCoordinatorNotFound('Failed to find group coordinator'));
     stop.abort();
     await vi.advanceTimersByTimeAsync(5_000);
