@@ -25,8 +25,10 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# 1. Node dependencies (npm writes node_modules/.package-lock.json after package-lock.json)
-if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# 1. Node dependencies (npm writes node_modules/.package-lock.json after package-lock.json), with
+#    the fixes in patches/ applied by the postinstall script (patch-package)
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+  || [ -n "$(find patches -newer node_modules/.package-lock.json 2>/dev/null)" ]; then
   echo "setup: npm ci"
   # npm 11 writes lock files without other platforms' optional packages and then refuses them in
   # `npm ci`; `npm install` installs the same locked versions.
