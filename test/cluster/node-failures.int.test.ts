@@ -28,8 +28,8 @@ interface FailureRun {
 
 /**
  * Feeds a stream to a fresh topic in chunks while two workers count it; `disturb` runs once the
- * first events are counted. The live positions are sampled every 250 ms to find the longest
- * stall; at the end the workers stop gracefully and a last run fires the open windows.
+ * first events are counted. From then on the live positions are sampled every 250 ms to find the
+ * longest stall; at the end the workers stop gracefully and a last run fires the open windows.
  */
 async function runWith(name: string, rd: RedisClient, disturb: () => Promise<void>): Promise<FailureRun> {
   const topic = uniqueName(name);
@@ -49,13 +49,15 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
   const workers = [startWorker(args, SESSION), startWorker(args, SESSION)];
   let maxStallMs = 0;
   let sampling = true;
+  // From the first events counted on: the workers' start-up is not a stall.
+  let running = false;
   const sampler = (async () => {
     let last = -1;
     let since = Date.now();
     while (sampling) {
       const processed = await livePositions(rd, keys).catch(() => last);
       const now = Date.now();
-      if (processed !== last || processed >= produced) since = now;
+      if (!running || processed !== last || processed >= produced) since = now;
       else maxStallMs = Math.max(maxStallMs, now - since);
       last = processed;
       await sleep(250);
@@ -65,6 +67,7 @@ async function runWith(name: string, rd: RedisClient, disturb: () => Promise<voi
   let workerExit: number | null = 0;
   try {
     await until(() => livePositions(rd, keys).then((n) => n > 0), 'the first events counted', feeding, logs);
+    running = true;
     await disturb();
     await feeding;
     // every message: the producer may have written some events twice
