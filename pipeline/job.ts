@@ -270,6 +270,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         batch.task.collect(batch);
         crashPoint('mid-batch');
         watermark.touch(batch.partition);
+        batch.task.fire(watermark.current);
         reportOutcomes(batch.task);
         metrics.lateEvents.inc(batch.task.batchLate);
         lags.set(batch.partition, Math.max(0, batch.highWatermark - batch.nextOffset));

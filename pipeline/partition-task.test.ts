@@ -9,6 +9,8 @@ import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { testEvent, testRecord } from '../operators/test-records.ts';
 import { classifyRecord } from '../operators/classify.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
+import { MinuteWindows } from '../operators/tumbling-window.ts';
+import { VerdictWriter } from '../schemas/address-messages.ts';
 
 const rules = loadBotRules();
 const SEED = '11111111111111111111111111111111';
@@ -131,5 +133,43 @@ describe('PartitionTask checkpoint chain', () => {
     restored.restore([snapshot]);
     expect([restored.address.held.views, restored.address.held.counted]).toEqual([1, 1]);
     expect(() => newTask(SEED, 'another secret').restore([snapshot])).toThrow(/IP hash secret/);
+  });
+});
+
+describe('PartitionTask firing', () => {
+  const MINUTE = 60_000;
+  /** A counted view of video `a` at `ts`. */
+  const view = (ts: number, offset: number) => {
+    const r = testRecord(testEvent({ ts, video_id: 'a' }), offset);
+    r.outcome = 'counted';
+    return r;
+  };
+
+  it('fires a window once a batch moves the watermark past it; the next block holds its rows and the late correction after them', () => {
+    const task = newTask();
+    // Both address partitions have judged the first ten minutes: only the event watermark holds the windows.
+    for (const q of [0, 1]) task.readVerdicts(new VerdictWriter().take(q, T0 + 10 * MINUTE), q);
+    const [first, late] = [view(T0 + 1_000, 0), view(T0 + 2_000, 1)];
+    task.windows.add(first);
+    task.fire(T0 + 30_000);
+    expect(task.windows.openWindows).toBe(1);
+    task.fire(T0 + MINUTE);
+    expect(task.windows.openWindows).toBe(0); // fired with the batch, not at the checkpoint
+    task.windows.add(late); // a correction of the fired minute
+    task.fire(T0 + MINUTE + 30_000); // no new minute passed: it waits for the checkpoint
+    expect(task.windows.openWindows).toBe(1);
+
+    const reference = new MinuteWindows();
+    const rows = { views: new BinaryWriter(), outcomes: new BinaryWriter() };
+    reference.add(first);
+    reference.fire(T0 + MINUTE, rows);
+    reference.add(late);
+    reference.fire(T0 + MINUTE + 30_000, rows);
+    const { block, windowsFired } = task.takeBlock(T0 + MINUTE + 30_000, 'g');
+    expect(windowsFired).toBe(2);
+    expect(block.views.equals(rows.views.view())).toBe(true);
+    expect(block.outcomes.equals(rows.outcomes.view())).toBe(true);
+    const next = task.takeBlock(T0 + MINUTE + 30_000, 'g');
+    expect([next.windowsFired, next.block.views.length, next.block.outcomes.length]).toEqual([0, 0, 0]);
   });
 });

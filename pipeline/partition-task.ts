@@ -21,6 +21,7 @@ import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
 const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
+const MINUTE = 60_000;
 
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
@@ -50,6 +51,11 @@ export class PartitionTask {
   private live = new LiveCounts();
   private readonly rejected = new BinaryWriter(4096);
   private rejectedRows = 0;
+  /** Rows of the windows fired since the last checkpoint (fired as batches move the watermark), for its block. */
+  private readonly fired = { views: new BinaryWriter(4096), outcomes: new BinaryWriter(4096) };
+  private windowsFired = 0;
+  /** The minute the last firing reached: a batch fires only once the watermark has passed a new one. */
+  private firedMinute = Number.NEGATIVE_INFINITY;
   private deadLetters: DeadLetter[] = [];
   /** Outcomes decided since the job last read (and zeroed) them, by OUTCOMES index, and the late events of the last batch, for the metrics. */
   readonly batchOutcomes = new Float64Array(OUTCOMES.length);
@@ -231,18 +237,39 @@ export class PartitionTask {
     if (to > this.liveSkipBelow) this.liveSkipBelow = to;
   }
 
-  /** Fires the windows the watermark has passed and builds the ClickHouse block for this checkpoint; returns it with the windows fired. */
+  /**
+   * Fires the windows the watermark has passed, once it has passed a minute not fired yet: run after
+   * each batch, so a checkpoint that comes after many minutes of event time (a catch-up) does not
+   * write all their rows at once. The rows wait for the next checkpoint's block.
+   */
+  fire(watermark: number): void {
+    const w = this.firingWatermark(watermark);
+    const minute = Math.floor(w / MINUTE);
+    if (minute <= this.firedMinute) return;
+    this.firedMinute = minute;
+    this.windowsFired += this.windows.fire(w, this.fired);
+  }
+
+  /** A window fires once its views are final too: the verdict watermark has passed it. */
+  private firingWatermark(watermark: number): number {
+    return Math.min(watermark, this.address.verdicts.watermark);
+  }
+
+  /** Fires what the watermark has passed (late corrections and invalid events too) and builds the ClickHouse block for this checkpoint; returns it with the windows fired since the last. */
   takeBlock(watermark: number, group: string): { block: ClickHouseBlock; windowsFired: number } {
-    const views = new BinaryWriter(4096);
-    const outcomes = new BinaryWriter(4096);
-    // A window fires once its views are final too: the verdict watermark has passed it.
-    const windowsFired = this.windows.fire(Math.min(watermark, this.address.verdicts.watermark), { views, outcomes });
+    this.windowsFired += this.windows.fire(this.firingWatermark(watermark), this.fired);
+    const views = this.fired.views.copy();
+    const outcomes = this.fired.outcomes.copy();
+    const windowsFired = this.windowsFired;
+    this.fired.views.reset();
+    this.fired.outcomes.reset();
+    this.windowsFired = 0;
     const rejected = this.rejected.copy();
     this.rejected.reset();
     this.rejectedRows = 0;
     this.checkpoints++;
     const token = `${blockToken(group, this.topic, this.partition, this.checkpointOffset, this.nextOffset)}/${this.epoch}.${this.checkpoints}`;
-    return { block: { token, views: views.view(), outcomes: outcomes.view(), rejected }, windowsFired };
+    return { block: { token, views, outcomes, rejected }, windowsFired };
   }
 
   /** Offset of the last checkpoint. */
