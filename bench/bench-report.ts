@@ -1,5 +1,6 @@
 import { defaultJobConfig } from '../pipeline/config.ts';
 import type { BenchResults } from './bench-harness.ts';
+import type { ApiResult } from './bench-api.ts';
 
 /** One design target (DESIGN.md "Targets") against this run's figure. */
 export interface TargetRow {
@@ -173,12 +174,12 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '## Read API',
     '',
-    `\`GET /v1/videos/{id}/views\` on an in-process \`createApiServer\` (loopback), autocannon from a child process at ${n(r.api.targetRate)} req/s over ${r.api.videos} videos with live counters, ${r.api.connections} connections: ${n(r.api.requestsPerSecond)} req/s, p50 ${r.api.latencyMs.p50} ms, p90 ${r.api.latencyMs.p90} ms, p99 ${r.api.latencyMs.p99} ms, p99.9 ${r.api.latencyMs.p999} ms, max ${r.api.latencyMs.max} ms; ${r.api.non2xx} non-2xx, ${r.api.errors} errors.`,
+    `\`GET /v1/videos/{id}/views\` on an in-process \`createApiServer\` (loopback), autocannon from a child process at ${n(r.api.targetRate)} req/s over ${r.api.videos} videos with live counters, ${r.api.connections} connections: ${n(r.api.requestsPerSecond)} req/s, p50 ${r.api.latencyMs.p50} ms, p90 ${r.api.latencyMs.p90} ms, p99 ${r.api.latencyMs.p99} ms, p99.9 ${r.api.latencyMs.p999} ms, max ${r.api.latencyMs.max} ms; ${r.api.non2xx} non-2xx, ${r.api.errors} errors${forksNote(r.api)}.`,
     ...(r.apiCluster === null
       ? []
       : [
           '',
-          `The same on the cluster layout (each video's count summed over ${r.load.partitions} partition counters on a 3-master Redis Cluster, answers shared per video for 250 ms): ${n(r.apiCluster.requestsPerSecond)} req/s, p50 ${r.apiCluster.latencyMs.p50} ms, p90 ${r.apiCluster.latencyMs.p90} ms, p99 ${r.apiCluster.latencyMs.p99} ms, p99.9 ${r.apiCluster.latencyMs.p999} ms, max ${r.apiCluster.latencyMs.max} ms; ${r.apiCluster.non2xx} non-2xx, ${r.apiCluster.errors} errors.`,
+          `The same on the cluster layout (each video's count summed over ${r.load.partitions} partition counters on a 3-master Redis Cluster, answers shared per video for 250 ms): ${n(r.apiCluster.requestsPerSecond)} req/s, p50 ${r.apiCluster.latencyMs.p50} ms, p90 ${r.apiCluster.latencyMs.p90} ms, p99 ${r.apiCluster.latencyMs.p99} ms, p99.9 ${r.apiCluster.latencyMs.p999} ms, max ${r.apiCluster.latencyMs.max} ms; ${r.apiCluster.non2xx} non-2xx, ${r.apiCluster.errors} errors${forksNote(r.apiCluster)}.`,
         ]),
     '',
     '## Dashboard queries (clickhouse/dashboard-latency.bench.ts)',
@@ -201,6 +202,11 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(table(['self time', 'share', 'where'], p.byPlace.map((h) => [`${h.ms} ms`, `${(h.share * 100).toFixed(1)} %`, `\`${h.name}\``])), '');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Says when Redis forked (an AOF rewrite or a save) during a read-API measure: the fork blocks it. */
+function forksNote(a: ApiResult): string {
+  return a.redisForks > 0 ? `; Redis forked ${a.redisForks}× during the measure (AOF rewrite or save)` : '';
 }
 
 function botShare(populations: Record<string, number>): number {

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import type { RedisClient } from '../sinks/redis-client.ts';
+import { masters, type RedisClient } from '../sinks/redis-client.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { startChild } from './bench-child.ts';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.ts';
@@ -35,9 +35,24 @@ export async function runConsumeLine(ctx: LineContext, mode: ConsumeChildArgs['m
   ctx.log(`${mode}: reading ${ctx.expected} events`);
   const child = startChild('bench/consume-child.ts', args, { name: `${mode}-${ctx.runId}` });
   const summary = (await child.done) as unknown as ConsumeSummary;
+  // The baseline's keys (~600 000 per run) mean nothing after its line; left behind, they pile up
+  // over runs and Redis's AOF rewrite of them stalls later measures (a 150 ms fork seen mid-run).
+  if (mode === 'naive') await deleteKeys(ctx.redis, args.keyPrefix!);
   if (summary.events < ctx.expected) throw new Error(`${mode}: read ${summary.events} of ${ctx.expected} events`);
   ctx.log(`${mode}: ${summary.eventsPerSecond} events/s`);
   return { ...summary, group, cpuMicrosPerEvent: round((summary.cpuMs * 1000) / summary.events, 1), loadAverage: loadavg().map((x) => round(x, 2)) };
+}
+
+/** Deletes every key under a prefix, on every master. */
+async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+      if (keys.length > 0) await node.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
 
 /** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */
