@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchDefaults, runBench, type BenchResults } from './bench-harness.ts';
 import { TEST_ROOT } from '../test/global-setup.ts';
 import { holdExclusive } from '../test/test-services.ts';
+import { createRedisClient } from '../sinks/redis-client.ts';
+import { resolveJobConfig } from '../pipeline/cli-config.ts';
 
 /** Paths of every null and every non-finite number in a parsed JSON value. */
 function holes(value: unknown, path = ''): string[] {
@@ -85,6 +87,16 @@ describe('bench harness (tiny)', () => {
     const total = Object.values(job.byOutcome).reduce((a, b) => a + b, 0);
     expect(total).toBe(options.events);
     expect(job.byOutcome.counted).toBeGreaterThan(0.8 * results.load.stats.expected.counted);
+  });
+
+  it('deletes the baseline’s keys from Redis after its line', async () => {
+    const runId = results.throughput.baseline.group.slice('vt-bench-naive-'.length);
+    const redis = createRedisClient(resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' }).redis);
+    try {
+      expect((await redis.keys(`vt:bench-naive:${runId}:*`)).length).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('measures the job on the cluster on the same events as on the single node', () => {
