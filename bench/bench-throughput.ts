@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { masters, type RedisClient } from '../sinks/redis-client.ts';
+import { globEscape, masters, scanKeys, type RedisClient } from '../sinks/redis-client.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { startChild } from './bench-child.ts';
 import { summariseProfile, type ProfileSummary } from './cpu-profile.ts';
@@ -46,12 +46,9 @@ export async function runConsumeLine(ctx: LineContext, mode: ConsumeChildArgs['m
 /** Deletes every key under a prefix, on every master. */
 async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
   for (const node of masters(redis)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
-      if (keys.length > 0) await node.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await scanKeys(node, `${globEscape(prefix)}*`, async (keys) => {
+      await node.unlink(...keys);
+    }, 10_000);
   }
 }
 

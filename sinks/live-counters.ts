@@ -1,5 +1,5 @@
-import { Cluster } from 'ioredis';
-import { masters, type RedisClient } from './redis-client.ts';
+import { Cluster, type Redis } from 'ioredis';
+import { globEscape, masters, scanKeys, type RedisClient } from './redis-client.ts';
 
 /**
  * The Redis key layouts of the live counters, and the one place that reads and rewrites them.
@@ -134,21 +134,11 @@ export async function liveViews(redis: RedisClient, scope: CounterScope, videos:
   return (await createLiveCounterReader(redis, scope).many(videos)).map((c) => c?.views ?? 0);
 }
 
-/** Escapes Redis glob characters, for a MATCH pattern. */
-function globEscape(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-const SCAN_COUNT = 1000;
-
 /** The counter keys of a scope and the video each counts for, on one server. */
-async function scanCounters(node: RedisClient, layout: CounterLayout, scope: CounterScope, onKeys: (keys: string[], videos: string[]) => Promise<void>): Promise<void> {
+async function scanCounters(node: Redis, layout: CounterLayout, scope: CounterScope, onKeys: (keys: string[], videos: string[]) => Promise<void>): Promise<void> {
   const shardPrefix = `${VIEWS}{${scope.group}/${scope.topic}/`;
   const match = layout === 'single' ? `${VIEWS}*` : `${globEscape(shardPrefix)}*`;
-  let cursor = '0';
-  do {
-    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-    cursor = next;
+  await scanKeys(node, match, async (keys) => {
     const videos: string[] = [];
     const ours: string[] = [];
     for (const k of keys) {
@@ -163,7 +153,7 @@ async function scanCounters(node: RedisClient, layout: CounterLayout, scope: Cou
       videos.push(k.slice(shardPrefix.length + m[0].length));
     }
     if (ours.length > 0) await onKeys(ours, videos);
-  } while (cursor !== '0');
+  });
 }
 
 /** Every live view total of a scope (all videos of a single server), summed over partitions (reconcile). */

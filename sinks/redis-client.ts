@@ -65,3 +65,18 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
 export function masters(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
 }
+
+/** Escapes Redis glob characters, for a MATCH pattern. */
+export function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** Walks the keys matching `match` on one server, a SCAN page at a time; `onKeys` gets every non-empty page. */
+export async function scanKeys(node: Redis, match: string, onKeys: (keys: string[]) => Promise<void>, count = 1000): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+    cursor = next;
+    if (keys.length > 0) await onKeys(keys);
+  } while (cursor !== '0');
+}
