@@ -40,6 +40,13 @@ const MINUTE = 60_000;
  */
 export const STOP_GRACE_MS = 30_000;
 
+/**
+ * How long, of that grace, a stopping job waits for its final checkpoint (with the flush round
+ * under way when it was asked to stop): a sink that answers slowly must not use up the time to
+ * leave the group. A checkpoint cut short is one a crash would have cut, and as exact.
+ */
+export const STOP_CHECKPOINT_MS = 10_000;
+
 /** The seed of the local default setup; a deployment sets its own secret. */
 export const LOCAL_STATE_SEED = '7669657774616c6c792d6c6f63616c21';
 

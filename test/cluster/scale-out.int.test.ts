@@ -84,9 +84,10 @@ describe(`scale-out: 4 processes on ${PARTITIONS} partitions, 2 joining, 3 leavi
     })();
     const args = ['--topic', topic, '--group', topic];
     const stop = async (w: ChildProcess & { log(): string }) => {
-      const { code, log } = await stopGracefully(w);
+      const { code, log, ms } = await stopGracefully(w);
       stops.push(code);
-      if (code !== 0) stopLogs.push(log);
+      console.log(`stop: exit ${code} after ${ms} ms`);
+      if (code !== 0) stopLogs.push(`exit ${code} after ${ms} ms\n${log}`);
     };
     const first = [0, 1, 2, 3].map(() => startWorker(args, SESSION));
     seen.withFour = await settledOn(topic, first, sinks.rd);
