@@ -7,7 +7,6 @@ import { AddressTask } from './address-task.ts';
 import { kafkaBatches } from './kafka-source.ts';
 import { crashPoint } from './crash-points.ts';
 import { topicDrained } from './topic-drained.ts';
-import { sideBySide } from './side-by-side.ts';
 import { groupConsumer } from './group-consumer.ts';
 import { subscribeWhenKnown } from './topic.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
@@ -151,7 +150,7 @@ export async function startAddressStage(deps: {
     async flush(withCheckpoint) {
       if (crashed) throw new ViewtallyError(`the address stage's consumer stopped: ${(crashed as Error).message}`, { cause: crashed });
       void Promise.all(assigned.map(taskOf)).catch((err: Error) => log.error({ err: err.message }, 'address claim failed'));
-      await sideBySide(tasks.values(), async (task) => {
+      for (const task of [...tasks.values()]) {
         try {
           await send(task);
           if (withCheckpoint) await checkpoint(task);
@@ -159,7 +158,7 @@ export async function startAddressStage(deps: {
           if (!(err instanceof FencedError)) throw err;
           if (tasks.get(task.partition) === task) tasks.delete(task.partition);
         }
-      });
+      }
     },
     async drained() {
       if (assigned.some((p) => !tasks.has(p)) || [...tasks.values()].some((t) => t.verdictsDue)) return false;

@@ -8,7 +8,6 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { STOP_CHECKPOINT_MS, type JobConfig } from './config.ts';
 import type { PartitionTask } from './partition-task.ts';
-import { sideBySide } from './side-by-side.ts';
 import { Assignment } from './assignment.ts';
 import { Committer } from './committer.ts';
 import { kafkaBatches, type SourcedBatch } from './kafka-source.ts';
@@ -293,22 +292,20 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   processing.catch((err: Error) => fail(err, 'consumer failed'));
 
   /** A live flush or a checkpoint of every task; a final checkpoint waits for ClickHouse, and may fire every open window. */
-  const flushTask = async (task: PartitionTask, checkpoint: boolean, final?: { fireAll: boolean }) => {
-    try {
-      readVerdicts(task);
-      reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
-      if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
-      else await committer.flushLive(task, idle(task));
-    } catch (err) {
-      if (!(err instanceof FencedError)) throw err;
-      // Another worker, or reconcile, took the partition over: forget this task. While the group
-      // still assigns the partition here, the next tick claims it again from the checkpoint.
-      assignment.drop(task.partition, task);
-    }
-  };
   const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
-    // A final checkpoint waits for ClickHouse: one partition after another, a stop could outlast its grace.
-    await sideBySide(tasks.values(), (task) => flushTask(task, checkpoint, final));
+    for (const task of [...tasks.values()]) {
+      try {
+        readVerdicts(task);
+        reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
+        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
+        else await committer.flushLive(task, idle(task));
+      } catch (err) {
+        if (!(err instanceof FencedError)) throw err;
+        // Another worker, or reconcile, took the partition over: forget this task. While the group
+        // still assigns the partition here, the next tick claims it again from the checkpoint.
+        assignment.drop(task.partition, task);
+      }
+    }
     await addressStage.flush(checkpoint);
   };
 
