@@ -1,14 +1,38 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Where ports are looked for: below the kernel's ephemeral range, so that no outgoing connection
+// can be given a service's port while the service is down (a broker killed and restarted by a test
+// then failed to bind its own port: "Address already in use").
+const LOWEST = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux), or 32768 where it cannot be read. */
+export function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > LOWEST + 1_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Whether nothing listens on the port on 127.0.0.1 (binding it succeeds). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range, with the
+ * `following` ports after it below that range too (the caller checks that they are free).
+ */
+export async function freePort(following = 0): Promise<number> {
+  const top = ephemeralLow() - 1 - following;
+  for (;;) {
+    const port = LOWEST + Math.floor(Math.random() * (top - LOWEST));
+    if (await bindable(port)) return port;
+  }
 }

@@ -18,8 +18,7 @@ import { addressesFor } from '../infra/infra-paths.ts';
 /** Nine ports in a row (brokers, controllers, Redis masters), all free now. */
 async function freeRun(): Promise<ClusterPorts> {
   for (;;) {
-    const base = await freePort();
-    if (base + 3 * CLUSTER_SIZE > 65535) continue;
+    const base = await freePort(3 * CLUSTER_SIZE);
     const ports = Array.from({ length: 3 * CLUSTER_SIZE }, (_, i) => base + i);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return { kafka: base, kafkaController: base + CLUSTER_SIZE, redis: base + 2 * CLUSTER_SIZE };
   }
