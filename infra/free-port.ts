@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { portFree } from './processes.ts';
 
 // Where ports are looked for: below the kernel's ephemeral range, so that no outgoing connection
 // can be given a service's port while the service is down (a broker killed and restarted by a test
@@ -16,15 +16,6 @@ export function ephemeralLow(): number {
   }
 }
 
-/** Whether nothing listens on the port on 127.0.0.1 (binding it succeeds). */
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 /**
  * A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range, with the
  * `following` ports after it below that range too (the caller checks that they are free).
@@ -33,6 +24,6 @@ export async function freePort(following = 0): Promise<number> {
   const top = ephemeralLow() - 1 - following;
   for (;;) {
     const port = LOWEST + Math.floor(Math.random() * (top - LOWEST));
-    if (await bindable(port)) return port;
+    if (await portFree(port)) return port;
   }
 }
