@@ -128,9 +128,8 @@ export async function startAddressStage(deps: {
     log.error({ err: err.message }, 'address stage consumer failed');
   });
 
-  const send = async (task: AddressTask) => {
-    if (!task.verdictsDue) return;
-    const value = task.takeVerdicts();
+  const send = async (task: AddressTask, value: Buffer | null) => {
+    if (value === null) return;
     await committer.retry('address verdicts produce', task.partition, () =>
       deps.producer.send({ topic: addressVerdictsTopic(config.topic), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
         throw internalProduceError(addressVerdictsTopic(config.topic), err);
@@ -138,8 +137,8 @@ export async function startAddressStage(deps: {
     );
   };
   const checkpoint = async (task: AddressTask) => {
-    const to = task.nextOffset;
-    const state = task.encodeState();
+    const { verdicts, offset: to, state } = task.takeCheckpoint();
+    await send(task, verdicts);
     await committer.retry('redis address checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, Buffer.alloc(0), { offset: to, state, pending: NO_ROWS }));
     crashPoint('after-redis-checkpoint');
     void consumer.commitOffsets([{ topic, partition: task.partition, offset: String(to) }]).catch(() => {});
@@ -152,8 +151,8 @@ export async function startAddressStage(deps: {
       void Promise.all(assigned.map(taskOf)).catch((err: Error) => log.error({ err: err.message }, 'address claim failed'));
       for (const task of [...tasks.values()]) {
         try {
-          await send(task);
           if (withCheckpoint) await checkpoint(task);
+          else await send(task, task.takeVerdicts());
         } catch (err) {
           if (!(err instanceof FencedError)) throw err;
           if (tasks.get(task.partition) === task) tasks.delete(task.partition);

@@ -54,14 +54,24 @@ export class AddressTask {
     return this.scorer.pendingFlags > 0 || this.scorer.verdictWatermark !== this.sentWatermark;
   }
 
-  /** The verdict message to send now: flags since the last, and the verdict watermark. */
-  takeVerdicts(): Buffer {
+  /** The verdict message to send now (flags since the last, and the verdict watermark), or null when none is due. */
+  takeVerdicts(): Buffer | null {
+    if (!this.verdictsDue) return null;
     this.sentWatermark = this.scorer.verdictWatermark;
     return this.scorer.takeVerdicts(this.partition);
   }
 
+  /**
+   * A checkpoint, taken at one instant: the verdicts due (null if none) and the state at `offset`.
+   * Send the verdicts before storing the state. Taken apart, a message read between the two could
+   * judge a minute whose flags the stored state counts as sent: a crash then would lose them.
+   */
+  takeCheckpoint(): { verdicts: Buffer | null; offset: number; state: EncodedState } {
+    return { verdicts: this.takeVerdicts(), offset: this.nextOffset, state: this.encodeState() };
+  }
+
   /** The next link of the chain: a snapshot, or the change since the last link. */
-  encodeState(): EncodedState {
+  private encodeState(): EncodedState {
     const full = this.chain.nextIsFull;
     const w = new BinaryWriter(1 << 16);
     w.bytes(MAGIC);
