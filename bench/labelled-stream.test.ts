@@ -22,10 +22,10 @@ describe('labelled stream', () => {
   const { startMs, minutes } = stream.options;
 
   it('is deterministic for a seed, and differs between seeds', () => {
-    const a = generateLabelledStream({ seed: 5, events: 30_000 });
-    expect(digest(a.events())).toBe(digest(generateLabelledStream({ seed: 5, events: 30_000 }).events()));
+    const a = generateLabelledStream({ seed: 5, events: 10_000 });
+    expect(digest(a.events())).toBe(digest(generateLabelledStream({ seed: 5, events: 10_000 }).events()));
     expect(digest(a.events())).toBe(digest(a.toArray()));
-    expect(digest(a.events())).not.toBe(digest(generateLabelledStream({ seed: 6, events: 30_000 }).events()));
+    expect(digest(a.events())).not.toBe(digest(generateLabelledStream({ seed: 6, events: 10_000 }).events()));
   });
 
   it('has exactly the events asked for, in event-time order, inside the span', () => {
@@ -204,7 +204,7 @@ describe('labelled stream', () => {
   });
 
   it('streams a million-video catalogue quickly', () => {
-    const big = generateLabelledStream({ seed: 3, events: 300_000, videos: 1_000_000 });
+    const big = generateLabelledStream({ seed: 3, events: 100_000, videos: 1_000_000 });
     const started = performance.now();
     let n = 0;
     let maxVideo = 0;
@@ -214,7 +214,7 @@ describe('labelled stream', () => {
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(`labelled stream: ${n} events from a 1 000 000-video catalogue in ${seconds.toFixed(2)} s (${Math.round(n / seconds)} events/s)`);
-    expect(n).toBe(300_000);
+    expect(n).toBe(100_000);
     expect(maxVideo).toBeGreaterThan(100_000);
   });
 });

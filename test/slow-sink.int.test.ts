@@ -69,7 +69,7 @@ describe('slow ClickHouse', () => {
     const worker = startWorker(['--workers', '1', '--topic', topic, '--group', topic, '--config', config, '--clickhouse', `http://127.0.0.1:${address.port}`, '--metrics-port', String(METRICS_PORT)], {});
     // Sampled once the job has claimed its partitions: starting (migrations through the slow proxy) is not what is measured.
     for (let waited = 0; waited < 120 && (await fetch(`http://127.0.0.1:${METRICS_PORT}/readyz`).then((r) => r.status, () => 0)) !== 200; waited++) await sleep(1000);
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 14; i++) {
       await sleep(1000);
       const text = await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`).then((r) => r.text()).catch(() => '');
       if (text) pending.push(metric(text, 'viewtally_pending_events'));
