@@ -25,7 +25,7 @@ describe.each(process.env.VT_CLUSTER === '1' ? [2] : [1, 2])('end to end: Kafka 
   beforeAll(async () => {
     const stream = generateLabelledStream({
       seed: 20261123,
-      events: 60_000,
+      events: 120_000,
       videos: 3_000,
       minutes: 40,
       startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR,
