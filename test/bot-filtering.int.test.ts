@@ -23,7 +23,7 @@ describe('bot filtering end to end', () => {
   const sinks = sinkClients();
 
   beforeAll(async () => {
-    events = generateLabelledStream({ seed: 314, events: 100_000, videos: 5_000, minutes: 60, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR })
+    events = generateLabelledStream({ seed: 314, events: 200_000, videos: 5_000, minutes: 60, startMs: Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR })
       .toArray()
       .map((l) => ({ ...l, event: { ...l.event, video_id: `${prefix}-${l.event.video_id}` } }));
     truth = truthOf(events);

@@ -16,7 +16,7 @@ const none = () => false;
 describe('a poison record never stalls a partition', () => {
   const sinks = sinkClients();
 
-  describe('6 000 valid events with 600 hostile messages between them, 24 of them ~900 KB', () => {
+  describe('20 000 valid events with 2 000 hostile messages between them, 80 of them ~900 KB', () => {
     let s: PoisonRun;
 
     beforeAll(async () => {
@@ -24,13 +24,13 @@ describe('a poison record never stalls a partition', () => {
         topic: await createTopic('poison-mix', 3),
         partitions: 3,
         seed: 14,
-        valid: 6_000,
+        valid: 20_000,
         // ~900 KB of junk is legal for the broker, but two of them are too big for one request
         hostile: (i, v, rng) =>
           i % 10 !== 5 ? [] : [{ partition: v.partition, value: Math.floor(i / 10) % 25 === 0 ? randomBytes(880_000 + rng.int(40_000)) : smallGarbage(rng, v.value) }],
       });
-      expect(s.bad.size).toBe(600);
-      expect([...s.bad.values()].filter((b) => (b?.length ?? 0) > 800_000).length).toBe(24);
+      expect(s.bad.size).toBe(2_000);
+      expect([...s.bad.values()].filter((b) => (b?.length ?? 0) > 800_000).length).toBe(80);
     });
 
     it('ends', () => expectEnded(s.run));
