@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchDefaults, runBench, type BenchResults } from './bench-harness.ts';
-import { TEST_ROOT } from '../test/global-setup.ts';
-import { holdExclusive } from '../test/test-services.ts';
 import { createRedisClient } from '../sinks/redis-client.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 
@@ -26,13 +24,7 @@ describe('bench harness (tiny)', () => {
   let results: BenchResults;
 
   beforeAll(async () => {
-    // its single-node lines use the services the exclusive files (another chain of the suite) take down
-    const release = await holdExclusive(TEST_ROOT);
-    try {
-      await runBench(options, () => {});
-    } finally {
-      release();
-    }
+    await runBench(options, () => {});
     results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResults;
   });
 

@@ -1,15 +1,12 @@
 /**
- * vitest globalSetup of the `exclusive` project: the tests' own services (test/global-setup.ts),
- * held exclusively while its files take them down or pause them (test/test-services.ts).
+ * vitest globalSetup of the `exclusive` project: services of its own in `.viewtally/test-exclusive/`
+ * (test/global-setup.ts), as its files take them down, pause them or rewrite every live counter;
+ * they run one at a time, beside the other chains of the suite, which never see those services.
  */
-import setupServices, { TEST_ROOT } from './global-setup.ts';
-import { holdExclusive } from './test-services.ts';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../infra/infra-paths.ts';
+import { setupServicesIn } from './global-setup.ts';
 
-export default async function setup(): Promise<() => Promise<void>> {
-  const stopServices = await setupServices();
-  const release = await holdExclusive(TEST_ROOT);
-  return async () => {
-    release();
-    await stopServices();
-  };
+export default function setup(): Promise<() => Promise<void>> {
+  return setupServicesIn(join(REPO_ROOT, '.viewtally', 'test-exclusive'));
 }

@@ -71,21 +71,3 @@ export async function useTestServices(root: string, services: readonly ServiceNa
     },
   };
 }
-
-/**
- * Holds `<root>`'s exclusive lock until the returned release is called: the files that take the
- * folder's services down or pause them hold it, and so does any other vitest process's file that
- * uses those services meanwhile (the benchmark's single-node lines run in the cluster chain).
- */
-export async function holdExclusive(root: string): Promise<() => void> {
-  const lock = { ...resolveConfig({ root }), runDir: join(root, 'run', 'test-exclusive') };
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  await new Promise<void>((acquired, failed) => {
-    withLock(lock, 1_800_000, async () => {
-      acquired();
-      await released;
-    }).catch(failed);
-  });
-  return release;
-}
