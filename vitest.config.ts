@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Five projects in three chains that run side by side (test/run-suite.sh): vitest sets
+// Five projects in chains that run side by side (test/run-suite.sh): vitest sets
 // parallelism per run, not per project, so each chain is one or two runs, their projects one
 // after another (sequence.groupOrder).
 // - unit: pure code.
