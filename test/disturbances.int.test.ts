@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateLabelledStream, type LabelledEvent } from '../bench/labelled-stream.ts';
 import { Rng } from '../bench/labelled-stream-random.ts';
 import { infraDown, infraUp } from '../infra/services.ts';
+import { livePositions } from '../bench/bench-throughput.ts';
+import { progressKey } from '../sinks/live-counters.ts';
 import { STOP_GRACE_MS } from '../pipeline/config.ts';
 import { localConfig, produceToTopic, runCli, sinkClients, uniqueName } from './harness.ts';
 import { expectSameAsReference as expectSame, pairedRuns, startWorker, stopGracefully, withLateEvents, type PairedRuns } from './chaos.ts';
@@ -62,9 +64,16 @@ describe('disturbances', () => {
   it('pauses through a Redis outage, a ClickHouse outage and a Kafka broker restart, and loses or doubles nothing', async () => {
     const runs = pair('outage');
     const topic = runs.disturbed;
-    const feeding = runs.produce(topic, { chunks: 10, everyMs: 500 });
+    // The outages start once the worker counts (a start-up that cannot reach ClickHouse fails at
+    // once, by design: a newcomer's services not started); events arrive for 20 s, through the
+    // Redis outage at least, and are all in before the broker restarts.
+    const feeding = runs.produce(topic, { chunks: 20, everyMs: 1_000 });
     const worker = startWorker(['--topic', topic, '--group', topic], SESSION);
-    await sleep(4_000);
+    const keys = [0, 1, 2, 3].map((p) => progressKey(topic, topic, p));
+    for (let waited = 0; (await livePositions(sinks.rd, keys)) === 0; waited += 250) {
+      if (waited > 120_000) throw new Error(`the worker counted nothing in 2 minutes:\n${worker.log().slice(-2000)}`);
+      await sleep(250);
+    }
     await infraDown({ services: ['redis'] });
     await sleep(10_000);
     await infraUp({ services: ['redis'] });
