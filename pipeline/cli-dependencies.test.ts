@@ -39,7 +39,12 @@ const fromDevDependency = (urls: string[]) => devDependencies.filter((d) => urls
 
 describe('the CLI at run time', () => {
   it('loads no dev-dependency for `viewtally run`, and the hook does see one when the bench harness is loaded', () => {
-    const run = resolvedModules(['bin/viewtally.mjs', 'run', '--help']);
+    // the CLI, then what its run action loads when it runs (the job threads, each thread's job, the API of --serve)
+    const run = [
+      ...resolvedModules(['bin/viewtally.mjs', 'run', '--help']),
+      ...resolvedModules(['--import', 'tsx', '-e', "await import('./pipeline/job-threads.ts'); await import('./pipeline/job.ts'); await import('./pipeline/start-api.ts')"]),
+    ];
+    expect(run.some((u) => u.endsWith('/pipeline/cli.ts'))).toBe(true);
     expect(run.some((u) => u.endsWith('/pipeline/job.ts'))).toBe(true);
     expect(fromDevDependency(run)).toEqual([]);
 

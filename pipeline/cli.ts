@@ -1,26 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { createKafka } from './kafka-client.ts';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { STOP_GRACE_MS } from './config.ts';
-import { runJob } from './job.ts';
+// Each command loads what it runs when it runs: a job's process need not load the API, the demo or the tools.
 import { stopRequest, whenStopped } from './stop-request.ts';
-import { runJobThreads } from './job-threads.ts';
 import { availableParallelism } from 'node:os';
-import { runDemo } from './demo.ts';
-import { reconcile } from './reconcile.ts';
-import { jobStatus } from './status.ts';
 import { exportCommand } from './export-command.ts';
 import { benchCommand } from '../bench/bench-command.ts';
 import { serveCommand } from './serve-command.ts';
-import { LOCAL_API, startApi } from './start-api.ts';
 import { produceCommand } from './produce-command.ts';
 import { createLogger } from './logger.ts';
 import { printRows } from './print-rows.ts';
 import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
 import { withConnection } from './connection-flags.ts';
-import { connectCommandRedis } from './command-redis.ts';
 import { errorLines } from './cli-errors.ts';
 import { createClickHouseClient, isEmbeddedTarget } from '../infra/clickhouse-client.ts';
 import { infraDown, infraStatus, infraUp, readInfraAddresses } from '../infra/services.ts';
@@ -98,10 +91,11 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     });
     const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
     const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+    const { LOCAL_API, startApi } = await import('./start-api.ts');
     const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
     if (api) console.error(`dashboard and API on ${api.address}`);
     const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
-    const summary = embedded ? await runJob(config, run) : await runJobThreads(config, { ...run, workers });
+    const summary = embedded ? await (await import('./job.ts')).runJob(config, run) : await (await import('./job-threads.ts')).runJobThreads(config, { ...run, workers });
     await api?.close();
     const rate = summary.elapsedMs > 0 ? Math.round((summary.events / summary.elapsedMs) * 1000) : 0;
     console.log(JSON.stringify({ ...summary, eventsPerSecond: rate }));
@@ -128,6 +122,7 @@ withConnection(program.command('reconcile').description('compare Redis live coun
   .option('--json', 'print the full report as JSON')
   .action(async (flags: ConnectionFlags & { fix?: boolean; json?: boolean }) => {
     const config = resolveJobConfig(flags);
+    const [{ createKafka }, { connectCommandRedis }, { reconcile }] = await Promise.all([import('./kafka-client.ts'), import('./command-redis.ts'), import('./reconcile.ts')]);
     const kafka = createKafka('viewtally-reconcile', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
@@ -154,6 +149,7 @@ withConnection(program.command('status').description('lag, checkpoint age and wa
   .option('--json', 'one JSON object per partition')
   .action(async (flags: ConnectionFlags & { json?: boolean }) => {
     const config = resolveJobConfig(flags);
+    const [{ createKafka }, { connectCommandRedis }, { jobStatus }] = await Promise.all([import('./kafka-client.ts'), import('./command-redis.ts'), import('./status.ts')]);
     const kafka = createKafka('viewtally-status', config.brokers);
     const admin = kafka.admin();
     await admin.connect();
@@ -177,6 +173,7 @@ withConnection(program.command('demo').description('local infra, a synthetic str
   .action(async (flags: ConnectionFlags & { rate: string; port: string }) => {
     const eventsPerSecond = parseIntegerOption('--rate', flags.rate, { min: 1, max: 1_000_000 }) ?? 300;
     const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
+    const { runDemo } = await import('./demo.ts');
     await runDemo(() => resolveJobConfig(flags), { eventsPerSecond, port, signal: stopRequest });
   });
 

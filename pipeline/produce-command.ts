@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { withConnection } from './connection-flags.ts';
-import { connectProducer, produceEvents, type ProduceInput } from './produce.ts';
+import type { ProduceInput } from './produce.ts';
 import { parseJsonEvent } from '../schemas/json-event.ts';
 
 interface ProduceFlags extends ConnectionFlags {
@@ -22,6 +22,7 @@ export function produceCommand(): Command {
     .option('--allow-rejected', 'exit 0 even when some lines were rejected')
     .action(async (flags: ProduceFlags) => {
       const config = resolveJobConfig(flags);
+      const { connectProducer, produceEvents } = await import('./produce.ts');
       const producer = await connectProducer({ brokers: config.brokers, topic: config.topic, partitions: config.partitions, clientId: 'viewtally-produce' });
       const lines = createInterface({ input: flags.file ? createReadStream(flags.file) : process.stdin, crlfDelay: Infinity });
       async function* inputs(): AsyncGenerator<ProduceInput> {

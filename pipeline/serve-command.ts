@@ -3,7 +3,6 @@ import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { createLogger } from './logger.ts';
 import { withConnection } from './connection-flags.ts';
 import { PORT_RANGE, parseIntegerOption } from './integer-option.ts';
-import { startApi } from './start-api.ts';
 import { stopRequest, whenStopped } from './stop-request.ts';
 
 interface ServeFlags extends ConnectionFlags {
@@ -35,6 +34,7 @@ export function serveCommand(): Command {
       const liveCacheMs = parseIntegerOption('--live-cache-ms', flags.liveCacheMs, { min: 0, max: 999 }) ?? 250;
       const config = resolveJobConfig(flags);
       const log = createLogger('viewtally-serve');
+      const { startApi } = await import('./start-api.ts');
       const api = await startApi(config, {
         port,
         host: flags.host ?? '127.0.0.1',
