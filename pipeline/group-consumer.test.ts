@@ -7,7 +7,7 @@ import { runKept } from './group-consumer.ts';
  * runKept over the part of a kafkajs consumer it uses (connect, run, its CRASH and GROUP_JOIN
  * events): the consumer, ways to crash and join it, the fatal-failure spy and the stop signal.
  */
-function keptConsumer() {
+function keptConsumer(connectFailures: Error[] = []) {
   const events = new EventEmitter();
   const consumer = {
     events: { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' },
@@ -15,6 +15,7 @@ function keptConsumer() {
     connect: vi.fn(async () => {}),
     run: vi.fn(async () => {}),
   };
+  for (const err of connectFailures) consumer.connect.mockRejectedValueOnce(err);
   const fatal = vi.fn();
   const stop = new AbortController();
   runKept(consumer as unknown as Consumer, { eachBatch: async () => {} }, stop.signal, fatal);
@@ -41,6 +42,27 @@ describe('runKept', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(consumer.run).toHaveBeenCalledTimes(2);
     expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('runs it again while the restarted broker still refuses connections, and reports a first start that cannot connect at once', async () => {
+    const { consumer, crash, fatal } = keptConsumer();
+    await vi.advanceTimersByTimeAsync(0);
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', retriable: true });
+    consumer.connect.mockRejectedValueOnce(refused).mockRejectedValueOnce(refused);
+    crash(new KafkaJSGroupCoordinatorNotFound('Failed to find group coordinator'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(consumer.run).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(consumer.connect).toHaveBeenCalledTimes(4);
+    expect(consumer.run).toHaveBeenCalledTimes(2);
+    expect(fatal).not.toHaveBeenCalled();
+
+    const first = keptConsumer([refused]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.fatal).toHaveBeenCalledWith(refused);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(first.consumer.connect).toHaveBeenCalledTimes(1);
   });
 
   it('leaves retriable failures to kafkajs, which restarts the consumer itself', async () => {

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import type { JobConfig } from './config.ts';
+import { classifyKafkaError } from '../sinks/kafka-errors.ts';
 
 /**
  * A consumer-group member as every stage of the job runs one: the session timeout of the config,
@@ -25,16 +26,24 @@ const GIVE_UP_MS = 5 * 60_000;
 /**
  * Runs `consumer` and keeps it running until `signal` aborts: kafkajs restarts it after failures it
  * calls retriable; this runs it again, a second later, after one a broker restart causes (no group
- * coordinator found while the broker that holds it is down), for up to GIVE_UP_MS without a group
- * joined. Any other failure, or one that lasts longer, goes to `onFatal`.
+ * coordinator found while the broker that holds it is down), and again while such a run cannot
+ * reach the broker yet, for up to GIVE_UP_MS without a group joined. Any other failure, one that
+ * lasts longer, or a first start that fails goes to `onFatal`.
  */
 export function runKept(consumer: Consumer, config: ConsumerRunConfig, signal: AbortSignal, onFatal: (err: Error) => void): void {
   let failingSince = 0;
-  const start = () => {
+  const again = () =>
+    setTimeout(() => {
+      if (!signal.aborted) start(true);
+    }, 1_000);
+  const start = (restart: boolean) => {
     consumer
       .connect()
       .then(() => consumer.run(config))
-      .catch(onFatal);
+      .catch((err: Error) => {
+        if (restart && !signal.aborted && classifyKafkaError(err) === 'retriable' && Date.now() - failingSince <= GIVE_UP_MS) again();
+        else onFatal(err);
+      });
   };
   consumer.on(consumer.events.GROUP_JOIN, () => (failingSince = 0));
   consumer.on(consumer.events.CRASH, (e) => {
@@ -42,11 +51,9 @@ export function runKept(consumer: Consumer, config: ConsumerRunConfig, signal: A
     const err = e.payload.error;
     if (failingSince === 0) failingSince = Date.now();
     if (!causes(err).some((c) => BROKER_GONE.has(c.name)) || Date.now() - failingSince > GIVE_UP_MS) return onFatal(err);
-    setTimeout(() => {
-      if (!signal.aborted) start();
-    }, 1_000);
+    again();
   });
-  start();
+  start(false);
 }
 
 /** An error and its causes, outermost first. */
