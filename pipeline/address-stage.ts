@@ -1,7 +1,7 @@
 import { concatMap, lastValueFrom, Subject, takeUntil } from 'rxjs';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { JobConfig } from './config.ts';
+import { IDLE_POLL_MS, type JobConfig } from './config.ts';
 import type { Committer } from './committer.ts';
 import { AddressTask } from './address-task.ts';
 import { kafkaBatches } from './kafka-source.ts';
@@ -62,7 +62,7 @@ export async function startAddressStage(deps: {
   const claims = new Map<number, Promise<AddressTask | null>>();
   let assigned: number[] = [];
   let generation = 0;
-  const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: 100 });
+  const consumer: Consumer = groupConsumer(deps.kafka, config, group, deps.signal, { maxWaitTimeInMs: IDLE_POLL_MS });
   await consumer.connect();
   await subscribeWhenKnown(consumer, topic);
   // A consumer failure that no restart mends (group-consumer.ts): the stage would judge nothing again.

@@ -87,7 +87,10 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     if (embedded && workers > 1) log.warn({ workers }, 'an embedded ClickHouse belongs to one thread: running one consumer-group member');
     whenStopped(() => {
       log.info({ signal: stopRequest.reason }, 'stopping: flush, checkpoint, leave the group');
-      setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
+      setTimeout(() => {
+        log.error({ ms: STOP_GRACE_MS }, 'the stop took longer than its grace: exiting without a final checkpoint; the next owner replays from the last one');
+        process.exit(1);
+      }, STOP_GRACE_MS).unref();
     });
     const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
     const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;

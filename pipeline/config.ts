@@ -47,6 +47,13 @@ export const STOP_GRACE_MS = 30_000;
  */
 export const STOP_CHECKPOINT_MS = 10_000;
 
+/**
+ * How long the address stage's consumer and the verdict feed wait on the broker when there is
+ * nothing to read. A fetch returns as soon as a record arrives, so this costs no latency; a short
+ * one costs an idle job CPU (at 100 ms, idle `run` took 17.7–19.4 % of a core; at 1 000 ms, 13.4 %).
+ */
+export const IDLE_POLL_MS = 1_000;
+
 /** The seed of the local default setup; a deployment sets its own secret. */
 export const LOCAL_STATE_SEED = '7669657774616c6c792d6c6f63616c21';
 

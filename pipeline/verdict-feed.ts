@@ -2,6 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { addressVerdictsTopic } from '../schemas/address-messages.ts';
 import { subscribeWhenKnown } from './topic.ts';
 import { runKept } from './group-consumer.ts';
+import { IDLE_POLL_MS } from './config.ts';
 
 /**
  * The address verdicts as one worker reads them: the whole verdict topic (one partition) from its
@@ -19,7 +20,7 @@ export class VerdictFeed {
 
   constructor(kafka: Kafka, options: { topic: string; group: string }) {
     this.topic = addressVerdictsTopic(options.topic);
-    this.consumer = kafka.consumer({ groupId: `${options.group}.verdicts.${process.pid}.${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 100 });
+    this.consumer = kafka.consumer({ groupId: `${options.group}.verdicts.${process.pid}.${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: IDLE_POLL_MS });
   }
 
   /** Joins and starts reading from the start of the topic. */
