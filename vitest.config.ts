@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Five projects in chains that run side by side (test/run-suite.sh): vitest sets
-// parallelism per run, not per project, so each chain is one or two runs, their projects one
+// Five projects in two chains that run side by side (test/run-suite.sh), one per layout: vitest
+// sets parallelism per run, not per project, so each chain is one or two runs, their projects one
 // after another (sequence.groupOrder).
 // - unit: pure code.
 // - integration: the real local services, started once by the global setup; each file uses
@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
 //   (sessions to expire, chunks to arrive), so two files may share the services.
 // - exclusive: files that take the single-node services down, pause their writes (CLIENT PAUSE),
 //   or rewrite every live counter (`reconcile --fix`): they get services of their own and run one
-//   at a time, beside the other chains.
+//   at a time, after the integration files.
 // - cluster: the exactness tests again, and the cluster's own tests, against three Kafka brokers
 //   and a Redis Cluster, with a ClickHouse of their own (`VT_CLUSTER=1` points every client and
 //   child process there); the benchmark's tiny run is there too, as it measures both layouts.

@@ -1,7 +1,7 @@
 /**
  * vitest globalSetup of the `exclusive` project: services of its own in `.viewtally/test-exclusive/`
  * (test/global-setup.ts), as its files take them down, pause them or rewrite every live counter;
- * they run one at a time, beside the other chains of the suite, which never see those services.
+ * they run one at a time, and nothing else of the suite sees those services.
  */
 import { join } from 'node:path';
 import { REPO_ROOT } from '../infra/infra-paths.ts';
