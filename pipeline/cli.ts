@@ -1,9 +1,10 @@
+// Each command loads what it runs when it runs: a job's process need not load the API, the demo or the tools.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { resolveJobConfig, type ConnectionFlags } from './cli-config.ts';
 import { STOP_GRACE_MS } from './config.ts';
-// Each command loads what it runs when it runs: a job's process need not load the API, the demo or the tools.
+import type { RunningApi } from './start-api.ts';
 import { stopRequest, whenStopped } from './stop-request.ts';
 import { availableParallelism } from 'node:os';
 import { exportCommand } from './export-command.ts';
@@ -94,9 +95,12 @@ withConnection(program.command('run').description('run the job: one consumer-gro
     });
     const metricsPort = parseIntegerOption('--metrics-port', flags.metricsPort ?? process.env.VT_METRICS_PORT, PORT_RANGE) || undefined;
     const port = parseIntegerOption('--port', flags.port, PORT_RANGE) ?? 8080;
-    const { LOCAL_API, startApi } = await import('./start-api.ts');
-    const api = flags.serve ? await startApi(config, { ...LOCAL_API, port, log }) : null;
-    if (api) console.error(`dashboard and API on ${api.address}`);
+    let api: RunningApi | null = null;
+    if (flags.serve) {
+      const { LOCAL_API, startApi } = await import('./start-api.ts');
+      api = await startApi(config, { ...LOCAL_API, port, log });
+      console.error(`dashboard and API on ${api.address}`);
+    }
     const run = { untilIdle: flags.untilIdle, log, signal: stopRequest, metricsPort };
     const summary = embedded ? await (await import('./job.ts')).runJob(config, run) : await (await import('./job-threads.ts')).runJobThreads(config, { ...run, workers });
     await api?.close();
