@@ -30,6 +30,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
+          setupFiles: ['test/yield-to-runner.ts'],
           // the suite shares 2 cores with the services and the integration files: time-outs are for hangs, not speed
           testTimeout: 60_000,
           include: ['{schemas,operators,sinks,pipeline,clickhouse,api,bench,infra}/**/*.test.ts'],
