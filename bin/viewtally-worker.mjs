@@ -1,6 +1,5 @@
-// A worker thread of `viewtally run --workers N`: TypeScript registered as in bin/viewtally.mjs
+// A worker thread of `viewtally run --workers N`: the TypeScript modules loaded as in bin/viewtally.mjs
 // (worker threads do not inherit the main thread's module hooks), then the job's worker.
-import { register } from 'tsx/esm/api';
+import { loadTypeScript } from './load-typescript.mjs';
 
-register();
-await import('../pipeline/job-worker.ts');
+await loadTypeScript('pipeline/job-worker.ts');

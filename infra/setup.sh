@@ -71,3 +71,7 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "setup: apt-get install chromium"
   apt_install chromium
 fi
+
+# 5. The CLI compiled for the sources as they are (bin/load-typescript.mjs), once here rather than
+#    by the many processes a test run starts side by side
+node bin/viewtally.mjs --version >/dev/null
