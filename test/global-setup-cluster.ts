@@ -24,22 +24,25 @@ async function freeRun(): Promise<ClusterPorts> {
   }
 }
 
-/** The ports of the last run while they are free or still ours; new ones otherwise (then the old nodes' data, tied to their ports, goes). */
+/**
+ * The ports of the last run while they are free or still ours; new ones otherwise. A cluster that
+ * is not up starts empty, as the single-node services do (test/test-services.ts).
+ */
 async function clusterTestPorts(root: string): Promise<{ ports: ClusterPorts; wasUp: boolean }> {
   const portsFile = join(root, 'cluster-ports.json');
   const saved = existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, 'utf8')) as ClusterPorts) : null;
   // Up only if a node runs: a cluster.json left behind by a killed run says nothing.
   const wasUp = saved !== null && existsSync(join(root, 'cluster.json')) && (await clusterStatus({ root, ports: saved })).some((n) => n.running);
-  if (saved) {
-    const all = clusterNodes(saved).flatMap((n) => [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]);
-    if (wasUp || (await Promise.all(all.map(portFree))).every(Boolean)) return { ports: saved, wasUp };
-  }
+  if (saved && wasUp) return { ports: saved, wasUp };
   for (const n of clusterNodes(DEFAULT_CLUSTER_PORTS)) rmSync(join(root, 'data', n.name), { recursive: true, force: true });
   rmSync(join(root, 'data', 'kafka-cluster.id'), { force: true });
+  if (saved && (await Promise.all(nodePorts(saved).map(portFree))).every(Boolean)) return { ports: saved, wasUp };
   const ports = await freeRun();
   writeFileSync(portsFile, `${JSON.stringify(ports)}\n`);
   return { ports, wasUp: false };
 }
+
+const nodePorts = (ports: ClusterPorts) => clusterNodes(ports).flatMap((n) => [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]);
 
 export default async function setup(): Promise<() => Promise<void>> {
   const stopServices = await setupServices();

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../infra/free-port.ts';
-import { resolveConfig, servicePorts, type InfraPorts, type ServiceName } from '../infra/infra-paths.ts';
+import { resolveConfig, serviceDataDir, servicePorts, type InfraPorts, type ServiceName } from '../infra/infra-paths.ts';
 import { isAlive, portFree, runningPid } from '../infra/processes.ts';
 import { infraDown, infraUpDetailed } from '../infra/services.ts';
 import { withLock } from '../infra/infra-lock.ts';
@@ -51,6 +51,10 @@ export async function useTestServices(root: string, services: readonly ServiceNa
   const setupLock = { ...resolveConfig({ root }), runDir: join(root, 'run', 'test-setup') };
   const ports = await withLock(setupLock, 300_000, async () => {
     const chosen = await testPorts(root, services);
+    // A service that is not running starts empty: every test file uses names of its own, and what
+    // earlier runs left only slowed each start and filled the disk (7 GB after five runs).
+    const cfg = resolveConfig({ root, ports: chosen });
+    for (const svc of services) if (runningPid(cfg, svc) === null) rmSync(serviceDataDir(cfg, svc), { recursive: true, force: true });
     const { started } = await infraUpDetailed({ root, ports: chosen, services, timeoutMs: 150_000, log });
     if (started.length > 0) {
       const before = existsSync(startedFile) ? (JSON.parse(readFileSync(startedFile, 'utf8')) as ServiceName[]) : [];
