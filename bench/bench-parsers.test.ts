@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +58,33 @@ describe('cpu profile summary', () => {
       expect(s.totalTop.find((h) => h.name.startsWith('run'))?.share).toBe(1);
       expect(s.totalTop.find((h) => h.name.startsWith('decode'))?.share).toBe(0.857);
       expect(s.byPlace.map((h) => h.name)).toEqual([expect.stringMatching(/decode\.ts$/), 'kafkajs']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the TypeScript source of a frame in compiled code that has a source map beside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vt-prof-map-'));
+    try {
+      writeFileSync(join(dir, 'scorer.ts'), 'export function first(): number {\n  return 1;\n}\n\nexport function score(x: number): number {\n  return x * 2;\n}\n');
+      const { build } = await import('esbuild');
+      await build({ entryPoints: [join(dir, 'scorer.ts')], outfile: join(dir, 'out', 'chunk.js'), bundle: true, format: 'esm', sourcemap: 'linked', logLevel: 'silent' });
+      const js = readFileSync(join(dir, 'out', 'chunk.js'), 'utf8').split('\n');
+      const line = js.findIndex((l) => l.includes('function score'));
+      const url = `file://${join(dir, 'out', 'chunk.js')}`;
+      const profile = {
+        nodes: [
+          { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1, columnNumber: -1 }, children: [2] },
+          { id: 2, callFrame: { functionName: 'score', url, lineNumber: line, columnNumber: js[line].indexOf('function') }, children: [] },
+        ],
+        samples: [2, 2],
+        timeDeltas: [0, 10, 0],
+      };
+      writeFileSync(join(dir, 'p.cpuprofile'), JSON.stringify(profile));
+      const s = summariseProfile(join(dir, 'p.cpuprofile'));
+      // line 5 of scorer.ts, not the chunk's
+      expect(s.selfTop.map((h) => h.name)).toEqual([expect.stringMatching(/^score .*scorer\.ts:5$/)]);
+      expect(s.byPlace.map((h) => h.name)).toEqual([expect.stringMatching(/scorer\.ts$/)]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

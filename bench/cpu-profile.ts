@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, relative, resolve } from 'node:path';
 import { REPO_ROOT } from '../infra/infra-paths.ts';
 
 /** One row of a profile summary: a function, a file or a package, with its share of the samples. */
@@ -26,7 +27,7 @@ export interface ProfileSummary {
 
 interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -49,6 +50,19 @@ function placeOf(url: string, functionName: string): string {
   return relative(REPO_ROOT, path);
 }
 
+/**
+ * A frame as its TypeScript source names it: the CLI runs compiled into chunks with source maps
+ * beside them (bin/load-typescript.mjs), which the profile knows nothing of.
+ */
+function sourceFrame(frame: CpuProfileNode['callFrame'], maps: Map<string, SourceMap | null>): CpuProfileNode['callFrame'] {
+  const path = frame.url.replace(/^file:\/\//, '');
+  if (!path.endsWith('.js')) return frame;
+  if (!maps.has(path)) maps.set(path, existsSync(`${path}.map`) ? new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8'))) : null);
+  const entry = maps.get(path)?.findEntry(frame.lineNumber, frame.columnNumber);
+  if (!entry || !('originalSource' in entry)) return frame;
+  return { ...frame, url: `file://${resolve(dirname(path), entry.originalSource)}`, lineNumber: entry.originalLine };
+}
+
 function frameName(n: CpuProfileNode): string {
   const { functionName, url, lineNumber } = n.callFrame;
   if (url === '') return functionName || '(anonymous)';
@@ -61,7 +75,9 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, CpuProfileNode>();
   const parent = new Map<number, number>();
+  const maps = new Map<string, SourceMap | null>();
   for (const n of profile.nodes) {
+    n.callFrame = sourceFrame(n.callFrame, maps);
     byId.set(n.id, n);
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
