@@ -50,6 +50,11 @@ export function clusterNodes(ports: ClusterPorts): ClusterNode[] {
   ];
 }
 
+/** Every port a node listens on: its own, and a broker's controller listener. */
+export function nodePorts(n: ClusterNode): number[] {
+  return n.controllerPort === undefined ? [n.port] : [n.port, n.controllerPort];
+}
+
 /** Where clients find the cluster. */
 export interface ClusterAddresses {
   kafka: { brokers: string[] };

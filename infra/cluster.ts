@@ -15,7 +15,7 @@ import { kafkaClusterId, kafkaLog4jProperties } from './kafka-config.ts';
 import { ensureKafkaLibs } from './kafka-libs.ts';
 import { commandExists, spawnDetached, startBroker, tail } from './launch.ts';
 import { isAlive, portFree, sleep, stopPid } from './processes.ts';
-import { brokerJvm, brokerProperties, clusterAddresses, clusterNodes, clusterPorts, redisClusterArgs, type ClusterAddresses, type ClusterNode, type ClusterPorts } from './cluster-nodes.ts';
+import { brokerJvm, brokerProperties, clusterAddresses, clusterNodes, clusterPorts, nodePorts, redisClusterArgs, type ClusterAddresses, type ClusterNode, type ClusterPorts } from './cluster-nodes.ts';
 
 /** Options of the cluster commands. */
 export interface ClusterOptions extends Pick<InfraOptions, 'root' | 'timeoutMs' | 'log'> {
@@ -150,7 +150,7 @@ export async function clusterUp(o: ClusterOptions = {}): Promise<ClusterAddresse
   return withLock(c.cfg, timeoutMs, async () => {
     for (const n of c.nodes) {
       if (runningPid(c, n) !== null) continue;
-      for (const port of [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]) {
+      for (const port of nodePorts(n)) {
         if (!(await portFree(port))) throw new Error(`infra: cannot start ${n.name}: port 127.0.0.1:${port} is used by another process; choose other ports (VT_*_CLUSTER_PORT)`);
       }
       log(`infra: starting ${n.name} on 127.0.0.1:${n.port} (log ${logFile(c, n)})`);

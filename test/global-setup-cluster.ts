@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../infra/free-port.ts';
-import { CLUSTER_SIZE, DEFAULT_CLUSTER_PORTS, clusterNodes, type ClusterPorts } from '../infra/cluster-nodes.ts';
+import { CLUSTER_SIZE, DEFAULT_CLUSTER_PORTS, clusterNodes, nodePorts, type ClusterPorts } from '../infra/cluster-nodes.ts';
 import { clusterDown, clusterStatus, clusterUp } from '../infra/cluster.ts';
 import { portFree } from '../infra/processes.ts';
 import setupServices from './global-setup.ts';
@@ -36,13 +36,11 @@ async function clusterTestPorts(root: string): Promise<{ ports: ClusterPorts; wa
   if (saved && wasUp) return { ports: saved, wasUp };
   for (const n of clusterNodes(DEFAULT_CLUSTER_PORTS)) rmSync(join(root, 'data', n.name), { recursive: true, force: true });
   rmSync(join(root, 'data', 'kafka-cluster.id'), { force: true });
-  if (saved && (await Promise.all(nodePorts(saved).map(portFree))).every(Boolean)) return { ports: saved, wasUp };
+  if (saved && (await Promise.all(clusterNodes(saved).flatMap(nodePorts).map(portFree))).every(Boolean)) return { ports: saved, wasUp };
   const ports = await freeRun();
   writeFileSync(portsFile, `${JSON.stringify(ports)}\n`);
   return { ports, wasUp: false };
 }
-
-const nodePorts = (ports: ClusterPorts) => clusterNodes(ports).flatMap((n) => [n.port, ...(n.controllerPort === undefined ? [] : [n.controllerPort])]);
 
 export default async function setup(): Promise<() => Promise<void>> {
   const stopServices = await setupServices();
