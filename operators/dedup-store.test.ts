@@ -103,9 +103,9 @@ describe('DedupStore', () => {
         const expected = new BinaryWriter(64);
         expected.u32(ref.entries.size);
         expected.u32(ref.entries.size);
-        expected.array(Uint32Array.from(keys, ([hi]) => hi));
-        expected.array(Uint32Array.from(keys, ([, lo]) => lo));
-        expected.array(Float64Array.from(ref.entries.values()));
+        for (const [hi] of keys) expected.u32(hi);
+        for (const [, lo] of keys) expected.u32(lo);
+        for (const t of ref.entries.values()) expected.f64(t);
         expect(bytesOf(s).equals(expected.copy())).toBe(true);
       }),
       { numRuns: 60 },

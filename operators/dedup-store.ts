@@ -96,20 +96,10 @@ export class DedupStore {
     const table = this.table;
     const slots = table.slots(changedOnly);
     const n = slots.length;
-    const hi = new Uint32Array(n);
-    const lo = new Uint32Array(n);
-    const times = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const slot = slots[i];
-      hi[i] = table.hiOf(slot);
-      lo[i] = table.loOf(slot);
-      times[i] = this.times[slot];
-    }
     w.u32(table.size);
     w.u32(n);
-    w.array(hi);
-    w.array(lo);
-    w.array(times);
+    table.writeKeys(w, slots);
+    w.f64Gather(this.times, slots);
     table.mark();
   }
 

@@ -1,3 +1,6 @@
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { fit } from './typed-arrays.ts';
+
 // Index entries: the slot + 1 in the low 24 bits (0 = empty), 8 bits of the key's fingerprint above,
 // so most probes that do not match are settled without reading the slot.
 const SLOT_BITS = 24;
@@ -7,6 +10,8 @@ const TAG_MASK = ~SLOT_MASK;
 export const MAX_TABLE_ENTRIES = SLOT_MASK - 1;
 const FIRST_CAPACITY = 1024;
 const DEAD = -1;
+/** The array `slots` returns, shared by every table of the thread; as long as the largest table. */
+let slotScratch = new Int32Array(0);
 
 /** Index entries for a slot capacity: a power of two at least twice the slots (load ≤ 1/2). */
 function indexSize(capacity: number): number {
@@ -138,11 +143,21 @@ export class FingerprintTable {
     return this.lo[slot];
   }
 
-  /** Every slot, oldest first — or only those written since the last mark. */
+  /** The fingerprints of `slots`, by column: every high half, then every low half. */
+  writeKeys(w: BinaryWriter, slots: Int32Array): void {
+    w.u32Gather(this.hi, slots);
+    w.u32Gather(this.lo, slots);
+  }
+
+  /**
+   * Every slot, oldest first — or only those written since the last mark. The array is this
+   * thread's one scratch array, valid until the next call on any table: a checkpoint reads it at
+   * once, and reusing it spares fresh pages (a first touch of memory costs more than the copy).
+   */
   slots(changedOnly: boolean): Int32Array {
     const order = this.order;
     const n = order.length;
-    const out = new Int32Array(changedOnly ? this.count - this.clean : this.size);
+    const out = (slotScratch = fit(slotScratch, changedOnly ? this.count - this.clean : this.size));
     let j = 0;
     for (let k = changedOnly ? this.clean : 0, i = (this.first + k) % n; k < this.count; k++, i = i + 1 === n ? 0 : i + 1) {
       const slot = order[i];

@@ -82,6 +82,17 @@ export class MinutePane {
     return this.written;
   }
 
+  /** Appends the rows to a fired block's writers: straight from the cells, or the bytes already written. */
+  writeRows(views: BinaryWriter, outcomes: BinaryWriter): void {
+    if (this.written !== null) {
+      views.bytes(this.written.views);
+      outcomes.bytes(this.written.outcomes);
+      return;
+    }
+    this.writeViews(views);
+    this.writeOutcomes(outcomes);
+  }
+
   /** Writes the view rows (RowBinary of `views_minute_rows`). */
   private writeViews(w: BinaryWriter): void {
     // Each cell has exactly as many viewers as views.

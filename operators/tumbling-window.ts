@@ -64,9 +64,7 @@ export class MinuteWindows {
     let fired = 0;
     for (const [minute, pane] of this.panes) {
       if (minute + MINUTE > watermark) continue;
-      const rows = pane.rows();
-      out.views.bytes(rows.views);
-      out.outcomes.bytes(rows.outcomes);
+      pane.writeRows(out.views, out.outcomes);
       fired++;
       this.panes.delete(minute);
     }

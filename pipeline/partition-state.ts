@@ -49,9 +49,8 @@ export interface StateHead {
   checkpoints: number;
 }
 
-/** Writes a link: a snapshot (`full`) or the change since the last link, which it marks. */
-export function writePartitionState(s: PartitionStateParts, full: boolean, checkpoints: number): Buffer {
-  const w = new BinaryWriter(1 << 16);
+/** Writes a link into `w`: a snapshot (`full`) or the change since the last link, which it marks; returns the link (a view of `w`). */
+export function writePartitionState(s: PartitionStateParts, full: boolean, checkpoints: number, w: BinaryWriter): Buffer {
   w.bytes(MAGIC);
   w.u8(full ? 1 : 0);
   s.fingerprints.string(SEED_CHECK_KEY);
@@ -69,7 +68,7 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   s.eventIds.write(w, !full);
   s.sessions.write(w, !full);
   s.bots.write(w, !full);
-  return w.copy();
+  return w.view();
 }
 
 /** Reads the head of a link without its tables (for status and tools); null for a link of viewtally 0.1. */

@@ -10,6 +10,7 @@ import type { BotRules } from '../operators/bot-rules.ts';
 import type { PartitionBatch, ViewRecord } from '../operators/view-record.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { WriterPool } from '../schemas/writer-pool.ts';
 import { writeRejectedRow } from '../schemas/clickhouse-rows.ts';
 import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
@@ -22,6 +23,8 @@ import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
 const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
 const MINUTE = 60_000;
+/** The writers of state links, shared by the tasks of a thread (each worker thread has its own). */
+const stateWriters = new WriterPool(2);
 
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
@@ -45,11 +48,15 @@ export class PartitionTask {
   private checkpoints = 0;
   // the stored chain this task extends
   private readonly chain = new StateChain();
+  /** Writers whose bytes the checkpoint being stored holds: back to the pool once its block is written. */
+  private lent: Array<[WriterPool, BinaryWriter]> = [];
+  /** Each kind of row a block holds alternates between two writers of its own: one filling, one lent. */
+  private readonly rowWriters = { views: new WriterPool(1), outcomes: new WriterPool(1), rejected: new WriterPool(1) };
   // not checkpointed: outputs since the last flush, and where the sinks are
   /** Live counters already hold the events before this offset: a replay must not add them again. */
   private liveSkipBelow: number;
   private live = new LiveCounts();
-  private readonly rejected = new BinaryWriter(4096);
+  private rejected = new BinaryWriter(4096);
   private rejectedRows = 0;
   /** Rows of the windows fired since the last checkpoint (fired as batches move the watermark), for its block. */
   private readonly fired = { views: new BinaryWriter(4096), outcomes: new BinaryWriter(4096) };
@@ -258,18 +265,24 @@ export class PartitionTask {
   /** Fires what the watermark has passed (late corrections and invalid events too) and builds the ClickHouse block for this checkpoint; returns it with the windows fired since the last. */
   takeBlock(watermark: number, group: string): { block: ClickHouseBlock; windowsFired: number } {
     this.windowsFired += this.windows.fire(this.firingWatermark(watermark), this.fired);
-    const views = this.fired.views.copy();
-    const outcomes = this.fired.outcomes.copy();
+    const views = this.lend(this.rowWriters.views, this.fired.views);
+    this.fired.views = this.rowWriters.views.take();
+    const outcomes = this.lend(this.rowWriters.outcomes, this.fired.outcomes);
+    this.fired.outcomes = this.rowWriters.outcomes.take();
     const windowsFired = this.windowsFired;
-    this.fired.views.reset();
-    this.fired.outcomes.reset();
     this.windowsFired = 0;
-    const rejected = this.rejected.copy();
-    this.rejected.reset();
+    const rejected = this.lend(this.rowWriters.rejected, this.rejected);
+    this.rejected = this.rowWriters.rejected.take();
     this.rejectedRows = 0;
     this.checkpoints++;
     const token = `${blockToken(group, this.topic, this.partition, this.checkpointOffset, this.nextOffset)}/${this.epoch}.${this.checkpoints}`;
     return { block: { token, views, outcomes, rejected }, windowsFired };
+  }
+
+  /** What `w` holds, lent with the checkpoint being stored: `w` goes back to `pool` once its block is written. */
+  private lend(pool: WriterPool, w: BinaryWriter): Buffer {
+    this.lent.push([pool, w]);
+    return w.view();
   }
 
   /** Offset of the last checkpoint. */
@@ -285,8 +298,11 @@ export class PartitionTask {
 
   /** The ClickHouse write of the checkpoint at `to`, running in the background; its failure is kept for the next checkpoint to throw. */
   writingBlock(write: Promise<void>, to: number): void {
+    const lent = this.lent;
+    this.lent = [];
     this.blockWrite = write.then(
       () => {
+        for (const [pool, w] of lent) pool.give(w);
         this.blockWrite = null;
         if (to > this.writtenOffset) this.writtenOffset = to;
       },
@@ -311,11 +327,14 @@ export class PartitionTask {
   /**
    * The state to store with the next checkpoint: the change since the last one, appended to the
    * stored chain — or a full snapshot starting a new chain when there is none yet or the changes
-   * have grown as heavy as the snapshot. Binary, written from the tables directly.
+   * have grown as heavy as the snapshot. Binary, written from the tables directly into a pooled
+   * writer that the checkpoint's block write gives back.
    */
   encodeState(): EncodedState {
     const full = this.chain.nextIsFull;
-    const bytes = writePartitionState(this, full, this.checkpoints);
+    const w = stateWriters.take();
+    const bytes = writePartitionState(this, full, this.checkpoints, w);
+    this.lend(stateWriters, w);
     this.chain.added(full, bytes.length);
     return { full, bytes };
   }

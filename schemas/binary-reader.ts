@@ -85,14 +85,14 @@ export class BinaryReader {
     return s;
   }
 
-  /** `n` unsigned 32-bit values written by BinaryWriter.array, copied into an aligned array. */
+  /** `n` unsigned 32-bit values written by BinaryWriter.u32Gather, copied into an aligned array. */
   u32Array(n: number): Uint32Array {
     const out = new Uint32Array(n);
     new Uint8Array(out.buffer).set(this.bytes(4 * n));
     return out;
   }
 
-  /** `n` doubles written by BinaryWriter.array, copied into an aligned array. */
+  /** `n` doubles written by BinaryWriter.f64Gather, copied into an aligned array. */
   f64Array(n: number): Float64Array {
     const out = new Float64Array(n);
     new Uint8Array(out.buffer).set(this.bytes(8 * n));

@@ -90,9 +90,34 @@ export class BinaryWriter {
     }
   }
 
-  /** A typed array's bytes as they are in memory (little-endian on every platform Node runs on here; see the readers). */
-  array(a: Uint32Array | Float64Array): void {
-    this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  /** `src[at[i]]` for every i, as u32s: a column of keyed state gathered from its table in one loop. */
+  u32Gather(src: Uint32Array, at: Int32Array): void {
+    const n = at.length;
+    this.room(4 * n);
+    const start = this.buf.byteOffset + this.length;
+    if (start % 4 === 0) {
+      const out = new Uint32Array(this.buf.buffer, start, n);
+      for (let i = 0; i < n; i++) out[i] = src[at[i]];
+    } else {
+      const dv = this.dv;
+      for (let i = 0, o = this.length; i < n; i++, o += 4) dv.setUint32(o, src[at[i]], true);
+    }
+    this.length += 4 * n;
+  }
+
+  /** `src[at[i]]` for every i, as f64s (see {@link u32Gather}). */
+  f64Gather(src: Float64Array, at: Int32Array): void {
+    const n = at.length;
+    this.room(8 * n);
+    const start = this.buf.byteOffset + this.length;
+    if (start % 8 === 0) {
+      const out = new Float64Array(this.buf.buffer, start, n);
+      for (let i = 0; i < n; i++) out[i] = src[at[i]];
+    } else {
+      const dv = this.dv;
+      for (let i = 0, o = this.length; i < n; i++, o += 8) dv.setFloat64(o, src[at[i]], true);
+    }
+    this.length += 8 * n;
   }
 
   bytes(b: Uint8Array): void {
@@ -115,6 +140,11 @@ export class BinaryWriter {
   /** A copy of what was written (the writer may be reused at once). */
   copy(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.length));
+  }
+
+  /** Makes room for `n` more bytes at once (a long run of small writes then never grows the buffer step by step). */
+  reserve(n: number): void {
+    this.room(n);
   }
 
   private room(n: number): void {

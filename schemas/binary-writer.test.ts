@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { BinaryReader } from './binary-reader.ts';
+import { BinaryWriter } from './binary-writer.ts';
+import { WriterPool } from './writer-pool.ts';
+
+describe('BinaryWriter gathers', () => {
+  it('writes src[at[i]] in order at every alignment, aligned or not, and across growth', () => {
+    fc.assert(
+      fc.property(fc.nat(15), fc.array(fc.tuple(fc.nat(0xffff_ffff), fc.double({ noNaN: true })), { minLength: 1, maxLength: 3000 }), fc.nat(), (pad, entries, seed) => {
+        const u32 = Uint32Array.from(entries, ([u]) => u);
+        const f64 = Float64Array.from(entries, ([, f]) => f);
+        // A permutation of the slots, as a table's recency order is.
+        const at = Int32Array.from(entries.keys()).sort((a, b) => ((a * 2654435761 + seed) >>> 0) - ((b * 2654435761 + seed) >>> 0));
+        const w = new BinaryWriter(16);
+        for (let i = 0; i < pad; i++) w.u8(i);
+        w.u32Gather(u32, at);
+        w.f64Gather(f64, at);
+        const r = new BinaryReader(w.view());
+        for (let i = 0; i < pad; i++) expect(r.u8()).toBe(i);
+        expect(Array.from(r.u32Array(at.length))).toEqual(Array.from(at, (s) => u32[s]));
+        expect(Array.from(r.f64Array(at.length))).toEqual(Array.from(at, (s) => f64[s]));
+        expect(r.remaining).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('WriterPool', () => {
+  it('hands a given-back writer out again, emptied, and keeps no more than it is told', () => {
+    const pool = new WriterPool(1);
+    const a = pool.take();
+    a.u32(7);
+    const b = pool.take();
+    expect(b).not.toBe(a);
+    pool.give(a);
+    pool.give(b);
+    const again = pool.take();
+    expect(again).toBe(a);
+    expect(again.length).toBe(0);
+    expect(pool.take()).not.toBe(b);
+  });
+});
