@@ -145,6 +145,24 @@ describe('DedupStore', () => {
     );
   });
 
+  it('a restored store takes as much memory as one restored from a single snapshot of the same entries, however many keys a change moved', () => {
+    const s = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
+    for (let i = 0; i < 3_000; i++) set(s, `k${i}`, i);
+    const snapshot = new BinaryWriter(64);
+    s.write(snapshot, false);
+    // 1 000 keys set again (a change repeats them) and 1 000 new ones.
+    for (let i = 2_000; i < 4_000; i++) set(s, `k${i}`, 10_000 + i);
+    const change = new BinaryWriter(64);
+    s.write(change, true);
+    const chained = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
+    chained.read(new BinaryReader(snapshot.copy()), true);
+    chained.read(new BinaryReader(change.copy()), false);
+    const whole = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
+    whole.read(new BinaryReader(bytesOf(s)), true);
+    expect(bytesOf(chained).equals(bytesOf(s))).toBe(true);
+    expect(chained.memoryBytes()).toBe(whole.memoryBytes());
+  });
+
   it('a change holds only what was set since the last write', () => {
     const s = new DedupStore({ ttlMs: 1e9, maxEntries: 100 });
     for (let i = 0; i < 50; i++) set(s, `old${i}`, i);

@@ -112,7 +112,11 @@ export class DedupStore {
     const hi = r.u32Array(n);
     const lo = r.u32Array(n);
     const times = r.f64Array(n);
-    table.reserve(table.size + n);
+    // Room for the keys the link adds, not for those it only moves: a restored table is as large as
+    // one that took the events (a change link repeats the keys written again since the last).
+    let added = n;
+    if (!replace) for (let i = 0; i < n; i++) if (table.find(hi[i], lo[i]) >= 0) added--;
+    table.reserve(table.size + added);
     for (let i = 0; i < n; i++) {
       // A snapshot's keys are distinct and the table was empty: no need to look them up first.
       const slot = replace && table.size < table.maxEntries ? table.insert(hi[i], lo[i]) : -1;
