@@ -163,6 +163,22 @@ describe('DedupStore', () => {
     expect(chained.memoryBytes()).toBe(whole.memoryBytes());
   });
 
+  it('a restored store is no larger than the store that took the events, when entries expired between its links', () => {
+    const s = new DedupStore({ ttlMs: 10_000, maxEntries: 100_000 });
+    for (let i = 0; i < 3_000; i++) set(s, `old${i}`, i);
+    const snapshot = new BinaryWriter(64);
+    s.write(snapshot, false);
+    s.expire(12_500); // the 2 500 oldest expire, then as many new keys come
+    for (let i = 0; i < 2_500; i++) set(s, `new${i}`, 12_500 + i);
+    const change = new BinaryWriter(64);
+    s.write(change, true);
+    const chained = new DedupStore({ ttlMs: 10_000, maxEntries: 100_000 });
+    chained.read(new BinaryReader(snapshot.copy()), true);
+    chained.read(new BinaryReader(change.copy()), false);
+    expect(bytesOf(chained).equals(bytesOf(s))).toBe(true);
+    expect(chained.memoryBytes()).toBeLessThanOrEqual(s.memoryBytes());
+  });
+
   it('a change holds only what was set since the last write', () => {
     const s = new DedupStore({ ttlMs: 1e9, maxEntries: 100 });
     for (let i = 0; i < 50; i++) set(s, `old${i}`, i);

@@ -112,11 +112,15 @@ export class DedupStore {
     const hi = r.u32Array(n);
     const lo = r.u32Array(n);
     const times = r.f64Array(n);
-    // Room for the keys the link adds, not for those it only moves: a restored table is as large as
-    // one that took the events (a change link repeats the keys written again since the last).
-    let added = n;
-    if (!replace) for (let i = 0; i < n; i++) if (table.find(hi[i], lo[i]) >= 0) added--;
-    table.reserve(table.size + added);
+    if (!replace) {
+      // The entries the change drops (expired or over the cap since the last link) are the oldest:
+      // drop them first, so the table never holds them beside the new ones and keeps the capacity a
+      // table that took the events has. A key of the change dropped here comes back as it is set,
+      // and the cut below drops one more old entry for it: the same entries, in the same order.
+      for (let drop = table.size + this.absent(hi, lo) - size; drop > 0; drop--) table.removeOldest();
+    }
+    // Room for the keys the link adds, not for those it only moves.
+    table.reserve(table.size + (replace ? n : this.absent(hi, lo)));
     for (let i = 0; i < n; i++) {
       // A snapshot's keys are distinct and the table was empty: no need to look them up first.
       const slot = replace && table.size < table.maxEntries ? table.insert(hi[i], lo[i]) : -1;
@@ -125,5 +129,12 @@ export class DedupStore {
     }
     while (table.size > size) table.removeOldest();
     table.mark();
+  }
+
+  /** How many of the keys are not in the store. */
+  private absent(hi: Uint32Array, lo: Uint32Array): number {
+    let n = 0;
+    for (let i = 0; i < hi.length; i++) if (this.table.find(hi[i], lo[i]) < 0) n++;
+    return n;
   }
 }
