@@ -145,37 +145,39 @@ describe('DedupStore', () => {
     );
   });
 
+  /** Writes a snapshot of `s`, runs `between` on it, writes the change, and restores both links into a fresh store. */
+  const chainedRestore = (s: DedupStore, between: () => void): DedupStore => {
+    const snapshot = bytesOf(s);
+    between();
+    const change = new BinaryWriter(64);
+    s.write(change, true);
+    const chained = new DedupStore({ ttlMs: s.ttlMs, maxEntries: s.maxEntries });
+    chained.read(new BinaryReader(snapshot), true);
+    chained.read(new BinaryReader(change.copy()), false);
+    expect(bytesOf(chained).equals(bytesOf(s))).toBe(true);
+    return chained;
+  };
+
   it('a restored store takes as much memory as one restored from a single snapshot of the same entries, however many keys a change moved', () => {
     const s = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
     for (let i = 0; i < 3_000; i++) set(s, `k${i}`, i);
-    const snapshot = new BinaryWriter(64);
-    s.write(snapshot, false);
     // 1 000 keys set again (a change repeats them) and 1 000 new ones.
-    for (let i = 2_000; i < 4_000; i++) set(s, `k${i}`, 10_000 + i);
-    const change = new BinaryWriter(64);
-    s.write(change, true);
-    const chained = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
-    chained.read(new BinaryReader(snapshot.copy()), true);
-    chained.read(new BinaryReader(change.copy()), false);
+    const chained = chainedRestore(s, () => {
+      for (let i = 2_000; i < 4_000; i++) set(s, `k${i}`, 10_000 + i);
+    });
     const whole = new DedupStore({ ttlMs: 1e9, maxEntries: 100_000 });
     whole.read(new BinaryReader(bytesOf(s)), true);
-    expect(bytesOf(chained).equals(bytesOf(s))).toBe(true);
     expect(chained.memoryBytes()).toBe(whole.memoryBytes());
   });
 
   it('a restored store is no larger than the store that took the events, when entries expired between its links', () => {
     const s = new DedupStore({ ttlMs: 10_000, maxEntries: 100_000 });
     for (let i = 0; i < 3_000; i++) set(s, `old${i}`, i);
-    const snapshot = new BinaryWriter(64);
-    s.write(snapshot, false);
-    s.expire(12_500); // the 2 500 oldest expire, then as many new keys come
-    for (let i = 0; i < 2_500; i++) set(s, `new${i}`, 12_500 + i);
-    const change = new BinaryWriter(64);
-    s.write(change, true);
-    const chained = new DedupStore({ ttlMs: 10_000, maxEntries: 100_000 });
-    chained.read(new BinaryReader(snapshot.copy()), true);
-    chained.read(new BinaryReader(change.copy()), false);
-    expect(bytesOf(chained).equals(bytesOf(s))).toBe(true);
+    // The 2 500 oldest expire, then as many new keys come.
+    const chained = chainedRestore(s, () => {
+      s.expire(12_500);
+      for (let i = 0; i < 2_500; i++) set(s, `new${i}`, 12_500 + i);
+    });
     expect(chained.memoryBytes()).toBeLessThanOrEqual(s.memoryBytes());
   });
 
