@@ -142,11 +142,6 @@ export class BinaryWriter {
     return Buffer.from(this.buf.subarray(0, this.length));
   }
 
-  /** Makes room for `n` more bytes at once (a long run of small writes then never grows the buffer step by step). */
-  reserve(n: number): void {
-    this.room(n);
-  }
-
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
