@@ -36,10 +36,10 @@ const NO_ROWS = { token: '', views: Buffer.alloc(0), outcomes: Buffer.alloc(0), 
 
 /**
  * Starts the address stage in this worker: a member of the consumer group `<group>.address` on
- * `<topic>.by-address`, so it balances apart from the counting stage. Each assigned partition is
+ * `<topic>.<group>.by-address`, so it balances apart from the counting stage. Each assigned partition is
  * claimed as the counting stage's are (epoch, fencing, restore from the checkpoint chain in Redis
  * under its own progress key), its messages go through its AddressScorer in order, and its verdicts
- * go to `<topic>.address-verdicts` at every flush — before the checkpoint that covers the input they
+ * go to `<topic>.<group>.address-verdicts` at every flush — before the checkpoint that covers the input they
  * came from, so a replay after a crash sends them again at most (the counting stage reads a flag
  * twice as once).
  */
@@ -57,7 +57,7 @@ export async function startAddressStage(deps: {
 }): Promise<AddressStage> {
   const { config, redis, committer, log } = deps;
   const group = `${config.group}.address`;
-  const topic = byAddressTopic(config.topic);
+  const topic = byAddressTopic(config.topic, config.group);
   const tasks = new Map<number, AddressTask>();
   const claims = new Map<number, Promise<AddressTask | null>>();
   let assigned: number[] = [];
@@ -131,8 +131,8 @@ export async function startAddressStage(deps: {
   const send = async (task: AddressTask, value: Buffer | null) => {
     if (value === null) return;
     await committer.retry('address verdicts produce', task.partition, () =>
-      deps.producer.send({ topic: addressVerdictsTopic(config.topic), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
-        throw internalProduceError(addressVerdictsTopic(config.topic), err);
+      deps.producer.send({ topic: addressVerdictsTopic(config.topic, config.group), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
+        throw internalProduceError(addressVerdictsTopic(config.topic, config.group), err);
       }),
     );
   };

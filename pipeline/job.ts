@@ -106,7 +106,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const kafka = createKafka(`viewtally-${hostname()}-${process.pid}${threadId === 0 ? '' : `-w${threadId}`}`, config.brokers);
   const admin = kafka.admin();
   await admin.connect();
-  const { partitionCount, deadLetterBytes, addressPartitions } = await ensureJobTopics(admin, config.topic, config.partitions);
+  const { partitionCount, deadLetterBytes, addressPartitions } = await ensureJobTopics(admin, config.topic, config.group, config.partitions);
   await retrying(() => recordShards(redis, config, partitionCount), {
     signal: options.signal,
     onRetry: (err, attempt) => log.warn({ attempt, err: (err as Error).message }, 'recording the partition count in Redis failed; retrying'),
@@ -152,7 +152,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
         log.error({ partition: letter.partition, offset: letter.offset, bytes: letter.value?.length ?? 0, err: err.message }, 'poison: the broker refused this dead letter even headers only; skipped');
       },
     }),
-    addressRecords: new AddressRecordSink(producer, config.topic),
+    addressRecords: new AddressRecordSink(producer, config.topic, config.group),
     consumer,
     group: config.group,
     log,

@@ -3,11 +3,14 @@ import kafkajs, { type Admin, type Consumer } from 'kafkajs';
 import { DEAD_LETTER_MAX_MESSAGE_BYTES, deadLetterTopic } from '../sinks/dead-letter-sink.ts';
 import { classifyKafkaError } from '../sinks/kafka-errors.ts';
 import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
+import { ViewtallyError } from '../schemas/errors.ts';
 
 /** Most replicas a topic gets: three copies survive one broker lost while a second one restarts. */
 const MAX_REPLICATION = 3;
 /** How long a new topic may take to be known, with a leader per partition, by the broker asked (or a lost broker to be replaced as leader). */
 const METADATA_WAIT_MS = 60_000;
+/** What Kafka accepts as a topic name. */
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
  * Asks `attempt` until it answers (non-null), while its errors are passing ones: a broker that has
@@ -100,12 +103,19 @@ export interface JobTopics {
 /**
  * The job's topics: the source (created with `partitions` when missing), its dead letters and its
  * by-address records (as many partitions as the source, unless they exist already), and the
- * address verdicts (one partition: every counting partition reads all of them).
+ * address verdicts (one partition: every counting partition reads all of them), the last two the
+ * group's own.
  */
-export async function ensureJobTopics(admin: Admin, topic: string, partitions: number): Promise<JobTopics> {
+export async function ensureJobTopics(admin: Admin, topic: string, group: string, partitions: number): Promise<JobTopics> {
+  const internal = [byAddressTopic(topic, group), addressVerdictsTopic(topic, group)];
+  for (const name of internal) {
+    if (!LEGAL_TOPIC.test(name)) {
+      throw new ViewtallyError(`the group ${JSON.stringify(group)} cannot name the job's internal topic ${JSON.stringify(name)}: a topic name holds at most 249 letters, digits, '.', '_' and '-'`);
+    }
+  }
   const partitionCount = await ensureTopic(admin, topic, partitions);
   const deadLetterBytes = await ensureDeadLetterTopic(admin, topic, partitionCount);
-  const addressPartitions = await ensureTopic(admin, byAddressTopic(topic), partitionCount);
-  await ensureTopic(admin, addressVerdictsTopic(topic), 1);
+  const addressPartitions = await ensureTopic(admin, internal[0], partitionCount);
+  await ensureTopic(admin, internal[1], 1);
   return { partitionCount, deadLetterBytes, addressPartitions };
 }

@@ -19,7 +19,7 @@ export class VerdictFeed {
   private readonly stopping = new AbortController();
 
   constructor(kafka: Kafka, options: { topic: string; group: string }) {
-    this.topic = addressVerdictsTopic(options.topic);
+    this.topic = addressVerdictsTopic(options.topic, options.group);
     this.consumer = kafka.consumer({ groupId: `${options.group}.verdicts.${process.pid}.${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: IDLE_POLL_MS });
   }
 

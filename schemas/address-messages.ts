@@ -29,14 +29,18 @@ export const RECORD_LATE = 2;
 /** Record flag: the address is in a datacenter range. */
 export const RECORD_DATACENTER = 4;
 
-/** The internal topic of records keyed by address. */
-export function byAddressTopic(topic: string): string {
-  return `${topic}.by-address`;
+/**
+ * The internal topic of records keyed by address. Named by the job's group as well as its source
+ * (as Kafka Streams names repartition topics by application id): two jobs on one topic, e.g. a
+ * new deployment beside the old one, must not judge addresses from each other's records.
+ */
+export function byAddressTopic(topic: string, group: string): string {
+  return `${topic}.${group}.by-address`;
 }
 
-/** The internal topic of address verdicts. */
-export function addressVerdictsTopic(topic: string): string {
-  return `${topic}.address-verdicts`;
+/** The internal topic of a job's address verdicts (named as {@link byAddressTopic}). */
+export function addressVerdictsTopic(topic: string, group: string): string {
+  return `${topic}.${group}.address-verdicts`;
 }
 
 /** The address partition of an address key. */

@@ -11,11 +11,12 @@ export class AddressRecordSink {
   constructor(
     private readonly producer: Producer,
     private readonly topic: string,
+    private readonly group: string,
   ) {}
 
   async send(sourcePartition: number, messages: AddressFlush): Promise<void> {
     const key = `${this.topic}/${sourcePartition}`;
-    const topic = byAddressTopic(this.topic);
+    const topic = byAddressTopic(this.topic, this.group);
     try {
       await this.producer.send({ topic, messages: messages.map(({ partition, value }) => ({ partition, key, value })) });
     } catch (err) {

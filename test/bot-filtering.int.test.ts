@@ -121,3 +121,28 @@ describe('bot rules reload', () => {
     }
   });
 });
+
+// The address stage's topics belong to a job (its group), not to the topic it reads: a second job
+// on the same topic with other rules (a new deployment beside the old) decides as it would alone.
+describe('two jobs on one topic', () => {
+  it("judges addresses from its own records and verdicts only: a job with the velocity signal off beside one with it on decides as it does alone", async () => {
+    const prefix = uniqueName('two-jobs');
+    const events = generateLabelledStream({ seed: 2718, events: 30_000, videos: 500, minutes: 20, startMs: Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR })
+      .toArray()
+      .map((l) => ({ ...l.event, video_id: `${prefix}-${l.event.video_id}` }));
+    const dir = mkdtempSync(join(tmpdir(), 'vt-rules-'));
+    const noVelocity = join(dir, 'bot-rules.json');
+    const rules = JSON.parse(readFileSync(DEFAULT_BOT_RULES_PATH, 'utf8'));
+    rules.weights.ip_velocity = 0;
+    writeFileSync(noVelocity, JSON.stringify(rules));
+    const run = async (topic: string, group: string, env: Record<string, string> = {}) =>
+      lastJson<{ byOutcome: Record<string, number> }>((await runCli(['run', '--until-idle', '--topic', topic, '--group', group], env)).stdout).byOutcome;
+    await produceToTopic(`${prefix}-alone`, 4, events);
+    const alone = await run(`${prefix}-alone`, `${prefix}-alone`, { VT_BOT_RULES: noVelocity });
+    await produceToTopic(prefix, 4, events);
+    const withVelocity = await run(prefix, `${prefix}-first`);
+    const beside = await run(prefix, `${prefix}-second`, { VT_BOT_RULES: noVelocity });
+    expect(withVelocity.bot).toBeGreaterThan(alone.bot + 100); // the velocity signal matters on this stream
+    expect(beside).toEqual(alone);
+  });
+});

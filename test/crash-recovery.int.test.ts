@@ -29,7 +29,7 @@ describe(`crash recovery (seed ${SEED}, ${EVENTS} events, ${KILLS} kills, ${WORK
   let kills = 0;
   let crashes = 0;
   const addressEpochs = (run: string) =>
-    Promise.all([0, 1, 2, 3].map(async (p) => Number(await sinks.rd.hget(progressKey(`${run}.address`, byAddressTopic(run), p), 'epoch'))));
+    Promise.all([0, 1, 2, 3].map(async (p) => Number(await sinks.rd.hget(progressKey(`${run}.address`, byAddressTopic(run, run), p), 'epoch'))));
 
 
   beforeAll(async () => {
