@@ -114,16 +114,16 @@ describe('address join (the counting stage side)', () => {
     rs.forEach((r) => join.join(r));
     join.readVerdicts(verdicts(0, T0, [[FARM, 0]]), 0);
     const w = new BinaryWriter();
-    join.write(w);
+    join.write(w, false);
     const stored = w.copy();
-    const held = provisionallyCounted(new BinaryReader(stored));
+    const held = provisionallyCounted([new BinaryReader(stored)]);
     expect(held.views).toEqual(new Map([['v1', 1], ['v0', 1]]));
     // their ledger: HOME's views of minutes 0 and 1, one each (FARM's is flagged already)
     const groups: string[] = [];
     forEachLedgerGroup(held.ledger, (minute, address, entries) => groups.push(`${minute - T0 / MINUTE}:${address.equals(addressBytes(HOME))}:${entries.length}`));
     expect(groups.sort()).toEqual(['0:true:8', '1:true:8']);
     const restored = new AddressJoin(1);
-    restored.read(new BinaryReader(stored));
+    restored.read(new BinaryReader(stored), true);
     const outcomes = (j: AddressJoin) => {
       const out: string[] = [];
       j.readVerdicts(verdicts(0, T0 + 2 * MINUTE), 1);
@@ -134,5 +134,50 @@ describe('address join (the counting stage side)', () => {
     const expected = ['0:bot:v0:73.1.2.3', '1:counted:v1:', '2:duplicate:v2:', '3:counted:v0:'];
     expect(outcomes(join)).toEqual(expected);
     expect(outcomes(restored)).toEqual(expected);
+  });
+
+  it('stores held views as changes: a change link holds the views held since the last link and drops the minutes released', () => {
+    const join = new AddressJoin(1);
+    const link = (changedOnly: boolean) => {
+      const w = new BinaryWriter();
+      join.write(w, changedOnly);
+      return w.copy();
+    };
+    const joined = (rs: ViewRecord[]) => rs.forEach((r) => join.join(r));
+    joined([record(0, T0, FARM, 'counted'), record(1, T0 + 1, HOME, 'counted')]);
+    const snapshot = link(false);
+    joined([record(2, T0 + 2, HOME, 'duplicate'), record(3, T0 + MINUTE, HOME, 'counted')]);
+    const change1 = link(true);
+    // minute 0 is decided (FARM flagged): its views leave; minute 1 goes on holding
+    join.readVerdicts(verdicts(0, T0 + MINUTE, [[FARM, 0]]), 0);
+    const released: string[] = [];
+    join.release(T0, (r) => released.push(`${r.offset}:${r.outcome}`));
+    expect(released).toEqual(['0:bot', '1:counted', '2:duplicate']);
+    joined([record(4, T0 + MINUTE + 1, FARM, 'counted')]);
+    const change2 = link(true);
+    // a change holds only the views held since the last link: one of the two minute 1 holds, then none
+    const whole = link(false);
+    const empty = link(true);
+    const oneView = change2.length - empty.length;
+    expect(oneView).toBeGreaterThan(50);
+    expect(whole.length - empty.length).toBe(2 * oneView);
+
+    const restore = (links: Buffer[]) => {
+      const j = new AddressJoin(1);
+      links.forEach((b, i) => j.read(new BinaryReader(b), i === 0));
+      return j;
+    };
+    const decided = (j: AddressJoin) => {
+      const out: string[] = [];
+      j.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 1]]), 1);
+      j.release(T0, (r) => out.push(`${r.offset}:${r.outcome}:${r.event!.video_id}`));
+      return out;
+    };
+    const expected = ['3:counted:v0', '4:bot:v1'];
+    expect(decided(restore([snapshot, change1, change2]))).toEqual(expected);
+    expect(provisionallyCounted([snapshot, change1, change2].map((b) => new BinaryReader(b))).views).toEqual(new Map([['v0', 1], ['v1', 1]]));
+    expect(decided(join)).toEqual(expected);
+    // a change read on a state that does not hold what it continues is refused, not merged
+    expect(() => restore([snapshot, change2])).toThrow(/continue from byte/);
   });
 });

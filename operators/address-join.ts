@@ -126,16 +126,16 @@ export class AddressJoin {
     };
   }
 
-  /** Writes the verdicts read and the held views. */
-  write(w: BinaryWriter): void {
+  /** Writes the verdicts read, and the held views: all of them, or (`changedOnly`) those held since the last write. */
+  write(w: BinaryWriter, changedOnly: boolean): void {
     this.verdicts.write(w);
-    this.held.write(w);
+    this.held.write(w, changedOnly);
   }
 
-  /** Replaces them with written ones. */
-  read(r: BinaryReader): void {
+  /** Reads written ones: the verdicts in place of these, the held views in their place (`replace`) or as a change. */
+  read(r: BinaryReader, replace: boolean): void {
     this.verdicts.read(r);
-    this.held.read(r);
+    this.held.read(r, replace);
   }
 
   private verdictOf(flag: number): BotVerdict {
@@ -164,13 +164,18 @@ export interface HeldProvisional {
   ledger: Buffer;
 }
 
-/** The views a stored AddressJoin state (`write`) holds provisionally counted and not flagged yet, per video and as a ledger. */
-export function provisionallyCounted(r: BinaryReader): HeldProvisional {
-  const at = r.at;
-  r.f64();
-  const join = new AddressJoin(r.u32());
-  r.at = at;
-  join.read(r);
+/**
+ * The views a stored AddressJoin state holds provisionally counted and not flagged yet, per video
+ * and as a ledger: `links` are the states of a checkpoint chain (`write`), a whole one first, then
+ * each change, in order.
+ */
+export function provisionallyCounted(links: readonly BinaryReader[]): HeldProvisional {
+  const first = links[0];
+  const at = first.at;
+  first.f64();
+  const join = new AddressJoin(first.u32());
+  first.at = at;
+  links.forEach((r, i) => join.read(r, i === 0));
   const views = new Map<string, number>();
   const ledger = new ProvisionalLedger();
   join.held.release(

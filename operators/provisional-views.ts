@@ -9,18 +9,21 @@ const DEVICE_CODE = code(DEVICES);
 const SOURCE_CODE = code(TRAFFIC_SOURCES);
 const OUTCOME_CODE = code(OUTCOMES);
 
-/** One minute's held views: their bytes, how many, and how many of them were provisionally counted. */
+/** One minute's held views: their bytes, how many, how many of them were provisionally counted, and how many of the bytes stored links hold. */
 interface HeldMinute {
   w: BinaryWriter;
   views: number;
   counted: number;
+  linked: number;
 }
 
 /**
  * Views whose final outcome waits for their address's verdict: provisionally counted (or session
  * duplicates, which an address flag turns into bots as well), held per event-time minute as bytes —
  * what their minute window and a `rejected_views` row need — until the verdict watermark passes the
- * minute. Then each is released with its final outcome. Held views are part of the checkpoint.
+ * minute. Then each is released with its final outcome. Held views are part of the checkpoint: a
+ * minute's bytes only grow until it is released, so a change link holds the bytes added since the
+ * last link, and the minutes still held.
  */
 export class ProvisionalViews {
   // checkpointed state
@@ -55,7 +58,7 @@ export class ProvisionalViews {
     const e = r.event!;
     const minute = Math.floor(e.ts / MINUTE);
     let m = this.minutes.get(minute);
-    if (!m) this.minutes.set(minute, (m = { w: new BinaryWriter(4096), views: 0, counted: 0 }));
+    if (!m) this.minutes.set(minute, (m = { w: new BinaryWriter(4096), views: 0, counted: 0, linked: 0 }));
     const w = m.w;
     w.u32(r.addressHi);
     w.u32(r.addressLo);
@@ -128,29 +131,39 @@ export class ProvisionalViews {
     }
   }
 
-  /** Writes every held view (whole in every link: they span a couple of minutes). */
-  write(w: BinaryWriter): void {
+  /** Writes the held minutes: every view (`changedOnly` false), or the views added since the last write. */
+  write(w: BinaryWriter, changedOnly: boolean): void {
     w.u32(this.minutes.size);
     for (const [minute, m] of this.minutes) {
+      const from = changedOnly ? m.linked : 0;
       w.f64(minute);
       w.u32(m.views);
       w.u32(m.counted);
-      w.u32(m.w.length);
-      w.bytes(m.w.view());
+      w.u32(from);
+      w.u32(m.w.length - from);
+      w.range(m.w.view(), from, m.w.length);
+      m.linked = m.w.length;
     }
   }
 
-  /** Replaces the held views with written ones. */
-  read(r: BinaryReader): void {
+  /** Reads written held minutes: in place of the held views (`replace`), or as a change (minutes not in it were released). */
+  read(r: BinaryReader, replace: boolean): void {
+    const before = new Map(this.minutes);
     this.minutes.clear();
     for (let n = r.u32(); n > 0; n--) {
       const minute = r.f64();
       const views = r.u32();
       const counted = r.u32();
+      const from = r.u32();
       const bytes = r.bytes(r.u32());
-      const w = new BinaryWriter(Math.max(4096, bytes.length));
+      let w = new BinaryWriter(Math.max(4096, bytes.length));
+      if (from > 0) {
+        const held = replace ? undefined : before.get(minute);
+        if (held?.w.length !== from) throw new RangeError(`binary state: held views of minute ${minute} continue from byte ${from}, the state before holds ${held?.w.length ?? 'none'}`);
+        w = held.w;
+      }
       w.bytes(bytes);
-      this.minutes.set(minute, { w, views, counted });
+      this.minutes.set(minute, { w, views, counted, linked: w.length });
     }
   }
 }

@@ -14,17 +14,18 @@ import type { IpHasher } from './ip-privacy.ts';
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS3", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS4", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
- *   address verdicts read, views held for them              — whole in every link (a few minutes' worth),
- *                                                             sealed (they hold IP addresses; see ip-privacy.ts)
+ *   address verdicts read                                   — whole in every link (they are few),
+ *   views held for them                                     — whole in a snapshot, those held since in a change,
+ *                                                             both sealed (they hold IP addresses; see ip-privacy.ts)
  *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order.
  */
-const MAGIC = Buffer.from('VTS3');
+const MAGIC = Buffer.from('VTS4');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
 
 /** What a partition's state consists of, as the task holds it. */
@@ -61,7 +62,7 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   w.u32(checkpoints);
   s.windows.write(w);
   const address = new BinaryWriter(1 << 12);
-  s.address.write(address);
+  s.address.write(address, !full);
   const sealed = s.hasher.seal(address.view());
   w.u32(sealed.length);
   w.bytes(sealed);
@@ -82,28 +83,33 @@ export function readStateHead(link: Buffer): StateHead | null {
 }
 
 /**
- * Counted views per video a link holds that are not in ClickHouse yet (for reconcile), read without
- * the tables: those of the open windows, and the views counted provisionally and not flagged so far,
- * with the provisional ledger of those (what reconcile --fix puts back, so a later flag still takes
- * them back).
+ * Counted views per video a chain holds that are not in ClickHouse yet (for reconcile), read without
+ * the tables: those of the open windows (whole in the newest link), and the views counted
+ * provisionally and not flagged so far (held views, gathered from every link), with the provisional
+ * ledger of those (what reconcile --fix puts back, so a later flag still takes them back).
  */
-export function openWindowViews(link: Buffer, hasher: IpHasher): { views: Map<string, number>; ledger: Buffer } {
-  if (isLegacyLink(link)) return { views: legacyOpenWindowViews(link), ledger: Buffer.alloc(0) };
-  const r = openLink(link, 0);
-  r.bytes(1 + 8 + 8 + 8 + 4);
-  r.f64();
+export function openWindowViews(chain: readonly Buffer[], hasher: IpHasher): { views: Map<string, number>; ledger: Buffer } {
+  const newest = chain[chain.length - 1];
+  if (isLegacyLink(newest)) return { views: legacyOpenWindowViews(newest), ledger: Buffer.alloc(0) };
   const views = new Map<string, number>();
-  for (let n = r.u32(); n > 0; n--) {
+  const addressStates = chain.map((link, i) => {
+    const r = openLink(link, i);
+    r.bytes(1 + 8 + 8 + 8 + 4);
     r.f64();
-    for (const row of readViewsRows(Buffer.from(r.bytes(r.u32())))) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
-    r.bytes(r.u32());
-  }
-  for (let n = r.u32(); n > 0; n--) {
-    r.f64();
-    r.bytes(r.u32());
-    r.bytes(r.u32());
-  }
-  const held = provisionallyCounted(new BinaryReader(openSealed(hasher, r.bytes(r.u32()), 0)));
+    for (let n = r.u32(); n > 0; n--) {
+      r.f64();
+      const rows = Buffer.from(r.bytes(r.u32()));
+      if (i === chain.length - 1) for (const row of readViewsRows(rows)) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
+      r.bytes(r.u32());
+    }
+    for (let n = r.u32(); n > 0; n--) {
+      r.f64();
+      r.bytes(r.u32());
+      r.bytes(r.u32());
+    }
+    return new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i));
+  });
+  const held = provisionallyCounted(addressStates);
   for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
   return { views, ledger: held.ledger };
 }
@@ -130,7 +136,7 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
     const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
-    s.address.read(address);
+    s.address.read(address, full);
     if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
@@ -153,7 +159,9 @@ function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
 
 function openLink(link: Buffer, i: number): BinaryReader {
   if (isLegacyLink(link)) throw new CheckpointFormatError(`checkpoint link ${i} is in the JSON format of viewtally 0.1 after binary links: the chain is mixed`);
-  if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state`);
+  if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state of this version (${MAGIC}); it starts with ${JSON.stringify(link.subarray(0, MAGIC.length).toString('latin1'))}`);
+  }
   const r = new BinaryReader(link);
   r.bytes(MAGIC.length);
   return r;

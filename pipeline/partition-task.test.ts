@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultJobConfig } from './config.ts';
 import { PartitionTask } from './partition-task.ts';
-import { readStateHead } from './partition-state.ts';
+import { openWindowViews, readStateHead } from './partition-state.ts';
 import { IpHasher } from './ip-privacy.ts';
 import { loadBotRules } from '../operators/bot-rules-source.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
@@ -133,6 +133,28 @@ describe('PartitionTask checkpoint chain', () => {
     restored.restore([snapshot]);
     expect([restored.address.held.views, restored.address.held.counted]).toEqual([1, 1]);
     expect(() => newTask(SEED, 'another secret').restore([snapshot])).toThrow(/IP hash secret/);
+  });
+
+  it('stores the views held since the last link in a change, and a chain gives back every held view (restore and reconcile alike)', () => {
+    const task = newTask();
+    const hold = (offset: number, video: string) => {
+      const r = testRecord(testEvent({ ts: T0 + offset, event_id: `held-${offset}`, viewer_id: `viewer-${offset}`, video_id: video }), offset);
+      classifyRecord(r, task, defaultJobConfig().view, defaultJobConfig().time);
+      task.address.join(r);
+      expect(r.held).toBe(true);
+      task.nextOffset = offset + 1;
+    };
+    for (let i = 0; i < 20; i++) hold(i, 'a');
+    const snapshot = task.encodeState();
+    hold(20, 'b');
+    const change = task.encodeState();
+    expect(change.full).toBe(false);
+    // the change carries the one view held since, not the 21 held
+    expect(change.bytes.length).toBeLessThan(snapshot.bytes.length / 4);
+    const restored = newTask();
+    restored.restore([snapshot.bytes, change.bytes]);
+    expect([restored.address.held.views, restored.address.held.counted]).toEqual([21, 21]);
+    expect(openWindowViews([snapshot.bytes, change.bytes], new IpHasher('test')).views).toEqual(new Map([['a', 20], ['b', 1]]));
   });
 });
 

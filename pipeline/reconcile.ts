@@ -85,7 +85,7 @@ export async function reconcile(
           await sinkToClickHouse.write(await unlandedPart(clickhouse, checkpoint.pending), checkpointCopy(config.group, config.topic, partition, write));
         }
       }
-      const open = openWindowViews(checkpoint.chain[checkpoint.chain.length - 1], hasher);
+      const open = openWindowViews(checkpoint.chain, hasher);
       if (options.fix) await sink.reset(key, checkpoint, open.ledger);
       openWindows.push(open.views);
     }
