@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
 
 const DAY = 86_400_000;
+/** Bytes enciphered per step of `seal`. */
+const SEAL_CHUNK = 1 << 16;
 
 /** The IP hash secret: `VT_IP_HASH_SECRET`, else the local default (a deployment sets its own). */
 export function ipHashSecret(): string {
@@ -24,21 +27,27 @@ export class IpHasher {
   }
 
   /**
-   * Seals stored state that holds IP addresses in clear (views awaiting their address verdict):
-   * AES-256-GCM under a key derived from the secret; a random 12-byte IV, then the 16-byte tag.
+   * Seals stored state that holds IP addresses in clear (views awaiting their address verdict) into
+   * `w`: its length (u32), then AES-256-GCM under a key derived from the secret — a random 12-byte
+   * IV, the ciphertext, the 16-byte tag. Enciphered by chunks, each copied into `w` at once: a
+   * chunk's output comes from memory the allocator already holds, where one output the size of
+   * the state is fresh memory, slower to touch here than to encipher.
    */
-  seal(plain: Uint8Array): Buffer {
+  seal(plain: Uint8Array, w: BinaryWriter): void {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
-    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), sealed]);
+    w.u32(12 + plain.length + 16);
+    w.bytes(iv);
+    for (let at = 0; at < plain.length; at += SEAL_CHUNK) w.bytes(cipher.update(plain.subarray(at, at + SEAL_CHUNK)));
+    w.bytes(cipher.final()); // GCM: nothing held back
+    w.bytes(cipher.getAuthTag());
   }
 
-  /** Opens what `seal` sealed; throws when it was sealed under another secret (or altered). */
+  /** Opens what `seal` sealed (without its length); throws when it was sealed under another secret (or altered). */
   open(sealed: Uint8Array): Buffer {
     const decipher = createDecipheriv('aes-256-gcm', this.sealKey, sealed.subarray(0, 12));
-    decipher.setAuthTag(sealed.subarray(12, 28));
-    return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
   }
 
   /** The keyed hash of `ip` under the salt of the day of `ts`. */

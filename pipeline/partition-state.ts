@@ -27,6 +27,8 @@ import type { IpHasher } from './ip-privacy.ts';
  */
 const MAGIC = Buffer.from('VTS4');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
+/** The address state of the link being written, in clear until sealed into the link: one per thread, its memory reused. */
+const addressScratch = new BinaryWriter(1 << 12);
 
 /** What a partition's state consists of, as the task holds it. */
 export interface PartitionStateParts {
@@ -61,11 +63,10 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   w.f64(s.watermark.maxEventTs);
   w.u32(checkpoints);
   s.windows.write(w);
-  const address = new BinaryWriter(1 << 12);
+  const address = addressScratch;
+  address.reset();
   s.address.write(address, !full);
-  const sealed = s.hasher.seal(address.view());
-  w.u32(sealed.length);
-  w.bytes(sealed);
+  s.hasher.seal(address.view(), w);
   s.eventIds.write(w, !full);
   s.sessions.write(w, !full);
   s.bots.write(w, !full);
