@@ -1,5 +1,5 @@
 import { BinaryReader } from '../schemas/binary-reader.ts';
-import { BinaryWriter } from '../schemas/binary-writer.ts';
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Outcome, type ViewEvent } from '../schemas/view-event.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import type { ViewRecord } from './view-record.ts';
@@ -15,12 +15,6 @@ const encoded = (list: readonly string[]) => list.map((s) => Buffer.concat([Buff
 const DEVICE_BYTES = encoded(DEVICES);
 const SOURCE_BYTES = encoded(TRAFFIC_SOURCES);
 const OUTCOME_BYTES = encoded(OUTCOMES);
-
-/** A pane's rows as ClickHouse takes them. */
-export interface PaneRowBytes {
-  views: Buffer;
-  outcomes: Buffer;
-}
 
 /**
  * The aggregate of one minute window of one partition: counted views by dimensions (with the
@@ -51,8 +45,6 @@ export class MinutePane {
   // RowBinary strings of the cells
   private arena = Buffer.allocUnsafe(4096);
   private arenaLength = 0;
-  /** The rows as last written, until the pane changes: an open pane unchanged since the last checkpoint is not written again. */
-  private written: PaneRowBytes | null = null;
 
   constructor(minute: number) {
     this.minute = minute;
@@ -69,28 +61,22 @@ export class MinutePane {
     if (r.outcome === 'counted') this.addView(r.videoHi, r.videoLo, r.event!, r.viewerHi, r.viewerLo);
   }
 
-  /** Its view and outcome rows (RowBinary), written once per change of the pane. */
-  rows(): PaneRowBytes {
-    if (this.written === null) {
-      const w = new BinaryWriter(1024);
-      this.writeViews(w);
-      const views = w.copy();
-      w.reset();
-      this.writeOutcomes(w);
-      this.written = { views, outcomes: w.copy() };
-    }
-    return this.written;
-  }
-
-  /** Appends the rows to a fired block's writers: straight from the cells, or the bytes already written. */
+  /** Appends the rows to a fired block's writers, straight from the cells. */
   writeRows(views: BinaryWriter, outcomes: BinaryWriter): void {
-    if (this.written !== null) {
-      views.bytes(this.written.views);
-      outcomes.bytes(this.written.outcomes);
-      return;
-    }
     this.writeViews(views);
     this.writeOutcomes(outcomes);
+  }
+
+  /** Writes the pane into a checkpoint link: its view rows, then its outcome rows, each after its length (u32). */
+  write(w: BinaryWriter): void {
+    let at = w.length;
+    w.u32(0);
+    this.writeViews(w);
+    w.u32At(at, w.length - at - 4);
+    at = w.length;
+    w.u32(0);
+    this.writeOutcomes(w);
+    w.u32At(at, w.length - at - 4);
   }
 
   /** Writes the view rows (RowBinary of `views_minute_rows`). */
@@ -158,7 +144,6 @@ export class MinutePane {
   }
 
   private addOutcome(videoHi: number, videoLo: number, videoId: string, outcome: number, n: number): void {
-    this.written = null;
     let c = this.outcomes.find(videoHi, videoLo, outcome);
     if (c < 0) {
       c = this.outcomes.add(videoHi, videoLo, outcome);
@@ -173,7 +158,6 @@ export class MinutePane {
   }
 
   private addView(videoHi: number, videoLo: number, e: ViewEvent, viewerHi: number, viewerLo: number): void {
-    this.written = null;
     const codes = DEVICE_CODE.get(e.device)! | (SOURCE_CODE.get(e.traffic_source)! << 8);
     this.matching = e;
     let c = this.views.find(videoHi, videoLo, codes, this.sameStrings);

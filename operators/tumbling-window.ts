@@ -59,7 +59,7 @@ export class MinuteWindows {
 
   /** Fires every window whose end is at or before `watermark`, writing its rows; returns the windows fired. */
   fire(watermark: number, out: FiredRows): number {
-    for (const pane of this.arrivals.values()) out.outcomes.bytes(pane.rows().outcomes);
+    for (const pane of this.arrivals.values()) pane.writeRows(out.views, out.outcomes); // outcome rows only: invalid events count no view
     this.arrivals.clear();
     let fired = 0;
     for (const [minute, pane] of this.panes) {
@@ -110,11 +110,7 @@ export class MinuteWindows {
 /** One pane as its minute and its two row sets, each with its length. */
 function writePane(w: BinaryWriter, pane: MinutePane): void {
   w.f64(pane.minute);
-  const rows = pane.rows();
-  w.u32(rows.views.length);
-  w.bytes(rows.views);
-  w.u32(rows.outcomes.length);
-  w.bytes(rows.outcomes);
+  pane.write(w);
 }
 
 function paneOf(panes: Map<number, MinutePane>, minute: number): MinutePane {

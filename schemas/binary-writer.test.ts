@@ -27,6 +27,19 @@ describe('BinaryWriter gathers', () => {
   });
 });
 
+describe('BinaryWriter.u32At', () => {
+  it('fills a length placeholder once what it measures is written, also after the buffer grew', () => {
+    const w = new BinaryWriter(8);
+    w.u8(9);
+    const at = w.length;
+    w.u32(0);
+    for (let i = 0; i < 100; i++) w.u32(i);
+    w.u32At(at, w.length - at - 4);
+    const b = w.view();
+    expect([b[0], b.readUInt32LE(1), b.readUInt32LE(5), b.readUInt32LE(5 + 99 * 4), b.length]).toEqual([9, 400, 0, 99, 405]);
+  });
+});
+
 describe('WriterPool', () => {
   it('hands a given-back writer out again, emptied, and keeps no more than it is told', () => {
     const pool = new WriterPool(1);

@@ -35,6 +35,11 @@ export class BinaryWriter {
   }
 
 
+  /** Overwrites the u32 at `at` (written before as a placeholder, e.g. a length known only after what follows it). */
+  u32At(at: number, x: number): void {
+    this.dv.setUint32(at, x, true);
+  }
+
   /** An unsigned integer below 2^53 as 8 bytes (UInt64). */
   u64(x: number): void {
     this.room(8);
