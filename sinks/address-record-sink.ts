@@ -14,11 +14,23 @@ export class AddressRecordSink {
     private readonly group: string,
   ) {}
 
+  /**
+   * Sends at most one message per address partition in a request, in order: a request's messages for
+   * one partition travel as one record batch, which the broker takes only up to `message.max.bytes`
+   * (1 MB by default), and a flush held back may hold several messages of ~540 kB for a partition.
+   */
   async send(sourcePartition: number, messages: AddressFlush): Promise<void> {
     const key = `${this.topic}/${sourcePartition}`;
     const topic = byAddressTopic(this.topic, this.group);
+    const rounds: Array<Array<{ partition: number; key: string; value: Buffer }>> = [];
+    const sent = new Map<number, number>();
+    for (const { partition, value } of messages) {
+      const round = sent.get(partition) ?? 0;
+      sent.set(partition, round + 1);
+      (rounds[round] ??= []).push({ partition, key, value });
+    }
     try {
-      await this.producer.send({ topic, messages: messages.map(({ partition, value }) => ({ partition, key, value })) });
+      for (const round of rounds) await this.producer.send({ topic, messages: round });
     } catch (err) {
       throw internalProduceError(topic, err);
     }
