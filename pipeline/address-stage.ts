@@ -10,7 +10,7 @@ import { topicDrained } from './topic-drained.ts';
 import { groupConsumer } from './group-consumer.ts';
 import { subscribeWhenKnown } from './topic.ts';
 import type { BotRules } from '../operators/bot-rules.ts';
-import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
+import { addressVerdictsTopic, byAddressTopic, splitVerdicts } from '../schemas/address-messages.ts';
 import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
@@ -128,13 +128,17 @@ export async function startAddressStage(deps: {
     log.error({ err: err.message }, 'address stage consumer failed');
   });
 
+  // A flood of flags (after an outage) goes as several messages, one per request: one record batch over the broker's limit would be refused for good.
   const send = async (task: AddressTask, value: Buffer | null) => {
     if (value === null) return;
-    await committer.retry('address verdicts produce', task.partition, () =>
-      deps.producer.send({ topic: addressVerdictsTopic(config.topic, config.group), messages: [{ partition: 0, key: String(task.partition), value }] }).catch((err: Error) => {
-        throw internalProduceError(addressVerdictsTopic(config.topic, config.group), err);
-      }),
-    );
+    const topic = addressVerdictsTopic(config.topic, config.group);
+    await committer.retry('address verdicts produce', task.partition, async () => {
+      for (const part of splitVerdicts(value)) {
+        await deps.producer.send({ topic, messages: [{ partition: 0, key: String(task.partition), value: part }] }).catch((err: Error) => {
+          throw internalProduceError(topic, err);
+        });
+      }
+    });
   };
   const checkpoint = async (task: AddressTask) => {
     const { verdicts, offset: to, state } = task.takeCheckpoint();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressMessage, AddressRecordWriter, addressPartition, MAX_RECORDS, RECORD_BAND, RECORD_DATACENTER, VerdictMessage, VerdictWriter } from './address-messages.ts';
+import { AddressMessage, AddressRecordWriter, addressPartition, MAX_FLAGS, MAX_RECORDS, RECORD_BAND, RECORD_DATACENTER, splitVerdicts, VerdictMessage, VerdictWriter } from './address-messages.ts';
 
 describe('by-address and verdict messages', () => {
   it('carry each record to the address partition of its key, then the marker', () => {
@@ -39,6 +39,21 @@ describe('by-address and verdict messages', () => {
       [5, 777, 2 * MAX_RECORDS],
     ]);
     expect(Math.max(...messages.map((x) => x.bytes))).toBeLessThan(1 << 20);
+  });
+
+  it('split a flood of flags into messages under Kafka’s size limit, the verdict watermark on the last, the flags in order', () => {
+    const w = new VerdictWriter();
+    for (let i = 0; i < 2 * MAX_FLAGS + 3; i++) w.add(i, i + 1, 60_000 * i, 1, 1);
+    const whole = w.take(2, 999_000);
+    expect(splitVerdicts(w.take(2, 5))).toHaveLength(1); // an ordinary message goes as it is
+    const v = new VerdictMessage();
+    const parts = splitVerdicts(whole).map((b) => (v.load(b), { partition: v.addressPartition, watermark: v.watermark, count: v.count, first: v.addressHi(0), last: v.addressLo(v.count - 1), bytes: b.length }));
+    expect(parts.map(({ bytes: _, ...p }) => p)).toEqual([
+      { partition: 2, watermark: Number.NEGATIVE_INFINITY, count: MAX_FLAGS, first: 0, last: MAX_FLAGS },
+      { partition: 2, watermark: Number.NEGATIVE_INFINITY, count: MAX_FLAGS, first: MAX_FLAGS, last: 2 * MAX_FLAGS },
+      { partition: 2, watermark: 999_000, count: 3, first: 2 * MAX_FLAGS, last: 2 * MAX_FLAGS + 3 },
+    ]);
+    expect(Math.max(...parts.map((p) => p.bytes))).toBeLessThan(1 << 20);
   });
 
   it('carry flags and the verdict watermark, and refuse a message of another format', () => {

@@ -191,6 +191,30 @@ export class VerdictWriter {
   }
 }
 
+/** Flags per verdict message sent at most (~690 kB: a request's record batch stays under Kafka's default 1 MB). */
+export const MAX_FLAGS = 32_768;
+
+/**
+ * A verdict message (VerdictWriter.take) as messages of at most MAX_FLAGS flags each, in order,
+ * the verdict watermark on the last: the others carry -Infinity (a reader keeps the highest), so
+ * none says a minute is final before all its flags are read. One message is left as it is.
+ */
+export function splitVerdicts(message: Buffer, maxFlags = MAX_FLAGS): Buffer[] {
+  const count = message.readUInt32LE(13);
+  if (count <= maxFlags) return [message];
+  const parts: Buffer[] = [];
+  for (let from = 0; from < count; from += maxFlags) {
+    const n = Math.min(maxFlags, count - from);
+    const part = Buffer.allocUnsafe(VERDICT_HEADER + n * FLAG_BYTES);
+    message.copy(part, 0, 0, 5);
+    part.writeDoubleLE(from + n === count ? message.readDoubleLE(5) : Number.NEGATIVE_INFINITY, 5);
+    part.writeUInt32LE(n, 13);
+    message.copy(part, VERDICT_HEADER, VERDICT_HEADER + from * FLAG_BYTES, VERDICT_HEADER + (from + n) * FLAG_BYTES);
+    parts.push(part);
+  }
+  return parts;
+}
+
 /** A verdict message read in place. */
 export class VerdictMessage {
   addressPartition = 0;
