@@ -148,7 +148,7 @@ export class ProvisionalViews {
 
   /** Reads written held minutes: in place of the held views (`replace`), or as a change (minutes not in it were released). */
   read(r: BinaryReader, replace: boolean): void {
-    const before = new Map(this.minutes);
+    const before = replace ? null : new Map(this.minutes);
     this.minutes.clear();
     for (let n = r.u32(); n > 0; n--) {
       const minute = r.f64();
@@ -156,9 +156,11 @@ export class ProvisionalViews {
       const counted = r.u32();
       const from = r.u32();
       const bytes = r.bytes(r.u32());
-      let w = new BinaryWriter(Math.max(4096, bytes.length));
-      if (from > 0) {
-        const held = replace ? undefined : before.get(minute);
+      let w: BinaryWriter;
+      if (from === 0) {
+        w = new BinaryWriter(Math.max(4096, bytes.length));
+      } else {
+        const held = before?.get(minute);
         if (held?.w.length !== from) throw new RangeError(`binary state: held views of minute ${minute} continue from byte ${from}, the state before holds ${held?.w.length ?? 'none'}`);
         w = held.w;
       }

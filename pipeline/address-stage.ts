@@ -15,7 +15,7 @@ import { reconcileLockKey, type RedisSink } from '../sinks/redis-sink.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { ViewtallyError } from '../schemas/errors.ts';
-import { internalProduceError } from '../sinks/kafka-errors.ts';
+import { sendInternal } from '../sinks/internal-produce.ts';
 
 /** The address stage as one worker runs it (see startAddressStage). */
 export interface AddressStage {
@@ -128,17 +128,12 @@ export async function startAddressStage(deps: {
     log.error({ err: err.message }, 'address stage consumer failed');
   });
 
-  // A flood of flags (after an outage) goes as several messages, one per request: one record batch over the broker's limit would be refused for good.
+  const verdictsTopic = addressVerdictsTopic(config.topic, config.group);
+  // A flood of flags (after an outage) goes as several messages, each under the broker's limit.
   const send = async (task: AddressTask, value: Buffer | null) => {
     if (value === null) return;
-    const topic = addressVerdictsTopic(config.topic, config.group);
-    await committer.retry('address verdicts produce', task.partition, async () => {
-      for (const part of splitVerdicts(value)) {
-        await deps.producer.send({ topic, messages: [{ partition: 0, key: String(task.partition), value: part }] }).catch((err: Error) => {
-          throw internalProduceError(topic, err);
-        });
-      }
-    });
+    const messages = splitVerdicts(value).map((part) => ({ partition: 0, key: String(task.partition), value: part }));
+    await committer.retry('address verdicts produce', task.partition, () => sendInternal(deps.producer, verdictsTopic, messages));
   };
   const checkpoint = async (task: AddressTask) => {
     const { verdicts, offset: to, state } = task.takeCheckpoint();

@@ -123,7 +123,7 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   // 1 MiB per partition per fetch (~4 000 events, a turn of ~50 ms): the address stage's records and
   // verdicts wait behind each batch on this event loop. With 4 MiB, in a catch-up, verdicts trailed
   // the partitions by 45 event-minutes instead of 18, held views and open windows were 2.5× as many,
-  // checkpoints twice as long, and the job slower (bench --job-only, README "Measuring it").
+  // checkpoints twice as long, and the job slower (bench --job-only --events 3000000, runs interleaved).
   const consumer: Consumer = groupConsumer(kafka, config, config.group, stop.signal, { maxBytesPerPartition: 1 << 20 });
   await consumer.connect();
   await subscribeWhenKnown(consumer, config.topic);
