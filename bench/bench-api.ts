@@ -1,12 +1,8 @@
 import { loadavg } from 'node:os';
-import { pino } from 'pino';
 import { masters, type RedisClient } from '../sinks/redis-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createApiServer } from '../api/server.ts';
-import { createReadRedis, redisReady } from '../api/read-redis.ts';
 import { liveViews, type CounterScope } from '../sinks/live-counters.ts';
-import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { startChild } from './bench-child.ts';
+import { startChild, type BenchChild } from './bench-child.ts';
 import { BENCH_VIDEO_PREFIX } from './bench-stream.ts';
 import { round } from './bench-throughput.ts';
 
@@ -46,37 +42,61 @@ async function persistenceSettled(redis: RedisClient, log: (line: string) => voi
   }
 }
 
+/** Starts `viewtally serve` (no collector) on a free loopback port; resolves with its address once it listens. */
+async function startServe(ctx: { redisUrl: string; clickhouse: string; scope: CounterScope }): Promise<{ address: string; child: BenchChild }> {
+  let listening: (address: string) => void = () => {};
+  const address = new Promise<string>((resolve) => (listening = resolve));
+  const child = startChild(
+    'bin/viewtally.mjs',
+    null,
+    {
+      name: `api-serve-${Date.now().toString(36)}`,
+      rawArgs: ['serve', '--port', '0', '--no-collector', '--redis', ctx.redisUrl, '--clickhouse', ctx.clickhouse, '--group', ctx.scope.group, '--topic', ctx.scope.topic],
+      // the addresses given are the ones served, whatever VT_CLUSTER says
+      env: { VT_CLUSTER: '' },
+      onLine: (line) => {
+        const m = /^listening on (\S+)/.exec(line);
+        if (m !== null) listening(m[1]);
+      },
+    },
+  );
+  const timeout = sleep(60_000).then(() => Promise.reject(new Error('api: viewtally serve did not listen within 60 s')));
+  const exited = child.done.then(() => Promise.reject(new Error('api: viewtally serve exited before listening')));
+  try {
+    return { address: await Promise.race([address, timeout, exited]), child };
+  } catch (err) {
+    child.stop();
+    throw err;
+  }
+}
+
 /**
- * Serves the read API in this process (`createApiServer`, as `viewtally serve` builds it, on
- * loopback) and loads it from a child with autocannon, cycling over benchmark videos that have a
- * live counter (the popular ones first, as real traffic would).
+ * Loads the read API as it runs in production, a `viewtally serve` process of its own, from a
+ * child with autocannon, cycling over benchmark videos that have a live counter (the popular ones
+ * first, as real traffic would). Served from this process instead, the API shared its heap and
+ * event loop with the benchmark's pre-loaded pools and clients, and measured those too.
  */
 export async function runApiLoad(ctx: { redisUrl: string; clickhouse: string; redis: RedisClient; scope: CounterScope; rate: number; seconds: number; log: (line: string) => void }): Promise<ApiResult> {
   const candidates = Array.from({ length: 5_000 }, (_, rank) => `${BENCH_VIDEO_PREFIX}v${rank}`);
   const counts = await liveViews(ctx.redis, ctx.scope, candidates);
   const ids = candidates.filter((_, i) => counts[i] > 0);
   if (ids.length === 0) throw new Error('api: no benchmark video has a live counter (did the job run?)');
-  const redis = createReadRedis(ctx.redisUrl);
-  await redisReady(redis);
-  const clickhouse = createClickHouseClient(ctx.clickhouse, { requestTimeoutMs: 10_000 });
-  const app = await createApiServer({ redis, counterScope: ctx.scope, clickhouse, topic: ctx.scope.topic, log: pino({ level: 'warn' }) });
+  const serve = await startServe(ctx);
   try {
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const connections = Math.max(4, Math.min(64, Math.round(ctx.rate / 200)));
     ctx.log(`api: ${ctx.rate} req/s for ${ctx.seconds} s over ${ids.length} videos`);
     await persistenceSettled(ctx.redis, ctx.log);
     const forksBefore = await redisForks(ctx.redis);
     // A few seconds of the same load first, not measured: the figure is a warm server's.
     const warmupSeconds = Math.min(3, ctx.seconds);
-    const child = startChild('bench/api-load-child.ts', { url: address, ids, rate: ctx.rate, seconds: ctx.seconds, connections, warmupSeconds }, { name: `api-${Date.now().toString(36)}` });
+    const child = startChild('bench/api-load-child.ts', { url: serve.address, ids, rate: ctx.rate, seconds: ctx.seconds, connections, warmupSeconds }, { name: `api-${Date.now().toString(36)}` });
     const r = (await child.done) as Omit<ApiResult, 'targetRate' | 'connections' | 'videos' | 'loadAverage' | 'redisForks'>;
     const forks = (await redisForks(ctx.redis)) - forksBefore;
     const result: ApiResult = { ...r, targetRate: ctx.rate, connections, videos: ids.length, requestsPerSecond: Math.round(r.requestsPerSecond), loadAverage: loadavg().map((x) => round(x, 2)), redisForks: forks };
     ctx.log(`api: ${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms${forks > 0 ? ` (Redis forked ${forks}× meanwhile)` : ''}`);
     return result;
   } finally {
-    await app.close();
-    redis.disconnect();
-    await clickhouse.close();
+    serve.child.stop();
+    await serve.child.done.catch(() => {});
   }
 }

@@ -18,6 +18,8 @@ export interface ChildOptions {
   /** Arguments as they are; default one argument, `args` as JSON. */
   rawArgs?: string[];
   nodeArgs?: string[];
+  /** Environment variables set for the child, over this process's. */
+  env?: NodeJS.ProcessEnv;
   onJson?: (line: Record<string, unknown>) => void;
   onLine?: (line: string) => void;
 }
@@ -28,7 +30,7 @@ export function startChild(script: string, args: unknown, options: ChildOptions)
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `${options.name}.log`);
   const log = createWriteStream(logPath);
-  const child = spawnBenchScript(script, options.rawArgs ?? [JSON.stringify(args)], { nodeArgs: options.nodeArgs });
+  const child = spawnBenchScript(script, options.rawArgs ?? [JSON.stringify(args)], { nodeArgs: options.nodeArgs, env: options.env });
   child.stderr!.pipe(log);
   let last: Record<string, unknown> | null = null;
   let pending = '';

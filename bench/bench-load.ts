@@ -24,7 +24,9 @@ export function benchCacheDir(): string {
 
 /** Runs a bench script in a process of its own (TypeScript through tsx), from the repo root. */
 export function spawnBenchScript(script: string, args: string[], options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}) {
-  return spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+  // TypeScript through tsx; a .mjs (the CLI, bin/viewtally.mjs) loads its own build
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  return spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, script, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
