@@ -295,21 +295,63 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   );
   processing.catch((err: Error) => fail(err, 'consumer failed'));
 
-  /** A live flush or a checkpoint of every task; a final checkpoint waits for ClickHouse, and may fire every open window. */
-  const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
-    for (const task of [...tasks.values()]) {
-      try {
-        readVerdicts(task);
-        reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
-        if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
-        else await committer.flushLive(task, idle(task));
-      } catch (err) {
-        if (!(err instanceof FencedError)) throw err;
-        // Another worker, or reconcile, took the partition over: forget this task. While the group
-        // still assigns the partition here, the next tick claims it again from the checkpoint.
-        assignment.drop(task.partition, task);
-      }
+  /** A live flush or a checkpoint of one task; a final checkpoint waits for ClickHouse, and may fire every open window. */
+  const flushTask = async (task: PartitionTask, checkpoint: boolean, final?: { fireAll: boolean }) => {
+    try {
+      readVerdicts(task);
+      reportOutcomes(task); // views released by the verdicts just read: no batch may come to report them
+      if (checkpoint) await committer.checkpoint(task, final?.fireAll ? task.watermark.endOfLastMinute : watermark.current, { settle: final !== undefined, idle: idle(task) });
+      else await committer.flushLive(task, idle(task));
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      // Another worker, or reconcile, took the partition over: forget this task. While the group
+      // still assigns the partition here, the next tick claims it again from the checkpoint.
+      assignment.drop(task.partition, task);
     }
+  };
+
+  /**
+   * The write in flight of each task and of the address stage. Each writes on its own pace, one
+   * write at a time: a partition's checkpoint (its Redis commit can take a while with a large
+   * state) holds back neither the other partitions' live counts nor the next tick, and a live flush
+   * never overtakes its own partition's checkpoint, whose lower position Redis would then skip.
+   */
+  const writing = new Map<PartitionTask | 'address', Promise<void>>();
+  const lastCheckpoint = new Map<PartitionTask | 'address', number>();
+  let flushFailed: (err: Error) => void = () => {};
+  const flushFailure = new Promise<never>((_, reject) => (flushFailed = reject));
+  flushFailure.catch(() => {}); // raised by the loop
+  const checkpointDue = (unit: PartitionTask | 'address', t: number) => {
+    if (!lastCheckpoint.has(unit)) lastCheckpoint.set(unit, t);
+    return t - lastCheckpoint.get(unit)! >= config.checkpointIntervalMs;
+  };
+  const startWrite = (unit: PartitionTask | 'address', checkpoint: boolean, write: () => Promise<void>) => {
+    const done = write()
+      .then(() => {
+        if (checkpoint) lastCheckpoint.set(unit, now());
+      })
+      .finally(() => writing.delete(unit));
+    done.catch((err: Error) => flushFailed(err));
+    writing.set(unit, done);
+  };
+  /** Starts a live flush or a due checkpoint of every task, and of the address stage, that is not writing already. */
+  const tick = () => {
+    const t = now();
+    for (const task of tasks.values()) {
+      if (writing.has(task)) continue;
+      const due = checkpointDue(task, t);
+      startWrite(task, due, () => flushTask(task, due));
+    }
+    for (const unit of [...lastCheckpoint.keys()]) if (unit !== 'address' && tasks.get(unit.partition) !== unit) lastCheckpoint.delete(unit); // dropped tasks
+    if (!writing.has('address')) {
+      const due = checkpointDue('address', t);
+      startWrite('address', due, () => addressStage.flush(due));
+    }
+  };
+  /** Once the writes in flight are done, a live flush or a checkpoint of every task, then of the address stage (the end of a run). */
+  const flushAll = async (checkpoint: boolean, final?: { fireAll: boolean }) => {
+    await Promise.allSettled([...writing.values()]);
+    await Promise.all([...tasks.values()].map((task) => flushTask(task, checkpoint, final)));
     await addressStage.flush(checkpoint);
   };
 
@@ -337,21 +379,16 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const metricsServer = options.metricsPort
     ? await serveMetrics({ contentType: metrics.registry.contentType, text: () => metrics.registry.metrics(), ready: async () => ready() }, options.metricsPort)
     : null;
-  let lastCheckpoint = now();
-  const stopping = new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
-  let round: Promise<void> = Promise.resolve();
+  // Ticks at a fixed pace: a slow write delays only its own partition's next one.
+  let nextTick = performance.now();
   try {
     while (!stop.signal.aborted) {
-      await sleep(config.flushIntervalMs, undefined, { signal: stop.signal }).catch(() => {});
+      nextTick = Math.max(nextTick + config.flushIntervalMs, performance.now());
+      await Promise.race([sleep(nextTick - performance.now(), undefined, { signal: stop.signal }).catch(() => {}), flushFailure]);
       if (stop.signal.aborted) break;
       // Claims may wait on a restarting broker or a reconcile: they run beside the flushes, never in their way.
       void assignment.claimAll().catch((err: Error) => log.error({ err: err.message }, 'claim failed'));
-      const due = now() - lastCheckpoint >= config.checkpointIntervalMs;
-      round = flushAll(due);
-      // A stop does not wait for this round here: the final checkpoint follows it, and its deadline counts it in.
-      await Promise.race([round, stopping]);
-      if (stop.signal.aborted) break;
-      if (due) lastCheckpoint = now();
+      tick();
       if (options.untilIdle && (await drained())) {
         await flushAll(true, { fireAll: true });
         if (await drained()) break;
@@ -359,10 +396,8 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     }
     if (!options.untilIdle || stop.signal.aborted) {
       try {
-        const written = await within(
-          round.then(() => flushAll(true, { fireAll: false })),
-          STOP_CHECKPOINT_MS,
-        );
+        // The writes in flight count in the deadline: flushAll waits for them first.
+        const written = await within(flushAll(true, { fireAll: false }), STOP_CHECKPOINT_MS);
         if (written) log.info({ partitions: [...tasks.keys()] }, 'final checkpoint written');
         // Cut short like a crash, and as exact: what Redis holds is a whole checkpoint, and its pending block is written by the next owner.
         else log.warn({ partitions: [...tasks.keys()], ms: STOP_CHECKPOINT_MS }, 'final checkpoint not written in time (a sink is slow); the next owner replays from the last one');
