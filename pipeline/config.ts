@@ -67,7 +67,7 @@ export function defaultJobConfig(): JobConfig {
     clickhouse: 'http://127.0.0.1:18123',
     redis: 'redis://127.0.0.1:16379',
     botRulesPath: DEFAULT_BOT_RULES_PATH,
-    flushIntervalMs: 500,
+    flushIntervalMs: 250,
     checkpointIntervalMs: 5_000,
     maxPendingEvents: 2_000_000,
     sessionTimeoutMs: 30_000,

@@ -92,7 +92,7 @@ describe('bot rules reload', () => {
       );
     const worker = startWorker(['--topic', prefix, '--group', prefix], { VT_BOT_RULES: rulesPath, VT_CHECKPOINT_INTERVAL_MS: '1000' });
     const rd = redis();
-    // Events are decided once the job's live position (flushed every 0.5 s) is past them in both partitions.
+    // Events are decided once the job's live position (flushed every 0.25 s) is past them in both partitions.
     const decided = async (name: string, events: number) => {
       for (let waited = 0; waited < 120_000; waited += 500) {
         const positions = await Promise.all([0, 1].map((p) => rd.hget(progressKey(prefix, prefix, p), 'pos')));
