@@ -19,6 +19,7 @@ export function benchCommand(): Command {
     .option('--dashboard-runs <n>', 'runs per dashboard query', positive)
     .option('--dashboard-only', 'only the dashboard measure, written to bench/results/dashboard-<rows>.json (101000000 rows: dashboard-100m.json)')
     .option('--job-only', 'only the limit lines and the job with one worker, printed (not written): one change, one measure')
+    .option('--freshness-only', 'only the freshness measure (--fresh-rate, --fresh-seconds, --workers), printed (not written): one change, one measure')
     .option('--clients <list>', 'Kafka clients for the limit line: kafkajs,platformatic', (v: string) => v.split(',').map((s) => s.trim()))
     .option('--profile', 'run the job under node --cpu-prof and report its hot spots')
     .option('--workers <n>', 'worker threads of the second job line (default: the number of cores)', positive)
@@ -47,6 +48,7 @@ export function benchCommand(): Command {
       if (typeof flags.jobNodeArgs === 'string') options.jobNodeArgs = flags.jobNodeArgs.split(' ').filter(Boolean);
       options.dashboardOnly = Boolean(flags.dashboardOnly);
       options.jobOnly = Boolean(flags.jobOnly);
+      options.freshnessOnly = Boolean(flags.freshnessOnly);
       options.reuse = flags.reuse !== false;
       if (flags.cluster === false) options.cluster = false;
       if (flags.clients !== undefined) {

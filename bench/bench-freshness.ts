@@ -6,6 +6,7 @@ import type { RedisClient } from '../sinks/redis-client.ts';
 import { ensureTopic } from '../pipeline/topic.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { encodeViewEvent } from '../schemas/avro-codec.ts';
+import { addressVerdictsTopic, byAddressTopic } from '../schemas/address-messages.ts';
 import { kafkaKey } from '../schemas/viewer-key.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
 import { startChild } from './bench-child.ts';
@@ -205,7 +206,8 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     job.stop();
     await job.done.catch((err: Error) => ctx.log(`freshness job: ${err.message}`));
     await producer.close();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    // the job's group is named as the topic: its internal topics go with it
+    await admin.deleteTopics({ topics: [topic, byAddressTopic(topic, topic), addressVerdictsTopic(topic, topic)] }).catch(() => {});
     await admin.disconnect();
   }
 }

@@ -81,11 +81,14 @@ describe('bench harness (tiny)', () => {
     expect(job.byOutcome.counted).toBeGreaterThan(0.8 * results.load.stats.expected.counted);
   });
 
-  it('deletes the baseline’s keys from Redis after its line', async () => {
+  it('deletes what the run left in Redis: the baseline’s keys, its jobs’ checkpoints and positions', async () => {
     const runId = results.throughput.baseline.group.slice('vt-bench-naive-'.length);
     const redis = createRedisClient(resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' }).redis);
     try {
       expect((await redis.keys(`vt:bench-naive:${runId}:*`)).length).toBe(0);
+      expect(await redis.keys(`*${runId}*`)).toEqual([]);
+      // what the read API line reads stays
+      expect((await redis.keys('vt:views:bench-v*')).length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
     }

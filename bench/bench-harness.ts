@@ -7,8 +7,8 @@ import { infraUp } from '../infra/services.ts';
 import { clusterUp } from '../infra/cluster.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
-import { benchCacheDir, loadEventPool, preloadTopic, type PreloadedTopic } from './bench-load.ts';
-import { runConsumeLine, runJobLine, runOperatorCost, round, type JobRunResult, type LineContext, type LineResult, type OperatorCost } from './bench-throughput.ts';
+import { benchCacheDir, loadEventPool, preloadTopic, type EventPool, type PreloadedTopic } from './bench-load.ts';
+import { forgetRun, runConsumeLine, runJobLine, runOperatorCost, round, type JobRunResult, type LineContext, type LineResult, type OperatorCost } from './bench-throughput.ts';
 import { runFreshness, type FreshnessAttempt } from './bench-freshness.ts';
 import { runApiLoad, type ApiResult } from './bench-api.ts';
 import { readDashboardReference, runDashboardLatency, type DashboardResult } from './bench-dashboard.ts';
@@ -50,6 +50,8 @@ export interface BenchOptions {
   dashboardOnly: boolean;
   /** Only the kafkajs limit line and the job with one worker, printed: the loop of performance work (one change, one measure). */
   jobOnly: boolean;
+  /** Only the freshness measure, its attempts printed (not written): the same loop for live-count latency. */
+  freshnessOnly: boolean;
   /** Also run the job on the local cluster (three Kafka brokers, Redis Cluster), beside the single-node line. */
   cluster: boolean;
   out: string;
@@ -78,6 +80,7 @@ export function benchDefaults(tiny: boolean): BenchOptions {
     reuse: true,
     dashboardOnly: false,
     jobOnly: false,
+    freshnessOnly: false,
     cluster: !tiny,
     out: new URL('./results', import.meta.url).pathname,
   };
@@ -121,7 +124,7 @@ export interface BenchResults {
 }
 
 /** Runs the benchmark end to end against the local services and writes its results to `options.out`. */
-export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchResults | DashboardResult | JobRunResult> {
+export async function runBench(options: BenchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BenchResults | DashboardResult | JobRunResult | FreshnessAttempt[]> {
   const started = Date.now();
   const phaseSeconds: Record<string, number> = {};
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -148,15 +151,25 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const config = resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' });
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const redis = createRedisClient(config.redis);
+  if (options.freshnessOnly) {
+    try {
+      const pool = await phase('pool', () => loadFreshnessPool(options, log));
+      const attempts = await phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
+      for (const { series, ...a } of attempts) log(JSON.stringify(a));
+      return attempts;
+    } finally {
+      await forgetRun(redis, runId);
+      redis.disconnect();
+    }
+  }
   const clickhouse = createClickHouseClient(config.clickhouse);
   try {
     const versionInfo = await versions(redis, clickhouse);
     log(`bench ${runId}: ${options.tiny ? 'tiny' : 'full'} run, seed ${options.seed}, ${machine.cpus} cores, load ${machine.loadAverageAtStart.join(' ')}`);
-    const poolEvents = Math.ceil(options.freshRate * options.freshSeconds * 1.05);
     const [load, pool] = await phase('preload', () =>
       Promise.all([
         preloadTopic({ brokers: config.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log }),
-        loadEventPool({ seed: options.seed + 1, events: poolEvents, minutes: Math.max(10, Math.ceil(poolEvents / 20_000)), videos: options.videos, startMs: Date.UTC(2025, 0, 6) }, log),
+        loadFreshnessPool(options, log),
       ]),
     );
     const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
@@ -173,18 +186,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
     const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
 
-    const attempts: FreshnessAttempt[] = [];
-    await phase('freshness', async () => {
-      let rate = options.freshRate;
-      for (let i = 0; i < options.freshAttempts; i++) {
-        const a = await runFreshness({ brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }, rate, options.freshSeconds, i);
-        attempts.push(a);
-        if (a.sustained) break;
-        // Next: a bit under what the box showed it can do.
-        const shown = Math.min(a.producedRate, a.processedRate > 0 ? a.processedRate : a.producedRate);
-        rate = Math.max(1_000, Math.floor((0.85 * shown) / 1_000) * 1_000);
-      }
-    });
+    const attempts = await phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
     const chosen = attempts.find((a) => a.sustained) ?? attempts[attempts.length - 1];
     const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log }));
     const dashboard = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));
@@ -226,9 +228,30 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     log(`wrote ${join(out, 'latest.json')}, latest.md, latest.svg in ${results.durationSeconds} s`);
     return results;
   } finally {
+    await forgetRun(redis, runId);
     redis.disconnect();
     await clickhouse.close();
   }
+}
+
+/** The events the freshness measure produces: enough for its rate and time, from a seed of their own. */
+function loadFreshnessPool(options: BenchOptions, log: (line: string) => void): Promise<EventPool> {
+  const events = Math.ceil(options.freshRate * options.freshSeconds * 1.05);
+  return loadEventPool({ seed: options.seed + 1, events, minutes: Math.max(10, Math.ceil(events / 20_000)), videos: options.videos, startMs: Date.UTC(2025, 0, 6) }, log);
+}
+
+/** Freshness at the asked rate; while the box cannot sustain it, again a bit under what it showed, up to `freshAttempts` runs. */
+async function measureFreshness(options: BenchOptions, ctx: Parameters<typeof runFreshness>[0]): Promise<FreshnessAttempt[]> {
+  const attempts: FreshnessAttempt[] = [];
+  let rate = options.freshRate;
+  for (let i = 0; i < options.freshAttempts; i++) {
+    const a = await runFreshness(ctx, rate, options.freshSeconds, i);
+    attempts.push(a);
+    if (a.sustained) break;
+    const shown = Math.min(a.producedRate, a.processedRate > 0 ? a.processedRate : a.producedRate);
+    rate = Math.max(1_000, Math.floor((0.85 * shown) / 1_000) * 1_000);
+  }
+  return attempts;
 }
 
 /** `--job-only`: the job with one worker beside the limit lines of the same run, its profile, printed as one JSON line. */
@@ -261,6 +284,7 @@ async function runClusterLines(options: BenchOptions, runId: string, log: (line:
     const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
     return { job, api };
   } finally {
+    await forgetRun(redis, runId);
     redis.disconnect();
   }
 }

@@ -37,19 +37,33 @@ export async function runConsumeLine(ctx: LineContext, mode: ConsumeChildArgs['m
   const summary = (await child.done) as unknown as ConsumeSummary;
   // The baseline's keys (~600 000 per run) mean nothing after its line; left behind, they pile up
   // over runs and Redis's AOF rewrite of them stalls later measures (a 150 ms fork seen mid-run).
-  if (mode === 'naive') await deleteKeys(ctx.redis, args.keyPrefix!);
+  if (mode === 'naive') await deleteKeys(ctx.redis, `${globEscape(args.keyPrefix!)}*`);
   if (summary.events < ctx.expected) throw new Error(`${mode}: read ${summary.events} of ${ctx.expected} events`);
   ctx.log(`${mode}: ${summary.eventsPerSecond} events/s`);
   return { ...summary, group, cpuMicrosPerEvent: round((summary.cpuMs * 1000) / summary.events, 1), loadAverage: loadavg().map((x) => round(x, 2)) };
 }
 
-/** Deletes every key under a prefix, on every master. */
-async function deleteKeys(redis: RedisClient, prefix: string): Promise<void> {
+/** Deletes every key that matches a glob, on every master. */
+async function deleteKeys(redis: RedisClient, match: string): Promise<void> {
   for (const node of masters(redis)) {
-    await scanKeys(node, `${globEscape(prefix)}*`, async (keys) => {
-      await node.unlink(...keys);
+    await scanKeys(node, match, async (keys) => {
+      // one command per key: on a cluster's master, keys of several slots in one command are refused
+      const batch = node.pipeline();
+      for (const k of keys) batch.unlink(k);
+      await batch.exec();
     }, 10_000);
   }
+}
+
+/**
+ * Deletes what a run's jobs left in Redis: every key naming one of its groups (checkpoint chains,
+ * positions, the freshness markers' counters), all of which carry the run id. A real-time job's
+ * checkpoints are megabytes per partition; kept, they grew the local Redis by gigabytes over a day
+ * of runs, and its AOF rewrites then ran inside later measures. The benchmark videos' live
+ * counters stay: the read API line reads them, and their number is bounded by the catalogue.
+ */
+export function forgetRun(redis: RedisClient, runId: string): Promise<void> {
+  return deleteKeys(redis, `*${globEscape(runId)}*`);
 }
 
 /** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */
