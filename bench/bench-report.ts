@@ -174,7 +174,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     '## Read API',
     '',
-    `\`GET /v1/videos/{id}/views\` on an in-process \`createApiServer\` (loopback), autocannon from a child process at ${n(r.api.targetRate)} req/s over ${r.api.videos} videos with live counters, ${r.api.connections} connections: ${n(r.api.requestsPerSecond)} req/s, p50 ${r.api.latencyMs.p50} ms, p90 ${r.api.latencyMs.p90} ms, p99 ${r.api.latencyMs.p99} ms, p99.9 ${r.api.latencyMs.p999} ms, max ${r.api.latencyMs.max} ms; ${r.api.non2xx} non-2xx, ${r.api.errors} errors${forksNote(r.api)}.`,
+    `\`GET /v1/videos/{id}/views\` on a \`viewtally serve\` process of its own (loopback), autocannon from a child process at ${n(r.api.targetRate)} req/s over ${r.api.videos} videos with live counters, ${r.api.connections} connections: ${n(r.api.requestsPerSecond)} req/s, p50 ${r.api.latencyMs.p50} ms, p90 ${r.api.latencyMs.p90} ms, p99 ${r.api.latencyMs.p99} ms, p99.9 ${r.api.latencyMs.p999} ms, max ${r.api.latencyMs.max} ms; ${r.api.non2xx} non-2xx, ${r.api.errors} errors${forksNote(r.api)}.`,
     ...(r.apiCluster === null
       ? []
       : [
