@@ -151,10 +151,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const config = resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' });
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const redis = createRedisClient(config.redis);
+  const freshness = (pool: EventPool) =>
+    phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
   if (options.freshnessOnly) {
     try {
       const pool = await phase('pool', () => loadFreshnessPool(options, log));
-      const attempts = await phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
+      const attempts = await freshness(pool);
       for (const { series, ...a } of attempts) log(JSON.stringify(a));
       return attempts;
     } finally {
@@ -186,7 +188,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
     const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
 
-    const attempts = await phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
+    const attempts = await freshness(pool);
     const chosen = attempts.find((a) => a.sustained) ?? attempts[attempts.length - 1];
     const api = await phase('api', () => runApiLoad({ redisUrl: config.redis, clickhouse: config.clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log }));
     const dashboard = await phase('dashboard', () => runDashboardLatency({ rows: options.dashboardRows, runs: options.dashboardRuns, log }));

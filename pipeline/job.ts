@@ -316,16 +316,19 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
    * state) holds back neither the other partitions' live counts nor the next tick, and a live flush
    * never overtakes its own partition's checkpoint, whose lower position Redis would then skip.
    */
-  const writing = new Map<PartitionTask | 'address', Promise<void>>();
-  const lastCheckpoint = new Map<PartitionTask | 'address', number>();
+  const addressWriter = { name: 'address stage' }; // its key in these maps
+  type Writer = PartitionTask | typeof addressWriter;
+  const writing = new Map<Writer, Promise<void>>();
+  // weak: a dropped task's entry goes with it
+  const lastCheckpoint = new WeakMap<Writer, number>();
   let flushFailed: (err: Error) => void = () => {};
   const flushFailure = new Promise<never>((_, reject) => (flushFailed = reject));
   flushFailure.catch(() => {}); // raised by the loop
-  const checkpointDue = (unit: PartitionTask | 'address', t: number) => {
+  const checkpointDue = (unit: Writer, t: number) => {
     if (!lastCheckpoint.has(unit)) lastCheckpoint.set(unit, t);
     return t - lastCheckpoint.get(unit)! >= config.checkpointIntervalMs;
   };
-  const startWrite = (unit: PartitionTask | 'address', checkpoint: boolean, write: () => Promise<void>) => {
+  const startWrite = (unit: Writer, checkpoint: boolean, write: () => Promise<void>) => {
     const done = write()
       .then(() => {
         if (checkpoint) lastCheckpoint.set(unit, now());
@@ -342,10 +345,9 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
       const due = checkpointDue(task, t);
       startWrite(task, due, () => flushTask(task, due));
     }
-    for (const unit of [...lastCheckpoint.keys()]) if (unit !== 'address' && tasks.get(unit.partition) !== unit) lastCheckpoint.delete(unit); // dropped tasks
-    if (!writing.has('address')) {
-      const due = checkpointDue('address', t);
-      startWrite('address', due, () => addressStage.flush(due));
+    if (!writing.has(addressWriter)) {
+      const due = checkpointDue(addressWriter, t);
+      startWrite(addressWriter, due, () => addressStage.flush(due));
     }
   };
   /** Once the writes in flight are done, a live flush or a checkpoint of every task, then of the address stage (the end of a run). */
