@@ -60,13 +60,17 @@ async function startServe(ctx: { redisUrl: string; clickhouse: string; scope: Co
       },
     },
   );
-  const timeout = sleep(60_000).then(() => Promise.reject(new Error('api: viewtally serve did not listen within 60 s')));
+  // cancelled once settled: a pending 60 s timer would hold a process that does not exit on its own
+  const waiting = new AbortController();
+  const timeout = sleep(60_000, undefined, { signal: waiting.signal }).then(() => Promise.reject(new Error('api: viewtally serve did not listen within 60 s')));
   const exited = child.done.then(() => Promise.reject(new Error('api: viewtally serve exited before listening')));
   try {
     return { address: await Promise.race([address, timeout, exited]), child };
   } catch (err) {
     child.stop();
     throw err;
+  } finally {
+    waiting.abort();
   }
 }
 
