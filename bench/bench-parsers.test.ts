@@ -49,7 +49,7 @@ describe('cpu profile summary', () => {
     try {
       const file = join(dir, 'p.cpuprofile');
       writeFileSync(file, JSON.stringify(profile));
-      const s = summariseProfile(file);
+      const s = summariseProfile(file, 15, { decoding: /operators\/decode\.ts$/, sinks: /^sinks\// });
       expect(s.busyMs).toBe(0); // 35 µs busy rounds to 0 ms; shares carry the detail
       expect(s.selfTop.map((h) => [h.name.split(' ')[0], h.share])).toEqual([
         ['decode', 0.857],
@@ -58,6 +58,11 @@ describe('cpu profile summary', () => {
       expect(s.totalTop.find((h) => h.name.startsWith('run'))?.share).toBe(1);
       expect(s.totalTop.find((h) => h.name.startsWith('decode'))?.share).toBe(0.857);
       expect(s.byPlace.map((h) => h.name)).toEqual([expect.stringMatching(/decode\.ts$/), 'kafkajs']);
+      // decode's samples (30 of 35 µs), whichever frame of the stack is decode's; no frame in sinks/
+      expect(s.groups.map((h) => [h.name, h.share])).toEqual([
+        ['decoding', 0.857],
+        ['sinks', 0],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -190,6 +190,15 @@ export interface JobRunResult {
   loadAverage: number[];
 }
 
+/** The profile group of the bot address stage's cost in the job (issue #13). */
+export const ADDRESS_STAGE = 'address stage';
+/**
+ * Its files: by-address records out, the stage's tasks and scoring, verdicts in, the join and the
+ * views held for their verdict (in the live flushes and checkpoints too). The broker client's own
+ * work for the internal topics is not on these stacks; those topics carry one message per flush.
+ */
+const ADDRESS_STAGE_FILES = /^(operators\/(address-|provisional-)|pipeline\/(address-|verdict-feed)|sinks\/address-record-sink|schemas\/address-messages)/;
+
 /**
  * Runs the job (bench/job-child.ts: in-process `runJob`, until idle) on the topic and follows it
  * from outside: live positions in Redis every 500 ms, the process's memory every second.
@@ -256,7 +265,7 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
     // One profile per thread: the job runs on worker threads, beside the main thread and tsx's
     // loader thread; the busiest one is the job's.
     const files = readdirSync(options.profileDir).filter((f) => f.endsWith('.cpuprofile'));
-    const summaries = files.map((f) => summariseProfile(join(options.profileDir!, f)));
+    const summaries = files.map((f) => summariseProfile(join(options.profileDir!, f), 15, { [ADDRESS_STAGE]: ADDRESS_STAGE_FILES }));
     profile = summaries.sort((a, b) => b.busyMs - a.busyMs)[0] ?? null;
   }
   const result: JobRunResult = {

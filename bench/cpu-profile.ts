@@ -23,6 +23,8 @@ export interface ProfileSummary {
   totalTop: HotSpot[];
   /** Self time by package (node_modules) or project file, plus GC, idle and native/program time. */
   byPlace: HotSpot[];
+  /** Busy time with a frame of a group's project files on the stack (see `summariseProfile`), by group. */
+  groups: HotSpot[];
 }
 
 interface CpuProfileNode {
@@ -70,8 +72,12 @@ function frameName(n: CpuProfileNode): string {
   return `${functionName || '(anonymous)'} ${placeOf(url, functionName)}${lineNumber > 0 ? `:${lineNumber + 1}` : ''}`;
 }
 
-/** Summarises a `.cpuprofile`: the `top` functions by self and total time, and self time by place. */
-export function summariseProfile(file: string, top = 15): ProfileSummary {
+/**
+ * Summarises a `.cpuprofile`: the `top` functions by self and total time, self time by place, and
+ * the busy time under each of `groups` — a sample counts for a group when any frame on its stack
+ * lies in a project file (path from the repository root) the group's pattern matches.
+ */
+export function summariseProfile(file: string, top = 15, groups: Record<string, RegExp> = {}): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, CpuProfileNode>();
   const parent = new Map<number, number>();
@@ -84,6 +90,7 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const place = new Map<string, number>();
+  const grouped = new Map<string, number>(Object.keys(groups).map((g) => [g, 0]));
   let sampledUs = 0;
   let idleUs = 0;
   profile.samples.forEach((id, i) => {
@@ -100,14 +107,18 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
     const p = placeOf(node.callFrame.url, node.callFrame.functionName);
     place.set(p, (place.get(p) ?? 0) + dt);
     const seen = new Set<string>();
+    const inGroup = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const n = byId.get(at)!;
       if (n.callFrame.functionName === '(root)') break;
+      const framePlace = placeOf(n.callFrame.url, n.callFrame.functionName);
+      for (const g in groups) if (groups[g].test(framePlace)) inGroup.add(g);
       const fn = frameName(n);
       if (seen.has(fn)) continue;
       seen.add(fn);
       total.set(fn, (total.get(fn) ?? 0) + dt);
     }
+    for (const g of inGroup) grouped.set(g, grouped.get(g)! + dt);
   });
   const busyUs = sampledUs - idleUs;
   const rows = (m: Map<string, number>, n: number): HotSpot[] =>
@@ -122,5 +133,6 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
     selfTop: rows(self, top),
     totalTop: rows(total, top + 10),
     byPlace: rows(place, top),
+    groups: rows(grouped, grouped.size),
   };
 }

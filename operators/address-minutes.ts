@@ -5,6 +5,9 @@ import { resized } from './typed-arrays.ts';
 
 /** Distinct videos kept per (address, minute): the smallest video hashes, so the set does not depend on arrival order. */
 export const VIDEO_SKETCH = 16;
+/** Minutes an address's bitmap of recent minutes covers (see `recentMinutes`). */
+export const RECENT_MINUTES = 32;
+const ALL_MINUTES = 0xffffffff;
 
 /**
  * Per (address, minute) aggregates of the address stage, in typed arrays: views, views whose watch
@@ -27,6 +30,12 @@ export class AddressMinutes {
   private readonly table: FingerprintTable;
   /** Slots by minute index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its minute). */
   private readonly byMinute = new Map<number, { slots: Int32Array; n: number }>();
+  // derived from the keys, not checkpointed (a restore rebuilds it as it reads them): per address,
+  // the latest minute it has a key in and which of the RECENT_MINUTES before have one too
+  private readonly byAddress: FingerprintTable;
+  private lastMinute = new Int32Array(0);
+  /** Bit d: the address has (or had) a key in minute lastMinute − d. */
+  private recent = new Uint32Array(0);
   /** Keys dropped by the size cap while they could still matter. */
   evicted = 0;
 
@@ -41,6 +50,10 @@ export class AddressMinutes {
       this.videoCount = resized(this.videoCount, capacity);
       this.videos = resized(this.videos, capacity * VIDEO_SKETCH);
     });
+    this.byAddress = new FingerprintTable(maxKeys, (capacity) => {
+      this.lastMinute = resized(this.lastMinute, capacity);
+      this.recent = resized(this.recent, capacity);
+    });
   }
 
   get size(): number {
@@ -49,7 +62,8 @@ export class AddressMinutes {
 
   /** Bytes of the table's arrays as allocated now. */
   memoryBytes(): number {
-    return this.table.memoryBytes() + this.minute.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength;
+    return this.table.memoryBytes() + this.minute.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength
+      + this.byAddress.memoryBytes() + this.lastMinute.byteLength + this.recent.byteLength;
   }
 
   /** The slot of (address, minute index), or -1. */
@@ -64,6 +78,21 @@ export class AddressMinutes {
     if (band) this.bandCount[slot]++;
     if (datacenter) this.dc[slot] = 1;
     this.addVideo(slot, video >>> 0);
+  }
+
+  /**
+   * Which of the RECENT_MINUTES minutes ending with minute index `minute` may hold a key of the
+   * address: bit k for minute − k. A clear bit means surely none, which spares the lookup (an
+   * address is seen in a few minutes of a verdict's window, and a window is up to 30 lookups).
+   */
+  recentMinutes(addressHi: number, addressLo: number, minute: number): number {
+    const e = this.byAddress.find(addressHi, addressLo);
+    if (e < 0) return ALL_MINUTES; // not known: look everywhere
+    const d = this.lastMinute[e] - minute;
+    if (d < 0) return d <= -RECENT_MINUTES ? 0 : (this.recent[e] << -d) >>> 0; // the minutes after the latest have none
+    if (d >= RECENT_MINUTES) return ALL_MINUTES;
+    // minutes older than the bitmap reaches are not known
+    return ((this.recent[e] >>> d) | (d === 0 ? 0 : ALL_MINUTES << (RECENT_MINUTES - d))) >>> 0;
   }
 
   minuteOf(slot: number): number {
@@ -112,6 +141,8 @@ export class AddressMinutes {
   expire(minute: number): void {
     for (const m of this.byMinute.keys()) if (m < minute) this.byMinute.delete(m);
     for (let slot = this.table.oldest(); slot >= 0 && this.minute[slot] < minute; slot = this.table.oldest()) this.table.removeOldest();
+    const byAddress = this.byAddress;
+    for (let e = byAddress.oldest(); e >= 0 && this.lastMinute[e] < minute; e = byAddress.oldest()) byAddress.removeOldest();
   }
 
   /** Writes every key or those written since the last write (then marks): the size, then per key its address, minute and aggregates. */
@@ -138,6 +169,7 @@ export class AddressMinutes {
     if (replace) {
       this.table.clear();
       this.byMinute.clear();
+      this.byAddress.clear();
     }
     const size = r.u32();
     this.evicted = r.f64();
@@ -190,7 +222,32 @@ export class AddressMinutes {
     this.bandCount[slot] = 0;
     this.dc[slot] = 0;
     this.videoCount[slot] = 0;
+    this.noteMinute(addressHi, addressLo, minute);
     return slot;
+  }
+
+  /** Records in `byAddress` that the address has a key in `minute`; when full, the least recently active address is forgotten (counted as evicted). */
+  private noteMinute(addressHi: number, addressLo: number, minute: number): void {
+    const byAddress = this.byAddress;
+    let e = byAddress.find(addressHi, addressLo);
+    if (e < 0) {
+      if (byAddress.size >= byAddress.maxEntries) {
+        byAddress.removeOldest();
+        this.evicted++;
+      }
+      e = byAddress.insert(addressHi, addressLo);
+      this.lastMinute[e] = minute;
+      this.recent[e] = 1;
+      return;
+    }
+    byAddress.touch(e);
+    const d = this.lastMinute[e] - minute;
+    if (d < 0) {
+      this.recent[e] = d <= -RECENT_MINUTES ? 1 : ((this.recent[e] << -d) | 1) >>> 0;
+      this.lastMinute[e] = minute;
+    } else if (d < RECENT_MINUTES) {
+      this.recent[e] = (this.recent[e] | (1 << d)) >>> 0;
+    }
   }
 
   private addVideo(slot: number, video: number): void {

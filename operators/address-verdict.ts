@@ -1,5 +1,5 @@
 import type { AddressMinutes } from './address-minutes.ts';
-import { VIDEO_SKETCH } from './address-minutes.ts';
+import { RECENT_MINUTES, VIDEO_SKETCH } from './address-minutes.ts';
 import type { BotRules } from './bot-rules.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
 
@@ -49,7 +49,9 @@ export function judgeAddress(table: AddressMinutes, addressHi: number, addressLo
   let banded = 0;
   let videos = 0;
   let datacenter = false;
+  const recent = table.recentMinutes(addressHi, addressLo, minute);
   for (let k = 0; k < w.longest; k++) {
+    if (k < RECENT_MINUTES && (recent & (1 << k)) === 0) continue;
     const slot = table.find(addressHi, addressLo, minute - k);
     if (slot < 0) continue;
     const n = table.views(slot);

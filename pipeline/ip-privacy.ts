@@ -3,6 +3,8 @@ import { isIPv4 } from 'node:net';
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
 
 const DAY = 86_400_000;
+/** Address hashes remembered per day (then forgotten all at once): a few MB at most. */
+const HASHES_KEPT = 16_384;
 /** Bytes enciphered per step of `seal`. */
 const SEAL_CHUNK = 1 << 16;
 
@@ -18,7 +20,8 @@ export function ipHashSecret(): string {
  */
 export class IpHasher {
   private readonly secret: string;
-  private readonly salts = new Map<number, Buffer>();
+  /** Per UTC day its salt, and the hashes made under it lately: bots repeat their addresses, and an HMAC costs microseconds. */
+  private readonly salts = new Map<number, { salt: Buffer; hashes: Map<string, string> }>();
   private readonly sealKey: Buffer;
 
   constructor(secret: string) {
@@ -53,13 +56,19 @@ export class IpHasher {
   /** The keyed hash of `ip` under the salt of the day of `ts`. */
   hash(ip: string, ts: number): string {
     const day = Math.floor(ts / DAY);
-    let salt = this.salts.get(day);
-    if (!salt) {
-      salt = createHmac('sha256', this.secret).update(String(day)).digest();
+    let salted = this.salts.get(day);
+    if (!salted) {
+      salted = { salt: createHmac('sha256', this.secret).update(String(day)).digest(), hashes: new Map() };
       if (this.salts.size > 8) this.salts.clear();
-      this.salts.set(day, salt);
+      this.salts.set(day, salted);
     }
-    return createHmac('sha256', salt).update(ip).digest('hex').slice(0, 32);
+    let h = salted.hashes.get(ip);
+    if (h === undefined) {
+      h = createHmac('sha256', salted.salt).update(ip).digest('hex').slice(0, 32);
+      if (salted.hashes.size >= HASHES_KEPT) salted.hashes.clear();
+      salted.hashes.set(ip, h);
+    }
+    return h;
   }
 }
 

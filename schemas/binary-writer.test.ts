@@ -55,3 +55,31 @@ describe('WriterPool', () => {
     expect(pool.take()).not.toBe(b);
   });
 });
+
+describe('BinaryWriter.string', () => {
+  /** RowBinary's String as the format defines it: the UTF-8 byte length as LEB128, then the bytes. */
+  function reference(s: string): Buffer {
+    const bytes = Buffer.from(s, 'utf8');
+    const length: number[] = [];
+    let n = bytes.length;
+    while (n >= 0x80) {
+      length.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    length.push(n);
+    return Buffer.concat([Buffer.from(length), bytes]);
+  }
+
+  it('writes UTF-8 with its LEB128 length, on the short ASCII path and off it, and reads back the same', () => {
+    const edge = ['', 'a', 'x'.repeat(31), 'y'.repeat(32), 'z'.repeat(33), 'é', `${'a'.repeat(31)}é`, `é${'a'.repeat(31)}`, '\u007f', '\u0080', '😀', 'a😀b', 'q'.repeat(127), 'q'.repeat(128), 'ü'.repeat(200)];
+    const check = (strings: string[]) => {
+      const w = new BinaryWriter(8); // grows on the way
+      for (const s of strings) w.string(s);
+      expect(w.view()).toEqual(Buffer.concat(strings.map(reference)));
+      const r = new BinaryReader(w.copy());
+      expect(strings.map(() => r.string())).toEqual(strings);
+    };
+    check(edge);
+    fc.assert(fc.property(fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 300 }))), check));
+  });
+});
