@@ -1,6 +1,7 @@
 import { defaultJobConfig } from '../pipeline/config.ts';
 import type { BenchResults } from './bench-harness.ts';
 import type { ApiResult } from './bench-api.ts';
+import { ADDRESS_STAGE } from './bench-throughput.ts';
 
 /** One design target (DESIGN.md "Targets") against this run's figure. */
 export interface TargetRow {
@@ -98,6 +99,7 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
       measured: `job (--workers 1) ${n(counted)} vs ${n(countedExpected)} labelled (${signedPct(counted, countedExpected)}); both stages in memory ${n(acc.counted)} (${signedPct(acc.counted, acc.countedExpected)})`,
       met: Math.abs(counted - countedExpected) <= 0.001 * countedExpected,
     },
+    addressStageRow(one),
     {
       what: 'exactly-once under crash injection',
       target: 'zero difference from truth',
@@ -105,6 +107,20 @@ export function evaluateTargets(r: BenchResults): TargetRow[] {
       met: null,
     },
   ];
+}
+
+/** The bot address stage's cost, from the profile of the one-worker job (null when it ran unprofiled). */
+function addressStageRow(one: BenchResults['throughput']['job']): TargetRow {
+  const what = 'the bot address stage’s cost: its share of the job (`--workers 1`, profiled)';
+  const target = '≤ 25 % of the job’s throughput';
+  const stage = one.profile?.groups.find((g) => g.name === ADDRESS_STAGE);
+  if (!stage) return { what, target, measured: 'not measured: run the benchmark with --profile', met: null };
+  return {
+    what,
+    target,
+    measured: `${(stage.share * 100).toFixed(1)} % of the job thread's busy time (${((stage.ms * 1000) / one.events).toFixed(2)} µs per event under the profiler): without it the job would do ${(1 / (1 - stage.share)).toFixed(2)}× the events per CPU second`,
+    met: stage.share <= 0.25,
+  };
 }
 
 function table(header: string[], rows: (string | number)[][]): string {

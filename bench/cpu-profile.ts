@@ -23,8 +23,19 @@ export interface ProfileSummary {
   totalTop: HotSpot[];
   /** Self time by package (node_modules) or project file, plus GC, idle and native/program time. */
   byPlace: HotSpot[];
-  /** Busy time with a frame of a group's project files on the stack (see `summariseProfile`), by group. */
+  /** Busy time spent for each group of project files (see {@link ProfileGroup}). */
   groups: HotSpot[];
+}
+
+/**
+ * A part of the program by its project files (paths from the repository root). A sample is the
+ * group's when, walking its stack from the leaf, the first frame in a file `include` or `exclude`
+ * matches is one `include` matches: code the group calls counts for it (helpers, packages, native),
+ * but not what it hands back to `exclude` (work that would be done without the group).
+ */
+export interface ProfileGroup {
+  include: RegExp;
+  exclude?: RegExp;
 }
 
 interface CpuProfileNode {
@@ -72,12 +83,8 @@ function frameName(n: CpuProfileNode): string {
   return `${functionName || '(anonymous)'} ${placeOf(url, functionName)}${lineNumber > 0 ? `:${lineNumber + 1}` : ''}`;
 }
 
-/**
- * Summarises a `.cpuprofile`: the `top` functions by self and total time, self time by place, and
- * the busy time under each of `groups` — a sample counts for a group when any frame on its stack
- * lies in a project file (path from the repository root) the group's pattern matches.
- */
-export function summariseProfile(file: string, top = 15, groups: Record<string, RegExp> = {}): ProfileSummary {
+/** Summarises a `.cpuprofile`: the `top` functions by self and total time, self time by place, and the busy time of each of `groups`. */
+export function summariseProfile(file: string, top = 15, groups: Record<string, ProfileGroup> = {}): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, CpuProfileNode>();
   const parent = new Map<number, number>();
@@ -107,18 +114,23 @@ export function summariseProfile(file: string, top = 15, groups: Record<string, 
     const p = placeOf(node.callFrame.url, node.callFrame.functionName);
     place.set(p, (place.get(p) ?? 0) + dt);
     const seen = new Set<string>();
-    const inGroup = new Set<string>();
+    const decided = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const n = byId.get(at)!;
       if (n.callFrame.functionName === '(root)') break;
       const framePlace = placeOf(n.callFrame.url, n.callFrame.functionName);
-      for (const g in groups) if (groups[g].test(framePlace)) inGroup.add(g);
+      for (const g in groups) {
+        if (decided.has(g)) continue;
+        if (groups[g].include.test(framePlace)) {
+          decided.add(g);
+          grouped.set(g, grouped.get(g)! + dt);
+        } else if (groups[g].exclude?.test(framePlace)) decided.add(g);
+      }
       const fn = frameName(n);
       if (seen.has(fn)) continue;
       seen.add(fn);
       total.set(fn, (total.get(fn) ?? 0) + dt);
     }
-    for (const g of inGroup) grouped.set(g, grouped.get(g)! + dt);
   });
   const busyUs = sampledUs - idleUs;
   const rows = (m: Map<string, number>, n: number): HotSpot[] =>
