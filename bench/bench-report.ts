@@ -218,7 +218,7 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(table(['self time', 'share', 'where'], p.byPlace.map((h) => [`${h.ms} ms`, `${(h.share * 100).toFixed(1)} %`, `\`${h.name}\``])), '');
     for (const g of p.groups) {
       const micros = (g.ms * 1000) / r.throughput.job.events;
-      lines.push(`The ${g.name} (every sample with one of its frames on the stack): ${g.ms} ms, ${(g.share * 100).toFixed(1)} % of the busy time, ${micros.toFixed(2)} µs per event under the profiler; +${((g.share / (1 - g.share)) * 100).toFixed(0)} % over the rest of the job.`, '');
+      lines.push(`The ${g.name} (its code and what it calls, not the window and outcome work of the views it releases): ${g.ms} ms, ${(g.share * 100).toFixed(1)} % of the busy time, ${micros.toFixed(2)} µs per event under the profiler; +${((g.share / (1 - g.share)) * 100).toFixed(0)} % over the rest of the job.`, '');
     }
   }
   return `${lines.join('\n')}\n`;
