@@ -196,8 +196,9 @@ export const ADDRESS_STAGE = 'address stage';
  * Its files: by-address records out, the stage's tasks and scoring, verdicts in, the join and the
  * views held for their verdict (in the live flushes and checkpoints too). Not its cost: what a
  * released view then goes through — its window, its outcome count, a bot's rejected row — as every
- * view does. The broker client's own work for the internal topics is not on these stacks; those
- * topics carry one message per flush.
+ * view does. Not on these stacks, so not counted either: the broker client's own work for the
+ * internal topics (one message per flush), and the sealing of the held views in each checkpoint
+ * (in pipeline/ip-privacy.ts beside the rejected rows' hash; ~0.3 % of the thread in one profile).
  */
 const ADDRESS_STAGE_FILES: ProfileGroup = {
   include: /^(operators\/(address-|provisional-)|pipeline\/(address-|verdict-feed)|sinks\/address-record-sink|schemas\/address-messages)/,
