@@ -57,6 +57,31 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe('TrackTable', () => {
+  it('writes the stored layout: counts, then per key its fingerprint, latest time, count and (time, tag) per observation, oldest first', () => {
+    const t = new TrackTable(10);
+    t.record(1, 2, 1000.5, 7, 3);
+    t.record(3, 4, 2000, 8, 3);
+    t.record(1, 2, 900, 9, 3); // older than the key's latest time: kept as observed
+    const expected = new BinaryWriter(8); // grows on the way, as a checkpoint's writer does
+    expected.u32(2);
+    expected.f64(0);
+    expected.f64(0);
+    expected.u32(2);
+    for (const [hi, lo, last, obs] of [[3, 4, 2000, [[2000, 8]]], [1, 2, 1000.5, [[1000.5, 7], [900, 9]]]] as const) {
+      expected.u32(hi);
+      expected.u32(lo);
+      expected.f64(last);
+      expected.u32(obs.length);
+      for (const [ts, tag] of obs) {
+        expected.f64(ts);
+        expected.u32(tag);
+      }
+    }
+    const w = new BinaryWriter(8);
+    t.write(w, false);
+    expect(w.view()).toEqual(expected.view());
+  });
+
   it("keeps each key's last observations, evicts the least recently seen and expires from that end, like the map it replaces (300 random histories)", () => {
     fc.assert(
       fc.property(fc.array(arbOp, { maxLength: 400, size: 'max' }), fc.integer({ min: 1, max: 30 }), (ops, maxKeys) => {

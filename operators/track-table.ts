@@ -124,16 +124,22 @@ export class TrackTable {
     w.f64(this.expired);
     const slots = table.slots(changedOnly);
     w.u32(slots.length);
+    // One claim per key (fingerprint, latest time, count, then time and tag per observation): a
+    // checkpoint writes hundreds of thousands of tracks, and a checked write per field took ~1.5× as long.
     for (const slot of slots) {
-      w.u32(table.hiOf(slot));
-      w.u32(table.loOf(slot));
-      w.f64(this.lastTs[slot]);
       this.view(slot);
-      w.u32(this.obsLen);
-      for (let i = 0; i < this.obsLen; i++) {
-        const at = this.obsAt(i);
-        w.f64(this.obsTs[at]);
-        w.u32(this.obsTag[at]);
+      const len = this.obsLen;
+      let at = w.claim(20 + 12 * len);
+      const dv = w.dataView;
+      dv.setUint32(at, table.hiOf(slot), true);
+      dv.setUint32(at + 4, table.loOf(slot), true);
+      dv.setFloat64(at + 8, this.lastTs[slot], true);
+      dv.setUint32(at + 16, len, true);
+      at += 20;
+      for (let i = 0; i < len; i++, at += 12) {
+        const o = this.obsAt(i);
+        dv.setFloat64(at, this.obsTs[o], true);
+        dv.setUint32(at + 8, this.obsTag[o], true);
       }
     }
     table.mark();

@@ -83,3 +83,17 @@ describe('BinaryWriter.string', () => {
     fc.assert(fc.property(fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 300 }))), check));
   });
 });
+
+describe('BinaryWriter.claim', () => {
+  it('reserves bytes where the next write would go, growing the buffer, between ordinary writes', () => {
+    const w = new BinaryWriter(4);
+    w.u8(0xaa);
+    const at = w.claim(12);
+    expect(at).toBe(1);
+    w.dataView.setFloat64(at, 1.5, true);
+    w.dataView.setUint32(at + 8, 0xdeadbeef, true);
+    w.u8(0xbb);
+    const r = new BinaryReader(w.copy());
+    expect([r.u8(), r.f64(), r.u32(), r.u8(), r.remaining]).toEqual([0xaa, 1.5, 0xdeadbeef, 0xbb, 0]);
+  });
+});

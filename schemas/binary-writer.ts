@@ -155,6 +155,23 @@ export class BinaryWriter {
     this.length += src.copy(this.buf, this.length, start, end);
   }
 
+  /**
+   * Reserves the next `n` bytes and returns where they start, for a record written at once through
+   * `dataView` (fetched after the claim: growing replaces it) with no check per field; the caller
+   * fills every byte it claimed.
+   */
+  claim(n: number): number {
+    this.room(n);
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+
+  /** The buffer's view, for the bytes `claim` reserved: valid until the next write. */
+  get dataView(): DataView {
+    return this.dv;
+  }
+
   /** What was written, without copying: valid until the next write or reset. */
   view(): Buffer {
     return this.buf.subarray(0, this.length);
