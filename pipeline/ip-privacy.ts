@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
 
 const DAY = 86_400_000;
-/** Address hashes remembered per day (then forgotten all at once): a few MB at most. */
+/** Address hashes remembered per day, then forgotten all at once: ~2 MB of strings a day (salts of up to 9 days are kept). */
 const HASHES_KEPT = 16_384;
 /** Bytes enciphered per step of `seal`. */
 const SEAL_CHUNK = 1 << 16;
