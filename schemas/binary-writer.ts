@@ -100,17 +100,24 @@ export class BinaryWriter {
         return;
       }
     }
-    const short = s.length < 0x80 / 3;
-    // Lengths of short strings fit one LEB128 byte: write the bytes first, then the length before them.
-    if (short) {
-      const n = this.buf.write(s, at + 1, 'utf8');
-      this.buf[at] = n;
-      this.length = at + 1 + n;
-    } else {
-      const n = Buffer.byteLength(s);
-      this.varUint(n);
-      this.length += this.buf.write(s, this.length, 'utf8');
+    if (s.length < 0x80) {
+      // Written after a one-byte length, then moved by a byte if it took 128 bytes or more (at most
+      // 3 × 127: two bytes of LEB128): cheaper than measuring it first (Buffer.byteLength).
+      const buf = this.buf;
+      const n = buf.write(s, at + 1, 'utf8');
+      if (n < 0x80) {
+        buf[at] = n;
+        this.length = at + 1 + n;
+      } else {
+        buf.copyWithin(at + 2, at + 1, at + 1 + n);
+        buf[at] = (n & 0x7f) | 0x80;
+        buf[at + 1] = n >>> 7;
+        this.length = at + 2 + n;
+      }
+      return;
     }
+    this.varUint(Buffer.byteLength(s));
+    this.length += this.buf.write(s, this.length, 'utf8');
   }
 
   /** `src[at[i]]` for every i, as u32s: a column of keyed state gathered from its table in one loop. */
