@@ -201,7 +201,7 @@ export const ADDRESS_STAGE = 'address stage';
  * (in pipeline/ip-privacy.ts beside the rejected rows' hash; ~0.3 % of the thread in one profile).
  */
 const ADDRESS_STAGE_FILES: ProfileGroup = {
-  include: /^(operators\/(address-|provisional-)|pipeline\/(address-|verdict-feed)|sinks\/address-record-sink|schemas\/address-messages)/,
+  include: /^(operators\/(address-|provisional-)|pipeline\/(address-|verdict-feed)|sinks\/address-record-sink|schemas\/(address-messages|verdict-step))/,
   exclude: /^(operators\/(tumbling-window|minute-pane|cell-index)|pipeline\/partition-task)\.ts$/,
 };
 

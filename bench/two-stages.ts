@@ -34,8 +34,8 @@ const POPULATION = new Map(POPULATIONS.map((p, i) => [p, i]));
 /**
  * The counting stage and the address stage in memory, in the job's order: each source partition
  * (by the Kafka key, as the job's topic) classifies a batch as its events arrive, joins it with the
- * verdicts it has read and sends its records and marker; each address partition judges the minutes
- * its watermark passes; each source partition reads the verdict topic and releases the views it
+ * verdicts it has read and sends its records and marker; each address partition judges the verdict
+ * steps its watermark passes; each source partition reads the verdict topic and releases the views it
  * held. At the end every source says it is idle. The stream is read once, as it is generated.
  */
 export function runTwoStages(items: Iterable<LabelledEvent>, options: { partitions: number; rules: BotRules; batch?: number; events?: number }): TwoStageRun {

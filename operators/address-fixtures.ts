@@ -1,4 +1,5 @@
 import { AddressMessage, AddressRecordWriter, addressPartition, type AddressFlush, RECORD_BAND, RECORD_LATE, VerdictMessage } from '../schemas/address-messages.ts';
+import { COVER_STEPS, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 import { AddressScorer } from './address-scorer.ts';
 import { idleWatermark } from './address-join.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
@@ -9,6 +10,7 @@ import { PartitionWatermark } from './watermark.ts';
 // does, and address partitions that read them.
 
 export const MINUTE = 60_000;
+export const STEP = VERDICT_STEP_MS;
 export const T0 = Date.UTC(2026, 2, 2, 9);
 
 /** One view as a source sees it: which address (an index, keyed by `addressKey`), when, which video, whether banded. */
@@ -50,10 +52,8 @@ export function sourceMessages(source: number, views: SourceView[], addressParti
   return flushes;
 }
 
-/** A flag as a comparable string: `<address number>@<minute offset from T0>:<signals>`. */
-export type FlagKey = string;
 
-/** Address partitions reading by-address messages; every flag they send, by address key. */
+/** Address partitions reading by-address messages; every flag they send (`<address key>@<step offset from T0>:<signals>`). */
 export class AddressPartitions {
   readonly scorers: AddressScorer[];
   readonly flags = new Set<string>();
@@ -78,14 +78,21 @@ export class AddressPartitions {
   deliverTo(q: number, m: Buffer): void {
     this.scorers[q].add(this.message.load(m));
     const v = this.verdict.load(this.scorers[q].takeVerdicts(q));
-    for (let i = 0; i < v.count; i++) this.flags.add(`${v.addressHi(i)}/${v.addressLo(i)}@${(v.minute(i) - T0) / MINUTE}:${v.signals(i)}`);
+    for (let i = 0; i < v.count; i++) this.flags.add(`${v.addressHi(i)}/${v.addressLo(i)}@${(v.start(i) - T0) / STEP}:${v.signals(i)}`);
     this.watermarks[q] = v.watermark;
   }
 
-  /** Whether address `n` was flagged for the minute `minute` minutes after T0. */
-  flagged(n: number, minute: number): boolean {
+  /** Whether address `n` was flagged for the verdict step `step` steps after T0's. */
+  flagged(n: number, step: number): boolean {
     const [hi, lo] = addressKey(n);
-    return [...this.flags].some((f) => f.startsWith(`${hi}/${lo}@${minute}:`));
+    return [...this.flags].some((f) => f.startsWith(`${hi}/${lo}@${step}:`));
+  }
+
+  /** Whether a view of address `n` at time `ts` is a bot by a flag sent: its step's, or one of the COVER_STEPS after. */
+  covers(n: number, ts: number): boolean {
+    const step = stepOf(ts) - stepOf(T0);
+    for (let k = 0; k <= COVER_STEPS; k++) if (this.flagged(n, step + k)) return true;
+    return false;
   }
 }
 

@@ -9,6 +9,7 @@ import { testEvent, testRecord } from './test-records.ts';
 import { ADDRESS_JUDGED, type ViewRecord } from './view-record.ts';
 
 const MINUTE = 60_000;
+const STEP = 30_000;
 const T0 = Date.UTC(2026, 0, 1, 12);
 const FARM: [number, number] = [0x1234, 0x5678];
 const HOME: [number, number] = [0x9abc, 0xdef0];
@@ -31,15 +32,33 @@ function record(offset: number, ts: number, address: [number, number], outcome: 
   return r;
 }
 
-/** A verdict message of address partition `q`: flags for (address, minute offset from T0), then the verdict watermark. */
+/** A verdict message of address partition `q`: flags for (address, verdict step offset from T0), then the verdict watermark. */
 function verdicts(q: number, watermark: number, flags: Array<[[number, number], number]> = []): Buffer {
   const w = new VerdictWriter();
-  for (const [[hi, lo], m] of flags) w.add(hi, lo, T0 + m * MINUTE, SIGNAL_BIT.ip_velocity, 1);
+  for (const [[hi, lo], s] of flags) w.add(hi, lo, T0 + s * STEP, SIGNAL_BIT.ip_velocity, 1);
   return w.take(q, watermark);
 }
 
+/** A verdict message as written before verdict steps (version 1): its flags are for minutes, as offsets from T0. */
+function minuteVerdicts(q: number, watermark: number, flags: Array<[[number, number], number]>): Buffer {
+  const m = verdicts(q, watermark, flags.map(([address, minute]) => [address, 2 * minute]));
+  m[0] = 1;
+  return m;
+}
+
+/** Each correction of a flush: `<verdict-topic offset>:<step offset from T0>:<address hi>`. */
+function corrections(bytes: Buffer): string[] {
+  const c = new BinaryReader(bytes);
+  const out: string[] = [];
+  while (c.remaining > 0) {
+    const [offset, step, hi] = [c.f64(), c.u32(), c.u32(), c.u32()];
+    out.push(`${offset}:${step - T0 / STEP}:${hi}`);
+  }
+  return out;
+}
+
 describe('address join (the counting stage side)', () => {
-  it('holds views until their minute has its verdicts, then releases them: flagged as bots (the minute before covered too), the rest as classified', () => {
+  it('holds views until their minute has its verdicts, then releases them: flagged as bots (the steps before a flag covered too), the rest as classified', () => {
     const join = new AddressJoin(2);
     const rs = [record(0, T0 + 10_000, FARM, 'counted'), record(1, T0 + MINUTE + 5_000, FARM, 'duplicate'), record(2, T0 + MINUTE + 9_000, HOME, 'counted'), record(3, T0 + 2 * MINUTE, FARM, 'counted')];
     rs.forEach((r) => join.join(r));
@@ -47,8 +66,8 @@ describe('address join (the counting stage side)', () => {
     expect(join.held.counted).toBe(3);
     const released: string[] = [];
     const take = (r: ViewRecord) => released.push(`${r.offset}:${r.outcome}:${r.bot?.reasons.join('+') ?? ''}`);
-    // Partition 0 is through minute 1, partition 1 only through minute 0: minute 0 is final.
-    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 1]]), 0);
+    // Partition 0 is through minute 1, partition 1 only through minute 0: minute 0 is final. FARM's flag of step 2 covers steps 0 and 1.
+    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 2]]), 0);
     join.readVerdicts(verdicts(1, T0 + MINUTE), 1);
     join.release(T0, take);
     expect(released).toEqual(['0:bot:ip_velocity']);
@@ -57,10 +76,20 @@ describe('address join (the counting stage side)', () => {
     expect(released).toEqual(['0:bot:ip_velocity', '1:bot:ip_velocity', '2:counted:']);
     // Minute 2 is not final (partition 0 is through minute 1); a view there known flagged is a bot at once.
     expect(join.held.views).toBe(1);
-    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 3]]), 3);
+    join.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 6]]), 3);
     const next = record(4, T0 + 2 * MINUTE + 30_000, FARM, 'counted');
     join.join(next);
     expect([next.held, next.outcome, next.bot?.reasons]).toEqual([false, 'bot', ['ip_velocity']]);
+  });
+
+  it('decides a view once its verdict step is final, before the rest of its minute is', () => {
+    const join = new AddressJoin(1);
+    join.readVerdicts(verdicts(0, T0 + STEP), 0);
+    const early = record(0, T0 + 10_000, HOME, 'counted');
+    const later = record(1, T0 + STEP + 10_000, HOME, 'counted');
+    join.join(early);
+    join.join(later);
+    expect([early.held, early.outcome, later.held]).toEqual([false, 'counted', true]);
   });
 
   it('never holds late views, local bots or views of unjudged addresses, yet sends every judged one to the address stage', () => {
@@ -93,17 +122,17 @@ describe('address join (the counting stage side)', () => {
     }
     join.readVerdicts(verdicts(0, T0, [[FARM, 0]]), 41);
     const p = join.takeProvisional();
-    expect([p.verdictsTo, p.dropBelow]).toEqual([42, T0 / MINUTE]);
+    expect([p.verdictsTo, p.dropBelow]).toEqual([42, T0 / STEP]);
     const ledger = new BinaryReader(p.ledger);
     const groups: string[] = [];
     while (ledger.remaining > 0) {
-      const [minute, hi, lo, n] = [ledger.u32(), ledger.u32(), ledger.u32(), ledger.u32()];
+      const [step, hi, lo, n] = [ledger.u32(), ledger.u32(), ledger.u32(), ledger.u32()];
       const entries = Array.from({ length: n }, () => `${ledger.bytes(ledger.u16()).toString()}×${ledger.u32()}`);
-      groups.push(`${minute - T0 / MINUTE}/${hi}/${lo}: ${entries.sort().join(' ')}`);
+      groups.push(`${step - T0 / STEP}/${hi}/${lo}: ${entries.sort().join(' ')}`);
     }
     expect(groups.sort()).toEqual([`0/${FARM[0]}/${FARM[1]}: v0×2 v1×1`, `0/${HOME[0]}/${HOME[1]}: v2×1`].sort());
-    const c = new BinaryReader(p.corrections);
-    expect([c.f64(), c.u32(), c.u32(), c.u32(), c.remaining]).toEqual([41, T0 / MINUTE, FARM[0], FARM[1], 0]);
+    // the flag of step 0 takes back the address's ledger of step 0 and of the two steps before, which it covers
+    expect(corrections(p.corrections)).toEqual([`41:-2:${FARM[0]}`, `41:-1:${FARM[0]}`, `41:0:${FARM[0]}`]);
     // taken: the next flush has none of it
     expect(join.provisionalDue(42)).toBe(false);
   });
@@ -116,12 +145,12 @@ describe('address join (the counting stage side)', () => {
     const w = new BinaryWriter();
     join.write(w, false);
     const stored = w.copy();
-    const held = provisionallyCounted([new BinaryReader(stored)]);
+    const held = provisionallyCounted([{ state: new BinaryReader(stored), perMinute: false }]);
     expect(held.views).toEqual(new Map([['v1', 1], ['v0', 1]]));
-    // their ledger: HOME's views of minutes 0 and 1, one each (FARM's is flagged already)
+    // their ledger: HOME's views of steps 0 and 2, one each (FARM's is flagged already)
     const groups: string[] = [];
-    forEachLedgerGroup(held.ledger, (minute, address, entries) => groups.push(`${minute - T0 / MINUTE}:${address.equals(addressBytes(HOME))}:${entries.length}`));
-    expect(groups.sort()).toEqual(['0:true:8', '1:true:8']);
+    forEachLedgerGroup(held.ledger, (step, address, entries) => groups.push(`${step - T0 / STEP}:${address.equals(addressBytes(HOME))}:${entries.length}`));
+    expect(groups.sort()).toEqual(['0:true:8', '2:true:8']);
     const restored = new AddressJoin(1);
     restored.read(new BinaryReader(stored), true);
     const outcomes = (j: AddressJoin) => {
@@ -169,15 +198,53 @@ describe('address join (the counting stage side)', () => {
     };
     const decided = (j: AddressJoin) => {
       const out: string[] = [];
-      j.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 1]]), 1);
+      j.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 2]]), 1);
       j.release(T0, (r) => out.push(`${r.offset}:${r.outcome}:${r.event!.video_id}`));
       return out;
     };
     const expected = ['3:counted:v0', '4:bot:v1'];
     expect(decided(restore([snapshot, change1, change2]))).toEqual(expected);
-    expect(provisionallyCounted([snapshot, change1, change2].map((b) => new BinaryReader(b))).views).toEqual(new Map([['v0', 1], ['v1', 1]]));
+    expect(provisionallyCounted([snapshot, change1, change2].map((b) => ({ state: new BinaryReader(b), perMinute: false }))).views).toEqual(new Map([['v0', 1], ['v1', 1]]));
     expect(decided(join)).toEqual(expected);
     // a change read on a state that does not hold what it continues is refused, not merged
     expect(() => restore([snapshot, change2])).toThrow(/continue from byte/);
+  });
+
+  it('reads verdicts written per minute, before verdict steps, as flags of both steps of the minute: the same views are bots, the same taken back', () => {
+    // FARM's views at 0:10 (minute 0), 1:10 and 1:40 (minute 1), 2:10 (minute 2); a minute 1 flag covers minutes 0 and 1.
+    const views = () => [10, 70, 100, 130].map((sec, i) => record(i, T0 + sec * 1_000, FARM, 'counted'));
+    const fromMessage = new AddressJoin(1);
+    fromMessage.readVerdicts(minuteVerdicts(0, T0 + 3 * MINUTE, [[FARM, 1]]), 7);
+    const bots = (j: AddressJoin) => views().map((r) => (j.join(r), r.outcome));
+    expect(bots(fromMessage)).toEqual(['bot', 'bot', 'bot', 'counted']);
+    // its corrections cover steps 0 to 3 (minutes 0 and 1) and no other, each at least once
+    expect(new Set(corrections(fromMessage.takeProvisional().corrections))).toEqual(new Set([0, 1, 2, 3].map((s) => `7:${s}:${FARM[0]}`)));
+    // a stored state of that time: the flag's step is the minute's index, read per minute
+    const stored = new BinaryWriter();
+    const perMinuteState = new AddressJoin(1);
+    const flag = new VerdictWriter();
+    flag.add(FARM[0], FARM[1], (T0 / MINUTE + 1) * STEP, SIGNAL_BIT.ip_velocity, 1); // stored as step index T0's minute + 1: minute 1's index
+    perMinuteState.readVerdicts(flag.take(0, T0 + 3 * MINUTE), 7);
+    perMinuteState.write(stored, false);
+    const restored = new AddressJoin(1);
+    restored.read(new BinaryReader(stored.copy()), true, true);
+    expect(bots(restored)).toEqual(['bot', 'bot', 'bot', 'counted']);
+  });
+
+  it('holds views stored per minute, before verdict steps, until the last step of their minute', () => {
+    // a view held by that release under the index of T0's minute: held here under the same index, then read per minute
+    const join = new AddressJoin(1);
+    join.join(record(0, (T0 / MINUTE) * STEP + 10_000, HOME, 'counted'));
+    const stored = new BinaryWriter();
+    join.write(stored, false);
+    const restored = new AddressJoin(1);
+    restored.read(new BinaryReader(stored.copy()), true, true);
+    const released: number[] = [];
+    restored.readVerdicts(verdicts(0, T0 + STEP), 0);
+    restored.release(T0, (r) => released.push(r.offset));
+    expect(released).toEqual([]);
+    restored.readVerdicts(verdicts(0, T0 + MINUTE), 1);
+    restored.release(T0, (r) => released.push(r.offset));
+    expect(released).toEqual([0]);
   });
 });

@@ -2,7 +2,6 @@ import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { AddressRecordWriter, RECORD_LATE, VerdictMessage, type AddressFlush } from '../schemas/address-messages.ts';
-import { COVER_MINUTES } from './address-scorer.ts';
 import { AddressVerdicts } from './address-verdicts.ts';
 import { signalNames, type BotVerdict } from './bot-scorer.ts';
 import { ProvisionalLedger } from './provisional-ledger.ts';
@@ -10,19 +9,18 @@ import { ProvisionalViews } from './provisional-views.ts';
 import { ADDRESS_JUDGED, type PartitionBatch, type ViewRecord } from './view-record.ts';
 import type { PartitionWatermark } from './watermark.ts';
 import type { ProvisionalWrite } from '../sinks/redis-sink.ts';
+import { COVER_STEPS, lastStepOfMinute, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
-const MINUTE = 60_000;
 const RESEND_FLUSHES = 20;
-
 
 /**
  * The counting stage's side of the address stage, for one partition. Every event that reaches the
  * bot rule with a judged address goes out as a by-address record (with the source's watermark as a
  * marker at each flush). A view that passes the per-event signals gets its final outcome from its
- * address's verdict for its minute: a bot if flagged (its own minute's flag, or the next minute's,
- * which covers it); as classified once the verdict watermark has passed its minute unflagged; and
- * until then it is held — provisionally counted in the live counters, with its ledger entry, and
- * out of the windows. Late views (older than the partition's watermark) and views of unjudged
+ * address's verdict for its verdict step: a bot if flagged (its own step's flag, or one of the
+ * COVER_STEPS after, which cover it); as classified once the verdict watermark has passed its step
+ * unflagged; and until then it is held — provisionally counted in the live counters, with its ledger
+ * entry, and out of the windows. Late views (older than the partition's watermark) and views of unjudged
  * addresses (carrier NAT, unparsable) keep their outcome: no address verdict applies to them.
  */
 export class AddressJoin {
@@ -48,12 +46,12 @@ export class AddressJoin {
     const e = r.event!;
     this.records.add(r.offset, e.ts, r.addressHi, r.addressLo, r.videoHi, r.videoLo, f & ~ADDRESS_JUDGED);
     if ((f & RECORD_LATE) !== 0 || (r.outcome !== 'counted' && r.outcome !== 'duplicate')) return;
-    const minute = Math.floor(e.ts / MINUTE);
-    const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, minute);
+    const step = stepOf(e.ts);
+    const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, step);
     if (flag >= 0) {
       r.outcome = 'bot';
       r.bot = this.verdictOf(flag);
-    } else if (!this.verdicts.isFinal(minute)) {
+    } else if (!this.verdicts.decidedBefore((step + 1) * VERDICT_STEP_MS)) {
       r.held = true;
       this.held.hold(r);
     }
@@ -70,16 +68,16 @@ export class AddressJoin {
   }
 
   /**
-   * Hands over every held view whose minute the verdict watermark has passed, with its final
+   * Hands over every held view whose step the verdict watermark has passed, with its final
    * outcome (`bot` and the address's verdict if flagged); then forgets flags no view can need any
-   * more — before the minute of `watermark` (later views are not late) and of the oldest held view.
+   * more — before the step of `watermark` (later views are not late) and of the oldest held view.
    */
   release(watermark: number, take: (r: ViewRecord) => void): void {
     this.held.release(
-      (minute) => this.verdicts.isFinal(minute),
-      (hi, lo, minute) => this.verdicts.flagOf(hi, lo, minute) >= 0,
+      (step) => this.verdicts.decidedBefore((step + 1) * VERDICT_STEP_MS),
+      (hi, lo, step) => this.verdicts.flagOf(hi, lo, step) >= 0,
       (r) => {
-        const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, Math.floor(r.event!.ts / MINUTE));
+        const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, stepOf(r.event!.ts));
         if (flag >= 0) {
           r.outcome = 'bot';
           r.bot = this.verdictOf(flag);
@@ -87,7 +85,7 @@ export class AddressJoin {
         take(r);
       },
     );
-    const from = Math.min(Number.isFinite(watermark) ? Math.floor(watermark / MINUTE) : Number.NEGATIVE_INFINITY, this.held.oldestMinute);
+    const from = Math.min(stepOf(watermark), this.held.oldestStep);
     if (Number.isFinite(from)) this.verdicts.expire(from);
   }
 
@@ -122,7 +120,7 @@ export class AddressJoin {
       ledger: w.view(),
       corrections: this.verdicts.takeCorrections().bytes,
       verdictsTo: this.verdicts.cursor,
-      dropBelow: Number.isFinite(vw) ? Math.floor(vw / MINUTE) : -1,
+      dropBelow: Number.isFinite(vw) ? stepOf(vw) : -1,
     };
   }
 
@@ -132,10 +130,14 @@ export class AddressJoin {
     this.held.write(w, changedOnly);
   }
 
-  /** Reads written ones: the verdicts in place of these, the held views in their place (`replace`) or as a change. */
-  read(r: BinaryReader, replace: boolean): void {
-    this.verdicts.read(r);
-    this.held.read(r, replace);
+  /**
+   * Reads written ones: the verdicts in place of these, the held views in their place (`replace`)
+   * or as a change. State written `perMinute`, before verdict steps, is read into steps: a minute's
+   * flag as flags of both its steps, its held views held until its last step.
+   */
+  read(r: BinaryReader, replace: boolean, perMinute = false): void {
+    this.verdicts.read(r, perMinute);
+    this.held.read(r, replace, perMinute ? lastStepOfMinute : undefined);
   }
 
   private verdictOf(flag: number): BotVerdict {
@@ -143,9 +145,12 @@ export class AddressJoin {
   }
 }
 
-/** The idle marker of a source partition: the end of the minute of its latest event, plus the minute a flag may cover. */
+/**
+ * The idle marker of a source partition: the end of the minute of its latest event, plus the steps
+ * a flag may cover, so that the address stage judges every step that decides that minute's views.
+ */
 export function idleWatermark(watermark: PartitionWatermark): number {
-  return watermark.endOfLastMinute + COVER_MINUTES * MINUTE;
+  return watermark.endOfLastMinute + COVER_STEPS * VERDICT_STEP_MS;
 }
 
 /** Joins every classified record of a batch with its address's verdict (see AddressJoin.join), in partition order. */
@@ -169,20 +174,20 @@ export interface HeldProvisional {
  * and as a ledger: `links` are the states of a checkpoint chain (`write`), a whole one first, then
  * each change, in order.
  */
-export function provisionallyCounted(links: readonly BinaryReader[]): HeldProvisional {
-  const first = links[0];
+export function provisionallyCounted(links: ReadonlyArray<{ state: BinaryReader; perMinute: boolean }>): HeldProvisional {
+  const first = links[0].state;
   const at = first.at;
   first.f64();
   const join = new AddressJoin(first.u32());
   first.at = at;
-  links.forEach((r, i) => join.read(r, i === 0));
+  links.forEach((link, i) => join.read(link.state, i === 0, link.perMinute));
   const views = new Map<string, number>();
   const ledger = new ProvisionalLedger();
   join.held.release(
     () => true,
     () => false,
     (v) => {
-      if (v.outcome !== 'counted' || join.verdicts.flagOf(v.addressHi, v.addressLo, Math.floor(v.event!.ts / MINUTE)) >= 0) return;
+      if (v.outcome !== 'counted' || join.verdicts.flagOf(v.addressHi, v.addressLo, stepOf(v.event!.ts)) >= 0) return;
       views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
       ledger.add(v);
     },

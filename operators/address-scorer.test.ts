@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { AddressMessage, AddressRecordWriter } from '../schemas/address-messages.ts';
-import { AddressPartitions, MINUTE, sourceMessages, T0, type SourceView } from './address-fixtures.ts';
+import { AddressPartitions, MINUTE, sourceMessages, STEP, T0, type SourceView } from './address-fixtures.ts';
 import { AddressScorer } from './address-scorer.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
@@ -31,22 +31,23 @@ function runInTurns(parts: AddressPartitions, perSource: SourceView[][], options
 }
 
 describe('address stage', () => {
-  it('flags a farm address from its whole-stream rate, the minute before its first full one too, and leaves a household alone', () => {
-    // The farm starts 40 s into minute 0 (~23 views there), then 70 a minute for ten minutes; the home views two a minute.
+  it('flags a farm address from its whole-stream rate, its first views before the rate shows too, and leaves a household alone', () => {
+    // The farm starts 40 s into minute 0 (~23 views in step 1, 0:30-1:00), then 70 a minute (35 a step) for ten minutes; the home views two a minute.
     const farm = viewsOf(FARM, T0 + 40 * SECOND, 10, 70, 3);
     const home = viewsOf(HOME, T0, 12, 2, 12);
     const parts = new AddressPartitions(2, 4);
     runInTurns(parts, deal([...farm, ...home], 4), { idleAtEnd: true });
-    // Minute 0 (23 views, nothing before) is under the limit of 60 in two minutes; minute 1 flags 0 and 1 together.
-    expect(parts.flagged(FARM, 0)).toBe(false);
-    expect(parts.flagged(FARM, 11)).toBe(false);
-    for (let m = 1; m <= 10; m++) expect(parts.flagged(FARM, m), `minute ${m}`).toBe(true);
-    for (let m = 0; m <= 12; m++) expect(parts.flagged(HOME, m)).toBe(false);
+    // The limit is 60 views in two minutes (four steps): steps 1 (23) and 2 (23 + 35) are under it, step 3 flags 1 to 3 together.
+    expect([0, 1, 2].map((s) => parts.flagged(FARM, s))).toEqual([false, false, false]);
+    for (let s = 3; s <= 22; s++) expect(parts.flagged(FARM, s), `step ${s}`).toBe(true);
+    expect(parts.flagged(FARM, 23)).toBe(false); // steps 20 to 23: 35 + 12 views
+    for (const v of farm) expect(parts.covers(FARM, v.ts), `the farm's view at ${v.ts - T0} ms`).toBe(true);
+    for (const v of home) expect(parts.covers(HOME, v.ts)).toBe(false);
     const signals = [...parts.flags].map((f) => Number(f.split(':')[1]));
     expect(signals.every((s) => (s & SIGNAL_BIT.ip_velocity) !== 0)).toBe(true);
   });
 
-  it('judges a minute only once every source has marked past it (and the next one, which covers it)', () => {
+  it('judges a step only once every source has marked past it, and calls it final once the steps that cover it are judged', () => {
     const farm = deal(viewsOf(FARM, T0, 3, 90, 2), 2);
     const parts = new AddressPartitions(1, 2);
     const [a, b] = farm.map((views, sp) => sourceMessages(sp, views, 1, { flushEvery: 1_000 }));
@@ -54,10 +55,10 @@ describe('address stage', () => {
     expect(parts.flags.size).toBe(0);
     expect(parts.watermarks[0]).toBe(Number.NEGATIVE_INFINITY);
     for (const f of b) parts.deliver(f);
-    // The watermark is ~5 s before the last view (minute 3): minutes 0 to 1 are judged, and final through minute 0.
-    expect(parts.flagged(FARM, 0) && parts.flagged(FARM, 1)).toBe(true);
-    expect(parts.flagged(FARM, 2)).toBe(false);
-    expect(parts.watermarks[0]).toBe(T0 + MINUTE);
+    // The watermark is ~5 s before the last view (T0 + 3 min): steps 0 to 4 are judged (step 0's 45 views are under
+    // the limit, step 1 is over it and covers step 0), and final through step 2, which steps 3 and 4 cover.
+    expect([0, 1, 2, 3, 4, 5].map((s) => parts.flagged(FARM, s))).toEqual([false, true, true, true, true, false]);
+    expect(parts.watermarks[0]).toBe(T0 + 3 * STEP);
   });
 
   it('counts a replayed record once, and late records and records for judged minutes not at all', () => {
@@ -71,11 +72,11 @@ describe('address stage', () => {
     send(0, T0, 0, T0);
     send(0, T0, 0, T0); // the same record again: a replay
     send(1, T0 + 1, 2, T0); // marked late by its source
-    send(2, T0 + 3 * MINUTE, 0, T0 + 3 * MINUTE); // the watermark passes minutes 0 to 2
-    send(3, T0 + 30 * SECOND, 0, T0 + 3 * MINUTE); // for a judged minute
+    send(2, T0 + 3 * MINUTE, 0, T0 + 3 * MINUTE); // the watermark passes steps 0 to 5
+    send(3, T0 + 30 * SECOND, 0, T0 + 3 * MINUTE); // for a judged step
     expect(scorer.stats).toEqual({ duplicates: 1, late: 1, tooLate: 1 });
-    expect(scorer.table.views(scorer.table.find(7, 8, T0 / MINUTE))).toBe(1);
-    expect(scorer.verdictWatermark).toBe(T0 + 2 * MINUTE);
+    expect(scorer.table.views(scorer.table.find(7, 8, T0 / STEP))).toBe(1);
+    expect(scorer.verdictWatermark).toBe(T0 + 4 * STEP); // steps 4 and 5 cover it
   });
 
   it('stops waiting for an idle source, and with every source idle judges up to the furthest idle mark', () => {
@@ -84,13 +85,14 @@ describe('address stage', () => {
     const quiet = sourceMessages(1, viewsOf(HOME, T0, 1, 2, 2), 1, { idleAtEnd: true });
     const silent = sourceMessages(2, [], 1, { idleAtEnd: true });
     for (const f of [...quiet, ...silent, ...busy.slice(0, -1)]) parts.deliver(f);
-    // Sources 1 and 2 are idle: source 0 alone sets the watermark (~5 s before minute 4).
-    expect(parts.watermarks[0]).toBe(T0 + 2 * MINUTE);
-    expect(parts.flagged(FARM, 2)).toBe(true);
+    // Sources 1 and 2 are idle: source 0 alone sets the watermark (~5 s before T0 + 4 min): steps 0 to 6 judged.
+    expect(parts.watermarks[0]).toBe(T0 + 5 * STEP);
+    expect(parts.flagged(FARM, 6)).toBe(true);
+    expect(parts.flagged(FARM, 7)).toBe(false);
     parts.deliver(busy[busy.length - 1]);
-    // All idle: source 0's idle mark is the end of its last minute (3) plus the covering one.
+    // All idle: source 0's idle mark is the end of its last minute (3) plus the steps that cover it.
     expect(parts.watermarks[0]).toBe(T0 + 4 * MINUTE);
-    expect(parts.flagged(FARM, 3)).toBe(true);
+    expect(parts.flagged(FARM, 9)).toBe(true);
   });
 
   it('restores from a snapshot and changes to the same verdicts as an uninterrupted run', () => {

@@ -1,16 +1,10 @@
 import type { BinaryReader } from '../schemas/binary-reader.ts';
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import { RECORD_BAND, RECORD_DATACENTER, RECORD_LATE, VerdictWriter, type AddressMessage } from '../schemas/address-messages.ts';
-import { AddressMinutes } from './address-minutes.ts';
+import { AddressSteps } from './address-steps.ts';
 import { addressWindows, judgeAddress, type AddressJudgement, type AddressWindows } from './address-verdict.ts';
 import type { BotRules } from './bot-rules.ts';
-
-const MINUTE = 60_000;
-/**
- * A flag for minute m covers the minute before too: a farm's first views, in the minute it starts,
- * are bots as well. So a minute is final only once the next one has been judged.
- */
-export const COVER_MINUTES = 1;
+import { COVER_STEPS, lastStepOfMinute, stepOf, STEPS_PER_MINUTE, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
 /** Counters of what the stage set aside. */
 export interface AddressScorerStats {
@@ -18,19 +12,19 @@ export interface AddressScorerStats {
   duplicates: number;
   /** Records older than their source's watermark when written: counted for nothing. */
   late: number;
-  /** Records for minutes already judged (their source was idle while the others moved on): counted for nothing. */
+  /** Records for steps already judged (their source was idle while the others moved on): counted for nothing. */
   tooLate: number;
 }
 
 /**
  * The address stage of one by-address partition: it gathers every source partition's records of
- * its addresses into per-(address, minute) aggregates, and judges each minute once its watermark —
- * the minimum over the source partitions' markers — has passed the minute's end, from whole-stream
- * thresholds. Flagged (address, minute) pairs go out with the verdict watermark: every minute that
- * ends at or before it has been judged and its flags sent, minute m's flags covering m − 1 as well.
+ * its addresses into per-(address, verdict step) aggregates, and judges each step once its watermark
+ * — the minimum over the source partitions' markers — has passed the step's end, from whole-stream
+ * thresholds. Flagged (address, step) pairs go out with the verdict watermark: every step that ends
+ * at or before it has been judged and its flags sent, step s's flags covering the COVER_STEPS before.
  *
  * Deterministic: a record counts once (by source partition and offset, which each source writes in
- * order), aggregates are sums and sets, and a minute is judged only when every source has said it
+ * order), aggregates are sums and sets, and a step is judged only when every source has said it
  * will send no more of it (late records, which a source marks as such, count for nothing). So the
  * verdicts are the same whatever the interleaving of the sources. Idle sources: a source that says
  * it is idle stops holding the watermark back (see README "Bots"); if all are idle, the watermark is
@@ -48,9 +42,9 @@ export class AddressScorer {
   private readonly sourceOffset: Float64Array;
   /** The address watermark: never goes back. */
   watermark = Number.NEGATIVE_INFINITY;
-  /** Minute index of the first minute not yet judged (-Infinity before any). */
-  private nextMinute = Number.NEGATIVE_INFINITY;
-  readonly table: AddressMinutes;
+  /** Step index of the first step not yet judged (-Infinity before any). */
+  private nextStep = Number.NEGATIVE_INFINITY;
+  readonly table: AddressSteps;
   readonly stats: AddressScorerStats = { duplicates: 0, late: 0, tooLate: 0 };
   // not checkpointed: flags judged since the last take, scratch
   private readonly out = new VerdictWriter();
@@ -64,12 +58,12 @@ export class AddressScorer {
     this.sourceIdleWatermark = new Float64Array(this.sources).fill(Number.NEGATIVE_INFINITY);
     this.sourceIdle = new Uint8Array(this.sources);
     this.sourceOffset = new Float64Array(this.sources).fill(-1);
-    this.table = new AddressMinutes(options.maxKeys ?? 4_000_000);
+    this.table = new AddressSteps(options.maxKeys ?? 4_000_000);
   }
 
-  /** Every minute that ends at or before this time has been judged, its flags and those covering it sent. */
+  /** Every step that ends at or before this time has been judged, its flags and those covering it sent. */
   get verdictWatermark(): number {
-    return Number.isFinite(this.nextMinute) ? (this.nextMinute - COVER_MINUTES) * MINUTE : Number.NEGATIVE_INFINITY;
+    return Number.isFinite(this.nextStep) ? (this.nextStep - COVER_STEPS) * VERDICT_STEP_MS : Number.NEGATIVE_INFINITY;
   }
 
   /** Flags judged and not yet taken. */
@@ -77,7 +71,7 @@ export class AddressScorer {
     return this.out.flags;
   }
 
-  /** Takes one source partition's message: its records, then its marker; judges the minutes the watermark passed. */
+  /** Takes one source partition's message: its records, then its marker; judges the steps the watermark passed. */
   add(m: AddressMessage): void {
     const sp = m.sourcePartition;
     if (sp >= this.sources) throw new RangeError(`a by-address message from source partition ${sp}, of ${this.sources}`);
@@ -93,12 +87,12 @@ export class AddressScorer {
         this.stats.late++;
         continue;
       }
-      const minute = Math.floor(m.ts(i) / MINUTE);
-      if (minute < this.nextMinute) {
+      const step = stepOf(m.ts(i));
+      if (step < this.nextStep) {
         this.stats.tooLate++;
         continue;
       }
-      this.table.add(m.word(i, 0), m.word(i, 1), minute, m.word(i, 3), (flags & RECORD_BAND) !== 0, (flags & RECORD_DATACENTER) !== 0);
+      this.table.add(m.word(i, 0), m.word(i, 1), step, m.word(i, 3), (flags & RECORD_BAND) !== 0, (flags & RECORD_DATACENTER) !== 0);
     }
     if (m.idle) {
       this.sourceIdle[sp] = 1;
@@ -125,15 +119,19 @@ export class AddressScorer {
       w.f64(this.sourceOffset[sp]);
     }
     w.f64(this.watermark);
-    w.f64(this.nextMinute);
+    w.f64(this.nextStep);
     w.f64(this.stats.duplicates);
     w.f64(this.stats.late);
     w.f64(this.stats.tooLate);
     this.table.write(w, changedOnly);
   }
 
-  /** Reads a whole state (`replace`) or a change onto this one. */
-  read(r: BinaryReader, replace: boolean): void {
+  /**
+   * Reads a whole state (`replace`) or a change onto this one. A state written `perMinute` (before
+   * verdict steps) is read into steps: where judging was, and each minute's aggregates as those of
+   * its last step (so every window that ended with the minute still holds them).
+   */
+  read(r: BinaryReader, replace: boolean, perMinute = false): void {
     const sources = r.u32();
     if (sources !== this.sources) throw new RangeError(`address state of ${sources} source partitions; the topic has ${this.sources}`);
     for (let sp = 0; sp < sources; sp++) {
@@ -143,14 +141,15 @@ export class AddressScorer {
       this.sourceOffset[sp] = r.f64();
     }
     this.watermark = r.f64();
-    this.nextMinute = r.f64();
+    const next = r.f64();
+    this.nextStep = perMinute ? next * STEPS_PER_MINUTE : next;
     this.stats.duplicates = r.f64();
     this.stats.late = r.f64();
     this.stats.tooLate = r.f64();
-    this.table.read(r, replace);
+    this.table.read(r, replace, perMinute ? lastStepOfMinute : undefined);
   }
 
-  /** Moves the watermark from the sources' marks and judges every minute it has passed. */
+  /** Moves the watermark from the sources' marks and judges every step it has passed. */
   private advance(): void {
     let anyActive = false;
     let activeMin = Number.POSITIVE_INFINITY;
@@ -164,34 +163,39 @@ export class AddressScorer {
     }
     const computed = anyActive ? activeMin : idleMax;
     if (computed > this.watermark) this.watermark = computed;
-    const end = Math.floor(this.watermark / MINUTE) - 1; // the last minute the watermark has passed
-    if (!Number.isFinite(end) || end < this.nextMinute) return;
+    const end = stepOf(this.watermark) - 1; // the last step the watermark has passed
+    if (!Number.isFinite(end) || end < this.nextStep) return;
     const rules = this.rules();
     if (this.windows === null || this.windows.rules !== rules) this.windows = addressWindows(rules);
     this.judge(end);
   }
 
-  /** Judges minutes nextMinute … end: every address seen in a judged minute or the minute before it, once. */
+  /**
+   * Judges steps nextStep … end: every address seen in a judged step or in one of the COVER_STEPS
+   * before it, once per step. An address seen in s is judged at s + 1 … s + COVER_STEPS as well
+   * (its windows there may flag it, and the flag covers s), from the list of the latest step it
+   * has a key in up to there.
+   */
   private judge(end: number): void {
     const table = this.table;
-    const minutes = [...table.minutes()].filter((m) => m <= end && m + 1 >= this.nextMinute).sort((a, b) => a - b);
-    const start = Number.isFinite(this.nextMinute) ? this.nextMinute : (minutes[0] ?? end);
-    for (const m of minutes) {
-      if (m >= start) table.forEachOf(m, (slot) => this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), m));
-      // an address seen in m and not in m + 1 is judged at m + 1 too: its window there may flag it, and the flag covers m
-      if (m + 1 <= end && m + 1 >= start) {
-        table.forEachOf(m, (slot) => {
+    const steps = [...table.steps()].filter((s) => s <= end && s + COVER_STEPS >= this.nextStep).sort((a, b) => a - b);
+    const start = Number.isFinite(this.nextStep) ? this.nextStep : (steps[0] ?? end);
+    for (const s of steps) {
+      if (s >= start) table.forEachOf(s, (slot) => this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), s));
+      for (let t = Math.max(s + 1, start); t <= Math.min(s + COVER_STEPS, end); t++) {
+        table.forEachOf(s, (slot) => {
           const hi = table.addressHiOf(slot);
           const lo = table.addressLoOf(slot);
-          if (table.find(hi, lo, m + 1) < 0) this.judgeOne(hi, lo, m + 1);
+          for (let u = s + 1; u <= t; u++) if (table.find(hi, lo, u) >= 0) return; // judged from step u's list
+          this.judgeOne(hi, lo, t);
         });
       }
     }
-    this.nextMinute = end + 1;
-    table.expire(this.nextMinute - this.windows!.longest - COVER_MINUTES);
+    this.nextStep = end + 1;
+    table.expire(this.nextStep - this.windows!.longest - COVER_STEPS);
   }
 
-  private judgeOne(hi: number, lo: number, minute: number): void {
-    if (judgeAddress(this.table, hi, lo, minute, this.windows!, this.judgement)) this.out.add(hi, lo, minute * MINUTE, this.judgement.signals, this.judgement.score);
+  private judgeOne(hi: number, lo: number, step: number): void {
+    if (judgeAddress(this.table, hi, lo, step, this.windows!, this.judgement)) this.out.add(hi, lo, step * VERDICT_STEP_MS, this.judgement.signals, this.judgement.score);
   }
 }

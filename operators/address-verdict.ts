@@ -1,31 +1,30 @@
-import type { AddressMinutes } from './address-minutes.ts';
-import { RECENT_MINUTES, VIDEO_SKETCH } from './address-minutes.ts';
+import type { AddressSteps } from './address-steps.ts';
+import { groupOf, RECENT_GROUPS, VIDEO_SKETCH } from './address-steps.ts';
 import type { BotRules } from './bot-rules.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
+import { VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
-const MINUTE = 60_000;
-
-/** The verdict rule's windows in whole minutes (a rule's window rounded up), derived once per rules object. */
+/** The verdict rule's windows in whole verdict steps (a rule's window rounded up), derived once per rules object. */
 export interface AddressWindows {
   rules: BotRules;
   velocity: number;
   pattern: number;
   distinct: number;
-  /** The longest of them: how many minutes before a judged minute the table must keep. */
+  /** The longest of them: how many steps before a judged step the table must keep. */
   longest: number;
 }
 
 /** The windows of a rules object. */
 export function addressWindows(rules: BotRules): AddressWindows {
   const c = rules.config;
-  const minutes = (ms: number) => Math.max(1, Math.ceil(ms / MINUTE));
-  const velocity = minutes(c.ipVelocity.windowMs);
-  const pattern = minutes(c.watchPattern.windowMs);
-  const distinct = minutes(c.replay.distinctWindowMs);
+  const steps = (ms: number) => Math.max(1, Math.ceil(ms / VERDICT_STEP_MS));
+  const velocity = steps(c.ipVelocity.windowMs);
+  const pattern = steps(c.watchPattern.windowMs);
+  const distinct = steps(c.replay.distinctWindowMs);
   return { rules, velocity, pattern, distinct, longest: Math.max(velocity, pattern, distinct) };
 }
 
-/** What the rule found for one address and minute: the signals that fired and their weights' sum. */
+/** What the rule found for one address and step: the signals that fired and their weights' sum. */
 export interface AddressJudgement {
   signals: number;
   score: number;
@@ -34,25 +33,27 @@ export interface AddressJudgement {
 const sketch = new Uint32Array(VIDEO_SKETCH);
 
 /**
- * Judges one address at minute index `minute` from the whole-stream aggregates of the windows that
- * end with that minute (no share of a partition: the address stage sees all of an address's views).
+ * Judges one address at step index `step` from the whole-stream aggregates of the windows that
+ * end with that step (no share of a partition: the address stage sees all of an address's views).
  * Signals: `ip_velocity` (more than `ipVelocity.maxViews` views in its window), `watch_pattern`
  * (at least `minViews` views in its window, `minFraction` of them in the band), `replay_rate` (more
  * than `maxDistinctVideos` distinct videos in `distinctWindowMs`; exact while that limit is below
  * VIDEO_SKETCH) and `datacenter_ip`. Sums and sets only, so the judgement does not depend on the
  * order the views came in. Returns whether the weights reach the threshold.
  */
-export function judgeAddress(table: AddressMinutes, addressHi: number, addressLo: number, minute: number, w: AddressWindows, out: AddressJudgement): boolean {
+export function judgeAddress(table: AddressSteps, addressHi: number, addressLo: number, step: number, w: AddressWindows, out: AddressJudgement): boolean {
   const c = w.rules.config;
   let velocity = 0;
   let views = 0;
   let banded = 0;
   let videos = 0;
   let datacenter = false;
-  const recent = table.recentMinutes(addressHi, addressLo, minute);
+  const group = groupOf(step);
+  const recent = table.recentGroups(addressHi, addressLo, group);
   for (let k = 0; k < w.longest; k++) {
-    if (k < RECENT_MINUTES && (recent & (1 << k)) === 0) continue;
-    const slot = table.find(addressHi, addressLo, minute - k);
+    const g = group - groupOf(step - k);
+    if (g < RECENT_GROUPS && (recent & (1 << g)) === 0) continue;
+    const slot = table.find(addressHi, addressLo, step - k);
     if (slot < 0) continue;
     const n = table.views(slot);
     if (k < w.velocity) velocity += n;

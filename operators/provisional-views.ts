@@ -1,16 +1,16 @@
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Device, type Outcome, type TrafficSource, type ViewEvent } from '../schemas/view-event.ts';
+import { stepOf } from '../schemas/verdict-step.ts';
 import { rawRecord, type ViewRecord } from './view-record.ts';
 
-const MINUTE = 60_000;
 const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
 const DEVICE_CODE = code(DEVICES);
 const SOURCE_CODE = code(TRAFFIC_SOURCES);
 const OUTCOME_CODE = code(OUTCOMES);
 
-/** One minute's held views: their bytes, how many, how many of them were provisionally counted, and how many of the bytes stored links hold. */
-interface HeldMinute {
+/** One verdict step's held views: their bytes, how many, how many of them were provisionally counted, and how many of the bytes stored links hold. */
+interface HeldStep {
   w: BinaryWriter;
   views: number;
   counted: number;
@@ -19,15 +19,15 @@ interface HeldMinute {
 
 /**
  * Views whose final outcome waits for their address's verdict: provisionally counted (or session
- * duplicates, which an address flag turns into bots as well), held per event-time minute as bytes —
- * what their minute window and a `rejected_views` row need — until the verdict watermark passes the
- * minute. Then each is released with its final outcome. Held views are part of the checkpoint: a
- * minute's bytes only grow until it is released, so a change link holds the bytes added since the
- * last link, and the minutes still held.
+ * duplicates, which an address flag turns into bots as well), held per verdict step of event time
+ * as bytes — what their minute window and a `rejected_views` row need — until the verdict watermark
+ * passes the step. Then each is released with its final outcome. Held views are part of the
+ * checkpoint: a step's bytes only grow until it is released, so a change link holds the bytes added
+ * since the last link, and the steps still held.
  */
 export class ProvisionalViews {
   // checkpointed state
-  private readonly minutes = new Map<number, HeldMinute>();
+  private readonly steps = new Map<number, HeldStep>();
   // not checkpointed: what a release hands out, reused
   private readonly event = { video_id: '', channel_id: '', category: '', country: '', device: 'other', traffic_source: 'other', event_id: '', ip: '', user_agent: '', ts: 0 } as ViewEvent;
   private readonly record: ViewRecord = rawRecord(0, 0, null);
@@ -35,30 +35,30 @@ export class ProvisionalViews {
   /** Views held. */
   get views(): number {
     let n = 0;
-    for (const m of this.minutes.values()) n += m.views;
+    for (const m of this.steps.values()) n += m.views;
     return n;
   }
 
   /** Provisionally counted views held: the live counters hold them until their verdict. */
   get counted(): number {
     let n = 0;
-    for (const m of this.minutes.values()) n += m.counted;
+    for (const m of this.steps.values()) n += m.counted;
     return n;
   }
 
-  /** Minute index of the oldest held view, or +Infinity. */
-  get oldestMinute(): number {
+  /** Step index of the oldest held view, or +Infinity. */
+  get oldestStep(): number {
     let oldest = Number.POSITIVE_INFINITY;
-    for (const minute of this.minutes.keys()) if (minute < oldest) oldest = minute;
+    for (const step of this.steps.keys()) if (step < oldest) oldest = step;
     return oldest;
   }
 
-  /** Holds a classified record (counted or duplicate) of a known address until its minute's verdict. */
+  /** Holds a classified record (counted or duplicate) of a known address until its step's verdict. */
   hold(r: ViewRecord): void {
     const e = r.event!;
-    const minute = Math.floor(e.ts / MINUTE);
-    let m = this.minutes.get(minute);
-    if (!m) this.minutes.set(minute, (m = { w: new BinaryWriter(4096), views: 0, counted: 0, linked: 0 }));
+    const step = stepOf(e.ts);
+    let m = this.steps.get(step);
+    if (!m) this.steps.set(step, (m = { w: new BinaryWriter(4096), views: 0, counted: 0, linked: 0 }));
     const w = m.w;
     w.u32(r.addressHi);
     w.u32(r.addressLo);
@@ -83,19 +83,19 @@ export class ProvisionalViews {
   }
 
   /**
-   * Releases every view of the minutes that `isFinal` says are decided, oldest minute first, each
+   * Releases every view of the steps that `isFinal` says are decided, oldest step first, each
    * as a record with its provisional outcome and address key (the caller decides the final outcome
    * from the verdicts); the record and its event are reused between calls. What only a bot's
    * `rejected_views` row needs (event id, IP, user agent) is read only for views `flagged` says are
    * bots; for the others those fields are empty.
    */
-  release(isFinal: (minute: number) => boolean, flagged: (addressHi: number, addressLo: number, minute: number) => boolean, take: (r: ViewRecord) => void): void {
-    const due = [...this.minutes.keys()].filter(isFinal).sort((a, b) => a - b);
+  release(isFinal: (step: number) => boolean, flagged: (addressHi: number, addressLo: number, step: number) => boolean, take: (r: ViewRecord) => void): void {
+    const due = [...this.steps.keys()].filter(isFinal).sort((a, b) => a - b);
     const r = this.record;
     const e = this.event;
-    for (const minute of due) {
-      const m = this.minutes.get(minute)!;
-      this.minutes.delete(minute);
+    for (const step of due) {
+      const m = this.steps.get(step)!;
+      this.steps.delete(step);
       const rd = new BinaryReader(m.w.view());
       while (rd.remaining > 0) {
         r.addressHi = rd.u32();
@@ -113,7 +113,7 @@ export class ProvisionalViews {
         e.channel_id = rd.string();
         e.category = rd.string();
         e.country = rd.string();
-        if (flagged(r.addressHi, r.addressLo, minute)) {
+        if (flagged(r.addressHi, r.addressLo, step)) {
           e.event_id = rd.string();
           e.ip = rd.string();
           e.user_agent = rd.string();
@@ -131,12 +131,12 @@ export class ProvisionalViews {
     }
   }
 
-  /** Writes the held minutes: every view (`changedOnly` false), or the views added since the last write. */
+  /** Writes the held steps: every view (`changedOnly` false), or the views added since the last write. */
   write(w: BinaryWriter, changedOnly: boolean): void {
-    w.u32(this.minutes.size);
-    for (const [minute, m] of this.minutes) {
+    w.u32(this.steps.size);
+    for (const [step, m] of this.steps) {
       const from = changedOnly ? m.linked : 0;
-      w.f64(minute);
+      w.f64(step);
       w.u32(m.views);
       w.u32(m.counted);
       w.u32(from);
@@ -146,12 +146,16 @@ export class ProvisionalViews {
     }
   }
 
-  /** Reads written held minutes: in place of the held views (`replace`), or as a change (minutes not in it were released). */
-  read(r: BinaryReader, replace: boolean): void {
-    const before = replace ? null : new Map(this.minutes);
-    this.minutes.clear();
+  /**
+   * Reads written held steps: in place of the held views (`replace`), or as a change (steps not in it
+   * were released). `stepOfStored` maps a stored interval index to a step index (views held per
+   * minute, before verdict steps, are held until the last step of their minute).
+   */
+  read(r: BinaryReader, replace: boolean, stepOfStored: (index: number) => number = (index) => index): void {
+    const before = replace ? null : new Map(this.steps);
+    this.steps.clear();
     for (let n = r.u32(); n > 0; n--) {
-      const minute = r.f64();
+      const step = stepOfStored(r.f64());
       const views = r.u32();
       const counted = r.u32();
       const from = r.u32();
@@ -160,12 +164,12 @@ export class ProvisionalViews {
       if (from === 0) {
         w = new BinaryWriter(Math.max(4096, bytes.length));
       } else {
-        const held = before?.get(minute);
-        if (held?.w.length !== from) throw new RangeError(`binary state: held views of minute ${minute} continue from byte ${from}, the state before holds ${held?.w.length ?? 'none'}`);
+        const held = before?.get(step);
+        if (held?.w.length !== from) throw new RangeError(`binary state: held views of step ${step} continue from byte ${from}, the state before holds ${held?.w.length ?? 'none'}`);
         w = held.w;
       }
       w.bytes(bytes);
-      this.minutes.set(minute, { w, views, counted, linked: w.length });
+      this.steps.set(step, { w, views, counted, linked: w.length });
     }
   }
 }

@@ -8,10 +8,12 @@ import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 import { StateChain } from './state-chain.ts';
 
 /**
- * A link of an address partition's checkpoint chain: "VTA1", u8 full, f64 next offset,
+ * A link of an address partition's checkpoint chain: "VTA2", u8 full, f64 next offset,
  * u32 checkpoints, then the address stage's state (whole in a snapshot, its table's change in a change).
+ * A "VTA1" link is the same with the state per minute (before verdict steps): it is read as well.
  */
-const MAGIC = Buffer.from('VTA1');
+const MAGIC = Buffer.from('VTA2');
+const PER_MINUTE_MAGIC = Buffer.from('VTA1');
 
 /** One by-address partition as this worker owns it: the address stage's state and where it is. */
 export class AddressTask {
@@ -64,7 +66,7 @@ export class AddressTask {
   /**
    * A checkpoint, taken at one instant: the verdicts due (null if none) and the state at `offset`.
    * Send the verdicts before storing the state. Taken apart, a message read between the two could
-   * judge a minute whose flags the stored state counts as sent: a crash then would lose them.
+   * judge a step whose flags the stored state counts as sent: a crash then would lose them.
    */
   takeCheckpoint(): { verdicts: Buffer | null; offset: number; state: EncodedState } {
     return { verdicts: this.takeVerdicts(), offset: this.nextOffset, state: this.encodeState() };
@@ -87,14 +89,16 @@ export class AddressTask {
   /** Restores a stored chain: the snapshot, then each change. */
   restore(chain: readonly Buffer[]): void {
     chain.forEach((link, i) => {
-      if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointFormatError(`address checkpoint link ${i} is not viewtally address state`);
+      const magic = link.subarray(0, MAGIC.length);
+      const perMinute = magic.equals(PER_MINUTE_MAGIC);
+      if (!magic.equals(MAGIC) && !perMinute) throw new CheckpointFormatError(`address checkpoint link ${i} is not viewtally address state`);
       const r = new BinaryReader(link);
       r.bytes(MAGIC.length);
       const full = r.u8() === 1;
       if (full !== (i === 0)) throw new CheckpointFormatError(`an address checkpoint chain must be one snapshot, then changes (link ${i})`);
       this.nextOffset = r.f64();
       this.checkpoints = r.u32();
-      this.scorer.read(r, full);
+      this.scorer.read(r, full, perMinute);
       if (r.remaining !== 0) throw new CheckpointFormatError(`address checkpoint link ${i} has ${r.remaining} bytes after its state`);
     });
     this.chain.restored(chain);

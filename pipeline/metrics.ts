@@ -109,7 +109,7 @@ export function createJobMetrics(
     }),
     provisionalViews: new Gauge({
       name: 'viewtally_provisional_views',
-      help: 'Views in the live counters whose address verdict is still pending (taken back if their address and minute are flagged)',
+      help: 'Views in the live counters whose address verdict is still pending (taken back if a flag of their address covers their verdict step)',
       ...r,
       collect() {
         this.set(observe.provisionalViews());
@@ -127,7 +127,7 @@ export function createJobMetrics(
     }),
     addressRecordsSetAside: new Gauge({
       name: 'viewtally_address_records_set_aside',
-      help: 'Records the address stage counted for nothing since its partitions were claimed: duplicate (replays), late (older than their source watermark), too_late (for a minute already judged)',
+      help: 'Records the address stage counted for nothing since its partitions were claimed: duplicate (replays), late (older than their source watermark), too_late (for a verdict step already judged)',
       labelNames: ['kind'] as const,
       ...r,
       collect() {

@@ -14,7 +14,7 @@ import type { IpHasher } from './ip-privacy.ts';
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS4", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS5", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
  *   address verdicts read                                   — whole in every link (they are few),
@@ -23,9 +23,11 @@ import type { IpHasher } from './ip-privacy.ts';
  *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
- * typed arrays; a restore is the snapshot followed by each change, in order.
+ * typed arrays; a restore is the snapshot followed by each change, in order. A "VTS4" link is the
+ * same but for its address verdicts, which are per minute (before verdict steps): it is read as well.
  */
-const MAGIC = Buffer.from('VTS4');
+const MAGIC = Buffer.from('VTS5');
+const PER_MINUTE_MAGIC = Buffer.from('VTS4');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
 /** The address state of the link being written, in clear until sealed into the link: one per thread, its memory reused. */
 const addressScratch = new BinaryWriter(1 << 12);
@@ -108,7 +110,7 @@ export function openWindowViews(chain: readonly Buffer[], hasher: IpHasher): { v
       r.bytes(r.u32());
       r.bytes(r.u32());
     }
-    return new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i));
+    return { state: new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i)), perMinute: isPerMinuteLink(link) };
   });
   const held = provisionallyCounted(addressStates);
   for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
@@ -137,7 +139,7 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
     const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
-    s.address.read(address, full);
+    s.address.read(address, full, isPerMinuteLink(link));
     if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
@@ -158,9 +160,15 @@ function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
   }
 }
 
+/** Whether a link's address verdicts are per minute (written before verdict steps). */
+function isPerMinuteLink(link: Buffer): boolean {
+  return link.subarray(0, PER_MINUTE_MAGIC.length).equals(PER_MINUTE_MAGIC);
+}
+
 function openLink(link: Buffer, i: number): BinaryReader {
   if (isLegacyLink(link)) throw new CheckpointFormatError(`checkpoint link ${i} is in the JSON format of viewtally 0.1 after binary links: the chain is mixed`);
-  if (link.length < MAGIC.length || !link.subarray(0, MAGIC.length).equals(MAGIC)) {
+  const magic = link.subarray(0, MAGIC.length);
+  if (!magic.equals(MAGIC) && !magic.equals(PER_MINUTE_MAGIC)) {
     throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state of this version (${MAGIC}); it starts with ${JSON.stringify(link.subarray(0, MAGIC.length).toString('latin1'))}`);
   }
   const r = new BinaryReader(link);

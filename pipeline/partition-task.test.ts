@@ -11,6 +11,7 @@ import { classifyRecord } from '../operators/classify.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 import { MinuteWindows } from '../operators/tumbling-window.ts';
 import { VerdictWriter } from '../schemas/address-messages.ts';
+import { stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
 const rules = loadBotRules();
 const SEED = '11111111111111111111111111111111';
@@ -155,6 +156,32 @@ describe('PartitionTask checkpoint chain', () => {
     restored.restore([snapshot.bytes, change.bytes]);
     expect([restored.address.held.views, restored.address.held.counted]).toEqual([21, 21]);
     expect(openWindowViews([snapshot.bytes, change.bytes], new IpHasher('test')).views).toEqual(new Map([['a', 20], ['b', 1]]));
+  });
+
+  it('reads a link written before verdict steps ("VTS4"): the same layout, its address flags per minute', () => {
+    const task = newTask();
+    const r = testRecord(testEvent({ ts: T0 + 40_000, event_id: 'held', viewer_id: 'viewer', video_id: 'a' }), 0);
+    classifyRecord(r, task, defaultJobConfig().view, defaultJobConfig().time);
+    task.address.join(r);
+    expect(r.held).toBe(true);
+    // a flag of the view's address stored as that release stored it: under the index of the view's minute
+    const flag = new VerdictWriter();
+    flag.add(r.addressHi, r.addressLo, (T0 / 60_000) * VERDICT_STEP_MS, 1, 1);
+    task.address.readVerdicts(flag.take(0, Number.NEGATIVE_INFINITY), 0); // read without a release, which would forget a flag of so old a step
+    task.nextOffset = 1;
+    const link = task.encodeState().bytes;
+    expect(link.subarray(0, 4).toString()).toBe('VTS5');
+    const perMinute = Buffer.from(link);
+    perMinute.write('VTS4', 0);
+    const flagged = (chain: Buffer[]) => {
+      const restored = newTask();
+      restored.restore(chain);
+      return restored.address.verdicts.flagOf(r.addressHi, r.addressLo, stepOf(r.event!.ts)) >= 0;
+    };
+    expect([flagged([link]), flagged([perMinute])]).toEqual([false, true]);
+    // reconcile reads it the same way: the view is a bot, not a provisional view to keep
+    expect(openWindowViews([link], new IpHasher('test')).views).toEqual(new Map([['a', 1]]));
+    expect(openWindowViews([perMinute], new IpHasher('test')).views).toEqual(new Map());
   });
 });
 

@@ -192,7 +192,7 @@ export class PartitionTask {
     return p;
   }
 
-  /** An idle partition marks the end of its last minute (and the one a flag covers); an active one its watermark. */
+  /** An idle partition marks the end of its last minute (and the steps a flag covers); an active one its watermark. */
   private marker(idle: boolean): number {
     return idle ? idleWatermark(this.watermark) : this.watermark.current;
   }

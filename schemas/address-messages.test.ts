@@ -62,10 +62,17 @@ describe('by-address and verdict messages', () => {
     w.add(3, 4, 120_000, 9, 2);
     const v = new VerdictMessage().load(w.take(7, 180_000));
     expect([v.addressPartition, v.watermark, v.count]).toEqual([7, 180_000, 2]);
-    expect([0, 1].map((i) => [v.addressHi(i), v.addressLo(i), v.minute(i), v.signals(i), v.score(i)])).toEqual([
+    expect([0, 1].map((i) => [v.addressHi(i), v.addressLo(i), v.start(i), v.signals(i), v.score(i)])).toEqual([
       [1, 2, 60_000, 8, 1.5],
       [3, 4, 120_000, 9, 2],
     ]);
+    expect(v.intervalMs).toBe(30_000);
+    // a message written before verdict steps (version 1) has the same layout, its flags for minutes
+    const old = w.take(7, 180_000);
+    old[0] = 1;
+    expect(new VerdictMessage().load(old).intervalMs).toBe(60_000);
+    old[0] = 3;
+    expect(() => new VerdictMessage().load(old)).toThrow(/not an address-verdict message .*version 3/);
     expect(() => new VerdictMessage().load(Buffer.from('not a verdict'))).toThrow(/not an address-verdict message/);
     expect(() => new AddressMessage().load(Buffer.alloc(30))).toThrow(/not a by-address message/);
   });

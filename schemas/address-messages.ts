@@ -1,3 +1,4 @@
+import { VERDICT_STEP_MS } from './verdict-step.ts';
 import { BinaryWriter } from './binary-writer.ts';
 
 /**
@@ -9,14 +10,19 @@ import { BinaryWriter } from './binary-writer.ts';
  *   fingerprint, u8 flags (RECORD_BAND, RECORD_LATE, RECORD_DATACENTER). The watermark is the
  *   marker: it applies after the message's records. (No viewer key: no address signal reads one.)
  *
- * `<topic>.address-verdicts` — what an address partition decided when its watermark passed minutes:
- *   u8 version (1), u32 address partition, f64 verdict watermark, u32 count, then `count` flags of
- *   FLAG_BYTES: u32 ×2 address key, f64 minute (start, ms), u8 signals (bits of BOT_SIGNALS), f32 score.
- *   Every flag of a minute that ends at or before the verdict watermark is in this message or an earlier one.
+ * `<topic>.address-verdicts` — what an address partition decided when its watermark passed verdict steps:
+ *   u8 version (2), u32 address partition, f64 verdict watermark, u32 count, then `count` flags of
+ *   FLAG_BYTES: u32 ×2 address key, f64 interval start (ms), u8 signals (bits of BOT_SIGNALS), f32 score.
+ *   Every flag of an interval that ends at or before the verdict watermark is in this message or an earlier one.
+ *   The interval is a verdict step (schemas/verdict-step.ts); in version 1, written before there
+ *   were steps, it is a minute, and its flag covers the minute before.
  */
 export const RECORD_BYTES = 33;
 export const FLAG_BYTES = 21;
-const VERSION = 1;
+const RECORD_VERSION = 1;
+const VERDICT_VERSION = 2;
+/** The interval of a flag in a version 1 verdict message. */
+const MINUTE_INTERVAL_MS = 60_000;
 const RECORD_HEADER = 1 + 4 + 8 + 1 + 4;
 /** Records per by-address message at most (~530 kB, well under Kafka's default 1 MB). */
 export const MAX_RECORDS = 16_384;
@@ -106,7 +112,7 @@ export class AddressRecordWriter {
         const last = n - from <= MAX_RECORDS;
         const count = last ? n - from : MAX_RECORDS;
         const m = Buffer.allocUnsafe(RECORD_HEADER + count * RECORD_BYTES);
-        m.writeUInt8(VERSION, 0);
+        m.writeUInt8(RECORD_VERSION, 0);
         m.writeUInt32LE(sourcePartition, 1);
         m.writeDoubleLE(last ? watermark : Number.NEGATIVE_INFINITY, 5);
         m.writeUInt8(last && idle ? 1 : 0, 13);
@@ -131,7 +137,7 @@ export class AddressMessage {
 
   /** Reads a message's header; throws on a message of another format. */
   load(buf: Buffer): this {
-    if (buf.length < RECORD_HEADER || buf[0] !== VERSION) throw new RangeError(`not a by-address message (${buf.length} bytes, version ${buf[0]})`);
+    if (buf.length < RECORD_HEADER || buf[0] !== RECORD_VERSION) throw new RangeError(`not a by-address message (${buf.length} bytes, version ${buf[0]})`);
     this.buf = buf;
     this.sourcePartition = buf.readUInt32LE(1);
     this.watermark = buf.readDoubleLE(5);
@@ -168,10 +174,10 @@ export class VerdictWriter {
     return this.count;
   }
 
-  add(addressHi: number, addressLo: number, minute: number, signals: number, score: number): void {
+  add(addressHi: number, addressLo: number, start: number, signals: number, score: number): void {
     this.w.u32(addressHi);
     this.w.u32(addressLo);
-    this.w.f64(minute);
+    this.w.f64(start);
     this.w.u8(signals);
     this.w.f32(score);
     this.count++;
@@ -180,7 +186,7 @@ export class VerdictWriter {
   /** The message: the flags gathered, then the verdict watermark; the writer starts over. */
   take(addressPartition: number, verdictWatermark: number): Buffer {
     const m = Buffer.allocUnsafe(VERDICT_HEADER + this.w.length);
-    m.writeUInt8(VERSION, 0);
+    m.writeUInt8(VERDICT_VERSION, 0);
     m.writeUInt32LE(addressPartition, 1);
     m.writeDoubleLE(verdictWatermark, 5);
     m.writeUInt32LE(this.count, 13);
@@ -197,7 +203,7 @@ export const MAX_FLAGS = 32_768;
 /**
  * A verdict message (VerdictWriter.take) as messages of at most MAX_FLAGS flags each, in order,
  * the verdict watermark on the last: the others carry -Infinity (a reader keeps the highest), so
- * none says a minute is final before all its flags are read. One message is left as it is.
+ * none says an interval is final before all its flags are read. One message is left as it is.
  */
 export function splitVerdicts(message: Buffer, maxFlags = MAX_FLAGS): Buffer[] {
   const count = message.readUInt32LE(13);
@@ -220,11 +226,14 @@ export class VerdictMessage {
   addressPartition = 0;
   watermark = 0;
   count = 0;
+  /** The length of its flags' intervals (ms): a verdict step, or a minute in a version 1 message. */
+  intervalMs = VERDICT_STEP_MS;
   private buf: Buffer = Buffer.alloc(0);
 
   load(buf: Buffer): this {
-    if (buf.length < VERDICT_HEADER || buf[0] !== VERSION) throw new RangeError(`not an address-verdict message (${buf.length} bytes, version ${buf[0]})`);
+    if (buf.length < VERDICT_HEADER || (buf[0] !== VERDICT_VERSION && buf[0] !== 1)) throw new RangeError(`not an address-verdict message (${buf.length} bytes, version ${buf[0]})`);
     this.buf = buf;
+    this.intervalMs = buf[0] === 1 ? MINUTE_INTERVAL_MS : VERDICT_STEP_MS;
     this.addressPartition = buf.readUInt32LE(1);
     this.watermark = buf.readDoubleLE(5);
     this.count = buf.readUInt32LE(13);
@@ -240,7 +249,8 @@ export class VerdictMessage {
     return this.buf.readUInt32LE(VERDICT_HEADER + i * FLAG_BYTES + 4);
   }
 
-  minute(i: number): number {
+  /** Where flag `i`'s interval starts (ms). */
+  start(i: number): number {
     return this.buf.readDoubleLE(VERDICT_HEADER + i * FLAG_BYTES + 8);
   }
 

@@ -6,13 +6,14 @@
 -- live: per video, a u16 id length, the id, u32 views, u32 viewer count, then each viewer's
 -- key fingerprint (8 bytes), all little-endian.
 -- ledger: provisionally counted views (their address verdict pending), applied with the increments;
--- per (minute, address) a u32 minute index, 8 bytes of address key, a u32 entry count, then each
--- entry's u16 video id length, the id and u32 views. Kept in the hash <key>:ledger:<minute> under
--- the address key, the minutes in the sorted set <key>:ledger (the progress key's slot).
--- corrections: address flags read from the verdict topic, 20 bytes each: f64 topic offset, u32
--- minute index, 8 bytes of address key. A flag of minute m takes back the ledger's views of the
--- address in m and m - 1 (which it covers), once: flags below the stored 'vpos' are applied already.
--- Then 'vpos' = verdicts_to, and the ledger minutes below drop_below (all verdicts in) are dropped.
+-- per (verdict step, address) a u32 step index, 8 bytes of address key, a u32 entry count, then each
+-- entry's u16 video id length, the id and u32 views. Kept in the hash <key>:ledger:<step> under
+-- the address key, the steps in the sorted set <key>:ledger (the progress key's slot).
+-- corrections: what address flags read from the verdict topic cover, 20 bytes each: f64 topic
+-- offset, u32 step index, 8 bytes of address key (a flag covers its step and the ones before it,
+-- one correction each). A correction takes back the ledger's views of the address in the step,
+-- once: corrections below the stored 'vpos' are applied already. Then 'vpos' = verdicts_to, and
+-- the ledger steps below drop_below (all verdicts in) are dropped.
 -- The checkpoint's state is a chain: a snapshot in the list <key>:snap (in chunks), then changes in
 -- the list <key>:log. A new snapshot is staged by its writer in <key>:snap:<epoch> and moved here.
 -- Returns -1 when fenced (another worker owns the partition), -2 when the checkpoint is older than
@@ -52,15 +53,15 @@ if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
   local ledger = ARGV[10]
   at = 1
   while at <= #ledger do
-    local minute = struct.unpack('<I4', ledger, at)
+    local step = struct.unpack('<I4', ledger, at)
     local address = string.sub(ledger, at + 4, at + 11)
     local entries = struct.unpack('<I4', ledger, at + 12)
     at = at + 16
     local from = at
     for i = 1, entries do at = at + 6 + struct.unpack('<I2', ledger, at) end
-    local k = key .. ':ledger:' .. minute
+    local k = key .. ':ledger:' .. step
     redis.call('HSET', k, address, (redis.call('HGET', k, address) or '') .. string.sub(ledger, from, at - 1))
-    redis.call('ZADD', key .. ':ledger', minute, minute)
+    redis.call('ZADD', key .. ':ledger', step, step)
   end
   redis.call('HSET', key, 'pos', to)
   applied = 1
@@ -70,29 +71,27 @@ if ARGV[12] ~= '' then
   local vpos = tonumber(redis.call('HGET', key, 'vpos') or '0')
   local corrections = ARGV[11]
   for at = 1, #corrections, 20 do
-    local offset, minute = struct.unpack('<dI4', corrections, at)
+    local offset, step = struct.unpack('<dI4', corrections, at)
     local address = string.sub(corrections, at + 12, at + 19)
     if offset >= vpos then
-      for m = minute - 1, minute do
-        local k = key .. ':ledger:' .. m
-        local entries = redis.call('HGET', k, address)
-        if entries then
-          local p = 1
-          while p <= #entries do
-            local n = struct.unpack('<I2', entries, p)
-            local views = struct.unpack('<I4', entries, p + 2 + n)
-            redis.call('DECRBY', ARGV[1] .. string.sub(entries, p + 2, p + 1 + n), views)
-            taken = taken + views
-            p = p + 6 + n
-          end
-          redis.call('HDEL', k, address)
+      local k = key .. ':ledger:' .. step
+      local entries = redis.call('HGET', k, address)
+      if entries then
+        local p = 1
+        while p <= #entries do
+          local n = struct.unpack('<I2', entries, p)
+          local views = struct.unpack('<I4', entries, p + 2 + n)
+          redis.call('DECRBY', ARGV[1] .. string.sub(entries, p + 2, p + 1 + n), views)
+          taken = taken + views
+          p = p + 6 + n
         end
+        redis.call('HDEL', k, address)
       end
     end
   end
   if tonumber(ARGV[12]) > vpos then redis.call('HSET', key, 'vpos', ARGV[12]) end
   local drop = '(' .. ARGV[13]
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key .. ':ledger', '-inf', drop)) do redis.call('UNLINK', key .. ':ledger:' .. m) end
+  for _, s in ipairs(redis.call('ZRANGEBYSCORE', key .. ':ledger', '-inf', drop)) do redis.call('UNLINK', key .. ':ledger:' .. s) end
   redis.call('ZREMRANGEBYSCORE', key .. ':ledger', '-inf', drop)
 end
 -- a checkpoint at the same offset is a new link too: windows may have fired since

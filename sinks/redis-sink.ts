@@ -49,16 +49,16 @@ export interface PartitionClaim {
 /**
  * What a live flush writes beside the increments (see commit.lua): the ledger of provisionally
  * counted views, the corrections of address flags read since the last flush, how far the verdict
- * topic has been read, and the ledger minutes whose verdicts are all in.
+ * topic has been read, and the ledger steps whose verdicts are all in.
  */
 export interface ProvisionalWrite {
-  /** Per (minute, address) and video, the flush's provisionally counted views (ProvisionalLedger). */
+  /** Per (verdict step, address) and video, the flush's provisionally counted views (ProvisionalLedger). */
   ledger: Buffer;
-  /** Flags read since the last flush, each with its verdict-topic offset (AddressVerdicts). */
+  /** The steps flags read since the last flush cover, each with its verdict-topic offset (AddressVerdicts). */
   corrections: Buffer;
   /** Every verdict-topic offset below this has been read. */
   verdictsTo: number;
-  /** Ledger minutes (index) below this have all their verdicts: what is left there stands. */
+  /** Ledger steps (index) below this have all their verdicts: what is left there stands. */
   dropBelow: number;
 }
 
@@ -95,9 +95,9 @@ export function reconcileLockKey(group: string, topic: string): string {
 const snapKey = (key: string) => `${key}:snap`;
 const logKey = (key: string) => `${key}:log`;
 const stagedKey = (key: string, epoch: number) => `${key}:snap:${epoch}`;
-// The provisional ledger beside it (commit.lua): its minutes, and each minute's address → views per video.
+// The provisional ledger beside it (commit.lua): its verdict steps, and each step's address → views per video.
 const ledgerKey = (key: string) => `${key}:ledger`;
-const ledgerMinuteKey = (key: string, minute: number) => `${key}:ledger:${minute}`;
+const ledgerStepKey = (key: string, step: number) => `${key}:ledger:${step}`;
 
 /** A byte string in chunks of at most CHUNK_BYTES. */
 function chunks(bytes: Buffer): Buffer[] {
@@ -187,18 +187,18 @@ export class RedisSink {
   async reset(key: string, checkpoint: Omit<StoredCheckpoint, 'pending'>, ledger: Buffer = Buffer.alloc(0)): Promise<void> {
     await this.guard('reset', async () => {
       const [snapshot, ...changes] = checkpoint.chain;
-      const minutes = await this.redis.zrange(ledgerKey(key), '0', '-1');
+      const steps = await this.redis.zrange(ledgerKey(key), '0', '-1');
       const reset = this.redis
         .multi()
         .hincrby(key, 'epoch', 1)
         .hset(key, 'ckpt', String(checkpoint.offset), 'pending', '', 'pos', String(checkpoint.offset))
         .hdel(key, 'state', 'vpos')
-        .del(snapKey(key), logKey(key), ledgerKey(key), ...minutes.map((m) => ledgerMinuteKey(key, Number(m))))
+        .del(snapKey(key), logKey(key), ledgerKey(key), ...steps.map((step) => ledgerStepKey(key, Number(step))))
         .rpush(snapKey(key), ...chunks(snapshot));
       if (changes.length > 0) reset.rpush(logKey(key), ...changes);
-      forEachLedgerGroup(ledger, (minute, address, entries) => {
-        reset.hset(ledgerMinuteKey(key, minute), address, entries);
-        reset.zadd(ledgerKey(key), minute, String(minute));
+      forEachLedgerGroup(ledger, (step, address, entries) => {
+        reset.hset(ledgerStepKey(key, step), address, entries);
+        reset.zadd(ledgerKey(key), step, String(step));
       });
       await reset.exec();
     });

@@ -4,21 +4,24 @@ import { ProvisionalLedger } from '../operators/provisional-ledger.ts';
 import { testEvent, testRecord } from '../operators/test-records.ts';
 import type { ViewRecord } from '../operators/view-record.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
+import { VerdictMessage, VerdictWriter } from '../schemas/address-messages.ts';
+import { AddressVerdicts } from '../operators/address-verdicts.ts';
+import { VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 import { FencedError } from '../sinks/sink-errors.ts';
 import { RedisSink, type ProvisionalWrite } from '../sinks/redis-sink.ts';
 import { counterLayout, liveViews, progressKey, recordShards } from '../sinks/live-counters.ts';
 import type { RedisClient } from '../sinks/redis-client.ts';
 import { redis, uniqueName } from './harness.ts';
 
-const MINUTE = 60_000;
+const STEP = VERDICT_STEP_MS;
 const T0 = Date.UTC(2026, 0, 1, 12);
-const M = T0 / MINUTE;
+const S = T0 / STEP;
 const FARM: [number, number] = [11, 22];
 const HOME: [number, number] = [33, 44];
 
-/** A provisionally counted view of `video` from `address` in minute M + `minute`. */
-function view(video: string, address: [number, number], minute: number, n: number): ViewRecord {
-  const r = testRecord(testEvent({ event_id: `${video}-${n}`, video_id: video, ts: T0 + minute * MINUTE + n, viewer_id: `viewer-${n}` }), n);
+/** A provisionally counted view of `video` from `address` in verdict step S + `step`. */
+function view(video: string, address: [number, number], step: number, n: number): ViewRecord {
+  const r = testRecord(testEvent({ event_id: `${video}-${n}`, video_id: video, ts: T0 + step * STEP + n, viewer_id: `viewer-${n}` }), n);
   r.outcome = 'counted';
   [r.addressHi, r.addressLo] = address;
   return r;
@@ -38,22 +41,22 @@ function flush(views: ViewRecord[]): { live: Buffer; ledger: Buffer } {
   return { live: a.copy(), ledger: b.copy() };
 }
 
-/** Corrections as the counting stage reads them: (verdict offset, flagged minute, address). */
+/** The corrections the counting stage writes for flags (verdict offset, flagged step S + `step`, address) it reads. */
 function corrections(flags: Array<[number, number, [number, number]]>): Buffer {
-  const w = new BinaryWriter();
-  for (const [offset, minute, [hi, lo]] of flags) {
-    w.f64(offset);
-    w.u32(M + minute);
-    w.u32(hi);
-    w.u32(lo);
+  const verdicts = new AddressVerdicts(1);
+  const message = new VerdictMessage();
+  for (const [offset, step, [hi, lo]] of flags) {
+    const w = new VerdictWriter();
+    w.add(hi, lo, T0 + step * STEP, 1, 1);
+    verdicts.apply(message.load(w.take(0, Number.NEGATIVE_INFINITY)), offset);
   }
-  return w.copy();
+  return verdicts.takeCorrections().bytes;
 }
 
 // The provisional ledger in the live counters' script, on a real Redis: provisional views go in
-// with their increments, a flag takes its address's views of its minute and the one before back
-// exactly once (replays of the flush or of the verdicts change nothing), and minutes whose
-// verdicts are all in are dropped.
+// with their increments, a flag takes its address's views of its verdict step and of the two
+// before back exactly once (replays of the flush or of the verdicts change nothing), and steps
+// whose verdicts are all in are dropped.
 describe('provisional ledger and corrections (commit.lua)', () => {
   const name = uniqueName('ledger');
   const key = progressKey(name, name, 0);
@@ -78,52 +81,53 @@ describe('provisional ledger and corrections (commit.lua)', () => {
   it('adds provisional views with their increments, once', async () => {
     // the cluster project runs this file again on a Redis Cluster: the ledger's keys share the progress key's slot
     expect(counterLayout(rd)).toBe(process.env.VT_CLUSTER === '1' ? 'sharded' : 'single');
-    const views = [view(a, FARM, 0, 1), view(a, FARM, 0, 2), view(b, FARM, 0, 3), view(a, HOME, 0, 4), view(b, FARM, 1, 5)];
+    const views = [view(a, FARM, 0, 1), view(a, FARM, 0, 2), view(b, FARM, 0, 3), view(a, HOME, 0, 4), view(b, FARM, 2, 5), view(b, FARM, 3, 6)];
     const { live, ledger } = flush(views);
     expect(await sink.commit(key, epoch, 10, live, undefined, { ledger, corrections: Buffer.alloc(0), verdictsTo: 0, dropBelow: -1 })).toEqual({ applied: true, takenBack: 0 });
     // the same flush again (a replay): refused by its position, ledger included
     expect(await sink.commit(key, epoch, 10, live, undefined, { ledger, corrections: Buffer.alloc(0), verdictsTo: 0, dropBelow: -1 })).toEqual({ applied: false, takenBack: 0 });
-    expect([await count(a), await count(b)]).toEqual([3, 2]);
-    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M, M + 1]);
+    expect([await count(a), await count(b)]).toEqual([3, 3]);
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([S, S + 2, S + 3]);
   });
 
-  it('takes a flagged address’s views of the minute and the one before back, exactly once', async () => {
-    // FARM flagged for minute 1: its views of minutes 0 and 1 (a×2, b×2) go; HOME's stay.
-    const done = await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 1, FARM]]));
+  it('takes a flagged address’s views of the steps its flag covers back, exactly once', async () => {
+    // FARM flagged for step 2: its views of steps 0 to 2 (a×2, b×2) go; HOME's, and FARM's of step 3, stay.
+    const done = await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 2, FARM]]));
     expect(done).toEqual({ applied: false, takenBack: 4 });
-    expect([await count(a), await count(b)]).toEqual([1, 0]);
+    expect([await count(a), await count(b)]).toEqual([1, 1]);
     // the same corrections again (a restored task reads the verdicts again): below 'vpos', refused
-    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 1, FARM]]))).toEqual({ applied: false, takenBack: 0 });
+    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(8, -1, [[7, 2, FARM]]))).toEqual({ applied: false, takenBack: 0 });
     expect(await rd.hget(key, 'vpos')).toBe('8');
-    expect([await count(a), await count(b)]).toEqual([1, 0]);
+    expect([await count(a), await count(b)]).toEqual([1, 1]);
   });
 
-  it('drops the minutes whose verdicts are all in: what is left there stands', async () => {
-    await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(9, M + 1));
-    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M + 1]);
-    expect(await rd.exists(`${key}:ledger:${M}`)).toBe(0);
-    // a late flag for HOME in minute 0 finds nothing left to take back
-    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(10, M + 1, [[9, 0, HOME]]))).toEqual({ applied: false, takenBack: 0 });
+  it('drops the steps whose verdicts are all in: what is left there stands', async () => {
+    await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(9, S + 3));
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([S + 3]);
+    expect(await rd.exists(`${key}:ledger:${S}`)).toBe(0);
+    // a late flag for HOME in step 0 finds nothing left to take back
+    expect(await sink.commit(key, epoch, 10, Buffer.alloc(0), undefined, none(10, S + 3, [[9, 0, HOME]]))).toEqual({ applied: false, takenBack: 0 });
     expect(await count(a)).toBe(1);
   });
 
   it('writes nothing for a fenced worker', async () => {
-    const { live, ledger } = flush([view(a, HOME, 2, 6)]);
-    await expect(sink.commit(key, epoch - 1, 20, live, undefined, { ledger, corrections: corrections([[20, 2, HOME]]), verdictsTo: 21, dropBelow: M + 3 })).rejects.toThrow(FencedError);
+    const { live, ledger } = flush([view(a, HOME, 4, 7)]);
+    await expect(sink.commit(key, epoch - 1, 20, live, undefined, { ledger, corrections: corrections([[20, 4, HOME]]), verdictsTo: 21, dropBelow: S + 5 })).rejects.toThrow(FencedError);
     expect(await count(a)).toBe(1);
     expect(await rd.hget(key, 'vpos')).toBe('10');
   });
 
   it('puts a checkpoint’s provisional views back in the ledger on reset (reconcile --fix): a flag read again after it takes them back', async () => {
-    // the live count as reconcile sets it, with a checkpoint's provisional views (FARM: a×2 in minute 3, b×1 in minute 4) in it
-    await sink.commit(key, epoch, 30, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).live);
-    expect([await count(a), await count(b)]).toEqual([3, 1]);
-    await sink.reset(key, { offset: 30, chain: [Buffer.from('state')] }, flush([view(a, FARM, 3, 7), view(a, FARM, 3, 8), view(b, FARM, 4, 9)]).ledger);
+    // the live count as reconcile sets it, with a checkpoint's provisional views (FARM: a×2 in step 6, b×1 in step 8) in it
+    const held = [view(a, FARM, 6, 7), view(a, FARM, 6, 8), view(b, FARM, 8, 9)];
+    await sink.commit(key, epoch, 30, flush(held).live);
+    expect([await count(a), await count(b)]).toEqual([3, 2]);
+    await sink.reset(key, { offset: 30, chain: [Buffer.from('state')] }, flush(held).ledger);
     expect(await rd.hget(key, 'vpos')).toBeNull();
-    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([M + 3, M + 4]);
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([S + 6, S + 8]);
     ({ epoch } = await sink.claim(key, `${key}:lock`));
-    // the owner reads the verdicts again from its checkpoint's place (offset 2 here): FARM flagged in minute 4 covers 3 and 4
-    expect(await sink.commit(key, epoch, 30, Buffer.alloc(0), undefined, none(3, -1, [[2, 4, FARM]]))).toEqual({ applied: false, takenBack: 3 });
-    expect([await count(a), await count(b)]).toEqual([1, 0]);
+    // the owner reads the verdicts again from its checkpoint's place (offset 2 here): FARM flagged in step 8 covers 6 to 8
+    expect(await sink.commit(key, epoch, 30, Buffer.alloc(0), undefined, none(3, -1, [[2, 8, FARM]]))).toEqual({ applied: false, takenBack: 3 });
+    expect([await count(a), await count(b)]).toEqual([1, 1]);
   });
 });

@@ -3,23 +3,30 @@ import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import { FingerprintTable } from './fingerprint-table.ts';
 import { resized } from './typed-arrays.ts';
 
-/** Distinct videos kept per (address, minute): the smallest video hashes, so the set does not depend on arrival order. */
+/** Distinct videos kept per (address, step): the smallest video hashes, so the set does not depend on arrival order. */
 export const VIDEO_SKETCH = 16;
-/** Minutes an address's bitmap of recent minutes covers (see `recentMinutes`). */
-export const RECENT_MINUTES = 32;
-const ALL_MINUTES = 0xffffffff;
+/** Steps one bit of an address's bitmap of recent steps stands for (see `recentGroups`). */
+export const RECENT_GROUP_STEPS = 2;
+/** Groups of steps an address's bitmap covers: 64 steps, 32 minutes (the longest default window is 30). */
+export const RECENT_GROUPS = 32;
+const ALL_GROUPS = 0xffffffff;
+
+/** The group of a step index in the bitmap of recent steps. */
+export function groupOf(step: number): number {
+  return Math.floor(step / RECENT_GROUP_STEPS);
+}
 
 /**
- * Per (address, minute) aggregates of the address stage, in typed arrays: views, views whose watch
+ * Per (address, verdict step) aggregates of the address stage, in typed arrays: views, views whose watch
  * time stopped in the watch-pattern band, whether the address is in a datacenter range, and the
  * VIDEO_SKETCH smallest video hashes (a bottom-k sketch: exact below VIDEO_SKETCH distinct videos, and
  * the union of two sketches is the sketch of the union). Every aggregate is a sum or a set, so the
  * table is the same whatever order its records came in. Keys are kept in the order they were last
- * written, so the oldest minutes leave first and a checkpoint writes only what changed.
+ * written, so the oldest steps leave first and a checkpoint writes only what changed.
  */
-export class AddressMinutes {
+export class AddressSteps {
   // checkpointed state: per slot
-  private minute = new Int32Array(0);
+  private step = new Int32Array(0);
   private addressHi = new Uint32Array(0);
   private addressLo = new Uint32Array(0);
   private viewCount = new Uint32Array(0);
@@ -28,20 +35,20 @@ export class AddressMinutes {
   private videoCount = new Uint8Array(0);
   private videos = new Uint32Array(0);
   private readonly table: FingerprintTable;
-  /** Slots by minute index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its minute). */
-  private readonly byMinute = new Map<number, { slots: Int32Array; n: number }>();
+  /** Slots by step index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its step). */
+  private readonly byStep = new Map<number, { slots: Int32Array; n: number }>();
   // derived from the keys, not checkpointed (a restore rebuilds it as it reads them): per address,
-  // the latest minute it has a key in and which of the RECENT_MINUTES before have one too
+  // the latest group of steps it has a key in and which of the RECENT_GROUPS before have one too
   private readonly byAddress: FingerprintTable;
-  private lastMinute = new Int32Array(0);
-  /** Bit d: the address has (or had) a key in minute lastMinute − d. */
+  private lastGroup = new Int32Array(0);
+  /** Bit d: the address has (or had) a key in a step of group lastGroup − d. */
   private recent = new Uint32Array(0);
   /** Keys dropped by the size cap while they could still matter. */
   evicted = 0;
 
   constructor(readonly maxKeys: number) {
     this.table = new FingerprintTable(maxKeys, (capacity) => {
-      this.minute = resized(this.minute, capacity);
+      this.step = resized(this.step, capacity);
       this.addressHi = resized(this.addressHi, capacity);
       this.addressLo = resized(this.addressLo, capacity);
       this.viewCount = resized(this.viewCount, capacity);
@@ -51,7 +58,7 @@ export class AddressMinutes {
       this.videos = resized(this.videos, capacity * VIDEO_SKETCH);
     });
     this.byAddress = new FingerprintTable(maxKeys, (capacity) => {
-      this.lastMinute = resized(this.lastMinute, capacity);
+      this.lastGroup = resized(this.lastGroup, capacity);
       this.recent = resized(this.recent, capacity);
     });
   }
@@ -62,18 +69,18 @@ export class AddressMinutes {
 
   /** Bytes of the table's arrays as allocated now. */
   memoryBytes(): number {
-    return this.table.memoryBytes() + this.minute.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength
-      + this.byAddress.memoryBytes() + this.lastMinute.byteLength + this.recent.byteLength;
+    return this.table.memoryBytes() + this.step.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength
+      + this.byAddress.memoryBytes() + this.lastGroup.byteLength + this.recent.byteLength;
   }
 
-  /** The slot of (address, minute index), or -1. */
-  find(addressHi: number, addressLo: number, minute: number): number {
-    return this.table.find(keyHi(addressHi, minute), keyLo(addressLo, minute));
+  /** The slot of (address, step index), or -1. */
+  find(addressHi: number, addressLo: number, step: number): number {
+    return this.table.find(keyHi(addressHi, step), keyLo(addressLo, step));
   }
 
-  /** Adds one view of a video (its 32-bit hash) to (address, minute index). */
-  add(addressHi: number, addressLo: number, minute: number, video: number, band: boolean, datacenter: boolean): void {
-    const slot = this.slotFor(addressHi, addressLo, minute);
+  /** Adds one view of a video (its 32-bit hash) to (address, step index). */
+  add(addressHi: number, addressLo: number, step: number, video: number, band: boolean, datacenter: boolean): void {
+    const slot = this.slotFor(addressHi, addressLo, step);
     this.viewCount[slot]++;
     if (band) this.bandCount[slot]++;
     if (datacenter) this.dc[slot] = 1;
@@ -81,22 +88,22 @@ export class AddressMinutes {
   }
 
   /**
-   * Which of the RECENT_MINUTES minutes ending with minute index `minute` may hold a key of the
-   * address: bit k for minute − k. A clear bit means surely none, which spares the lookup (an
-   * address is seen in a few minutes of a verdict's window, and a window is up to 30 lookups).
+   * Which of the RECENT_GROUPS groups of steps ending with group `group` (see `groupOf`) may hold a
+   * key of the address: bit k for group − k. A clear bit means surely none, which spares the lookups
+   * (an address is seen in a few steps of a verdict's window, and a window is up to 60 lookups).
    */
-  recentMinutes(addressHi: number, addressLo: number, minute: number): number {
+  recentGroups(addressHi: number, addressLo: number, group: number): number {
     const e = this.byAddress.find(addressHi, addressLo);
-    if (e < 0) return ALL_MINUTES; // not known: look everywhere
-    const d = this.lastMinute[e] - minute;
-    if (d < 0) return d <= -RECENT_MINUTES ? 0 : (this.recent[e] << -d) >>> 0; // the minutes after the latest have none
-    if (d >= RECENT_MINUTES) return ALL_MINUTES;
-    // minutes older than the bitmap reaches are not known
-    return ((this.recent[e] >>> d) | (d === 0 ? 0 : ALL_MINUTES << (RECENT_MINUTES - d))) >>> 0;
+    if (e < 0) return ALL_GROUPS; // not known: look everywhere
+    const d = this.lastGroup[e] - group;
+    if (d < 0) return d <= -RECENT_GROUPS ? 0 : (this.recent[e] << -d) >>> 0; // the groups after the latest have none
+    if (d >= RECENT_GROUPS) return ALL_GROUPS;
+    // groups older than the bitmap reaches are not known
+    return ((this.recent[e] >>> d) | (d === 0 ? 0 : ALL_GROUPS << (RECENT_GROUPS - d))) >>> 0;
   }
 
-  minuteOf(slot: number): number {
-    return this.minute[slot];
+  stepOf(slot: number): number {
+    return this.step[slot];
   }
 
   addressHiOf(slot: number): number {
@@ -126,26 +133,27 @@ export class AddressMinutes {
     return n;
   }
 
-  /** Minute indexes with keys, in no order. */
-  minutes(): IterableIterator<number> {
-    return this.byMinute.keys();
+  /** Step indexes with keys, in no order. */
+  steps(): IterableIterator<number> {
+    return this.byStep.keys();
   }
 
-  /** Calls `fn` with every slot of minute index `minute`. */
-  forEachOf(minute: number, fn: (slot: number) => void): void {
-    const list = this.byMinute.get(minute);
-    if (list) for (let i = 0; i < list.n; i++) if (this.minute[list.slots[i]] === minute) fn(list.slots[i]);
+  /** Calls `fn` with every slot of step index `step`. */
+  forEachOf(step: number, fn: (slot: number) => void): void {
+    const list = this.byStep.get(step);
+    if (list) for (let i = 0; i < list.n; i++) if (this.step[list.slots[i]] === step) fn(list.slots[i]);
   }
 
-  /** Drops the least recently written keys while their minute index is below `minute`, and the lists of those minutes. */
-  expire(minute: number): void {
-    for (const m of this.byMinute.keys()) if (m < minute) this.byMinute.delete(m);
-    for (let slot = this.table.oldest(); slot >= 0 && this.minute[slot] < minute; slot = this.table.oldest()) this.table.removeOldest();
+  /** Drops the least recently written keys while their step index is below `step`, and the lists of those steps. */
+  expire(step: number): void {
+    for (const s of this.byStep.keys()) if (s < step) this.byStep.delete(s);
+    for (let slot = this.table.oldest(); slot >= 0 && this.step[slot] < step; slot = this.table.oldest()) this.table.removeOldest();
     const byAddress = this.byAddress;
-    for (let e = byAddress.oldest(); e >= 0 && this.lastMinute[e] < minute; e = byAddress.oldest()) byAddress.removeOldest();
+    const group = groupOf(step);
+    for (let e = byAddress.oldest(); e >= 0 && this.lastGroup[e] < group; e = byAddress.oldest()) byAddress.removeOldest();
   }
 
-  /** Writes every key or those written since the last write (then marks): the size, then per key its address, minute and aggregates. */
+  /** Writes every key or those written since the last write (then marks): the size, then per key its address, step and aggregates. */
   write(w: BinaryWriter, changedOnly: boolean): void {
     w.u32(this.table.size);
     w.f64(this.evicted);
@@ -154,7 +162,7 @@ export class AddressMinutes {
     for (const slot of slots) {
       w.u32(this.addressHi[slot]);
       w.u32(this.addressLo[slot]);
-      w.u32(this.minute[slot]);
+      w.u32(this.step[slot]);
       w.u32(this.viewCount[slot]);
       w.u32(this.bandCount[slot]);
       w.u8(this.dc[slot]);
@@ -164,11 +172,15 @@ export class AddressMinutes {
     this.table.mark();
   }
 
-  /** Reads every key (`replace`) or a change onto this table: each key written as the most recent, then the oldest dropped down to the recorded size. */
-  read(r: BinaryReader, replace: boolean): void {
+  /**
+   * Reads every key (`replace`) or a change onto this table: each key written as the most recent,
+   * then the oldest dropped down to the recorded size. `stepOfStored` maps a stored interval index
+   * to a step index (state written per minute is read into the second step of its minute).
+   */
+  read(r: BinaryReader, replace: boolean, stepOfStored: (index: number) => number = (index) => index): void {
     if (replace) {
       this.table.clear();
-      this.byMinute.clear();
+      this.byStep.clear();
       this.byAddress.clear();
     }
     const size = r.u32();
@@ -178,8 +190,8 @@ export class AddressMinutes {
     for (let n = changed; n > 0; n--) {
       const addressHi = r.u32();
       const addressLo = r.u32();
-      const minute = r.u32() | 0;
-      const slot = this.slotFor(addressHi, addressLo, minute);
+      const step = stepOfStored(r.u32() | 0);
+      const slot = this.slotFor(addressHi, addressLo, step);
       this.viewCount[slot] = r.u32();
       this.bandCount[slot] = r.u32();
       this.dc[slot] = r.u8();
@@ -192,11 +204,11 @@ export class AddressMinutes {
     this.table.mark();
   }
 
-  /** The slot of (address, minute), made the most recent; a new one starts empty (evicting the oldest key when full). */
-  private slotFor(addressHi: number, addressLo: number, minute: number): number {
+  /** The slot of (address, step), made the most recent; a new one starts empty (evicting the oldest key when full). */
+  private slotFor(addressHi: number, addressLo: number, step: number): number {
     const table = this.table;
-    const hi = keyHi(addressHi, minute);
-    const lo = keyLo(addressLo, minute);
+    const hi = keyHi(addressHi, step);
+    const lo = keyLo(addressLo, step);
     let slot = table.find(hi, lo);
     if (slot >= 0) {
       table.touch(slot);
@@ -207,27 +219,27 @@ export class AddressMinutes {
       this.evicted++;
     }
     slot = table.insert(hi, lo);
-    let list = this.byMinute.get(minute);
-    if (!list) this.byMinute.set(minute, (list = { slots: new Int32Array(64), n: 0 }));
+    let list = this.byStep.get(step);
+    if (!list) this.byStep.set(step, (list = { slots: new Int32Array(64), n: 0 }));
     if (list.n === list.slots.length) {
       const bigger = new Int32Array(2 * list.n);
       bigger.set(list.slots);
       list.slots = bigger;
     }
     list.slots[list.n++] = slot;
-    this.minute[slot] = minute;
+    this.step[slot] = step;
     this.addressHi[slot] = addressHi;
     this.addressLo[slot] = addressLo;
     this.viewCount[slot] = 0;
     this.bandCount[slot] = 0;
     this.dc[slot] = 0;
     this.videoCount[slot] = 0;
-    this.noteMinute(addressHi, addressLo, minute);
+    this.noteGroup(addressHi, addressLo, groupOf(step));
     return slot;
   }
 
-  /** Records in `byAddress` that the address has a key in `minute`; when full, the least recently active address is forgotten (counted as evicted). */
-  private noteMinute(addressHi: number, addressLo: number, minute: number): void {
+  /** Records in `byAddress` that the address has a key in a step of `group`; when full, the least recently active address is forgotten (counted as evicted). */
+  private noteGroup(addressHi: number, addressLo: number, group: number): void {
     const byAddress = this.byAddress;
     let e = byAddress.find(addressHi, addressLo);
     if (e < 0) {
@@ -236,16 +248,16 @@ export class AddressMinutes {
         this.evicted++;
       }
       e = byAddress.insert(addressHi, addressLo);
-      this.lastMinute[e] = minute;
+      this.lastGroup[e] = group;
       this.recent[e] = 1;
       return;
     }
     byAddress.touch(e);
-    const d = this.lastMinute[e] - minute;
+    const d = this.lastGroup[e] - group;
     if (d < 0) {
-      this.recent[e] = d <= -RECENT_MINUTES ? 1 : ((this.recent[e] << -d) | 1) >>> 0;
-      this.lastMinute[e] = minute;
-    } else if (d < RECENT_MINUTES) {
+      this.recent[e] = d <= -RECENT_GROUPS ? 1 : ((this.recent[e] << -d) | 1) >>> 0;
+      this.lastGroup[e] = group;
+    } else if (d < RECENT_GROUPS) {
       this.recent[e] = (this.recent[e] | (1 << d)) >>> 0;
     }
   }
@@ -271,15 +283,15 @@ export function insertSorted(a: Uint32Array, base: number, n: number, x: number)
 }
 
 /**
- * The table key of (address, minute index), high half: the address key (a keyed hash) mixed with
- * the minute, so one address's minutes are different keys; two pairs collide only if their address
+ * The table key of (address, step index), high half: the address key (a keyed hash) mixed with
+ * the step, so one address's steps are different keys; two pairs collide only if their address
  * keys nearly do, at 2^-64.
  */
-export function keyHi(addressHi: number, minute: number): number {
-  return (addressHi ^ Math.imul(minute, 0x9e3779b1)) >>> 0;
+export function keyHi(addressHi: number, step: number): number {
+  return (addressHi ^ Math.imul(step, 0x9e3779b1)) >>> 0;
 }
 
-/** The table key of (address, minute index), low half. */
-export function keyLo(addressLo: number, minute: number): number {
-  return (addressLo ^ Math.imul(minute ^ 0x5bd1e995, 0x85ebca6b)) >>> 0;
+/** The table key of (address, step index), low half. */
+export function keyLo(addressLo: number, step: number): number {
+  return (addressLo ^ Math.imul(step ^ 0x5bd1e995, 0x85ebca6b)) >>> 0;
 }
