@@ -1,5 +1,5 @@
 import type { AddressSteps } from './address-steps.ts';
-import { groupOf, RECENT_GROUPS, VIDEO_SKETCH } from './address-steps.ts';
+import { groupOf, RECENT_GROUP_STEPS, RECENT_GROUPS, VIDEO_SKETCH } from './address-steps.ts';
 import type { BotRules } from './bot-rules.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
 import { VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
@@ -31,6 +31,8 @@ export interface AddressJudgement {
 }
 
 const sketch = new Uint32Array(VIDEO_SKETCH);
+/** The window sums of the judgement under way (module scratch: judging allocates nothing). */
+const sums = { velocity: 0, views: 0, banded: 0, videos: 0, datacenter: false };
 
 /**
  * Judges one address at step index `step` from the whole-stream aggregates of the windows that
@@ -43,27 +45,24 @@ const sketch = new Uint32Array(VIDEO_SKETCH);
  */
 export function judgeAddress(table: AddressSteps, addressHi: number, addressLo: number, step: number, w: AddressWindows, out: AddressJudgement): boolean {
   const c = w.rules.config;
-  let velocity = 0;
-  let views = 0;
-  let banded = 0;
-  let videos = 0;
-  let datacenter = false;
+  sums.velocity = sums.views = sums.banded = sums.videos = 0;
+  sums.datacenter = false;
+  const first = step - w.longest + 1;
   const group = groupOf(step);
-  const recent = table.recentGroups(addressHi, addressLo, group);
-  for (let k = 0; k < w.longest; k++) {
-    const g = group - groupOf(step - k);
-    if (g < RECENT_GROUPS && (recent & (1 << g)) === 0) continue;
-    const slot = table.find(addressHi, addressLo, step - k);
-    if (slot < 0) continue;
-    const n = table.views(slot);
-    if (k < w.velocity) velocity += n;
-    if (k < w.pattern) {
-      views += n;
-      banded += table.banded(slot);
-    }
-    if (k < w.distinct) videos = table.mergeVideos(slot, sketch, videos);
-    datacenter ||= table.datacenter(slot);
+  // steps of groups older than the address's bitmap reaches (a window longer than it) are looked up one by one
+  const known = (group - RECENT_GROUPS + 1) * RECENT_GROUP_STEPS;
+  for (let s = first; s < known && s <= step; s++) addStep(table, addressHi, addressLo, step, s, w);
+  // the others only in the groups whose bit is set: an address has keys in a few steps of a window's many
+  const span = group - groupOf(first);
+  let bits = table.recentGroups(addressHi, addressLo, group);
+  if (span < RECENT_GROUPS - 1) bits &= 0xffffffff >>> (RECENT_GROUPS - 1 - span);
+  while (bits !== 0) {
+    const g = 31 - Math.clz32(bits);
+    bits &= ~(1 << g);
+    const from = (group - g) * RECENT_GROUP_STEPS;
+    for (let s = Math.max(from, first); s < from + RECENT_GROUP_STEPS && s <= step; s++) addStep(table, addressHi, addressLo, step, s, w);
   }
+  const { velocity, views, banded, videos, datacenter } = sums;
   let signals = 0;
   let total = 0;
   const weights = c.weights;
@@ -74,4 +73,19 @@ export function judgeAddress(table: AddressSteps, addressHi: number, addressLo: 
   out.signals = signals;
   out.score = Math.round(total * 1e6) / 1e6;
   return out.score >= c.threshold;
+}
+
+/** Adds step `s`'s aggregates of the address (if it has a key there) to the sums of the windows ending with `step` that reach it. */
+function addStep(table: AddressSteps, addressHi: number, addressLo: number, step: number, s: number, w: AddressWindows): void {
+  const slot = table.find(addressHi, addressLo, s);
+  if (slot < 0) return;
+  const k = step - s;
+  const n = table.views(slot);
+  if (k < w.velocity) sums.velocity += n;
+  if (k < w.pattern) {
+    sums.views += n;
+    sums.banded += table.banded(slot);
+  }
+  if (k < w.distinct) sums.videos = table.mergeVideos(slot, sketch, sums.videos);
+  if (table.datacenter(slot)) sums.datacenter = true;
 }
