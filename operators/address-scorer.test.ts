@@ -7,6 +7,7 @@ import { AddressPartitions, MINUTE, sourceMessages, STEP, T0, type SourceView } 
 import { AddressScorer } from './address-scorer.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
 import { SIGNAL_BIT } from './bot-scorer.ts';
+import { COVER_STEPS } from '../schemas/verdict-step.ts';
 
 const SECOND = 1_000;
 const FARM = 1;
@@ -59,6 +60,26 @@ describe('address stage', () => {
     // the limit, step 1 is over it and covers step 0), and final through step 2, which steps 3 and 4 cover.
     expect([0, 1, 2, 3, 4, 5].map((s) => parts.flagged(FARM, s))).toEqual([false, true, true, true, true, false]);
     expect(parts.watermarks[0]).toBe(T0 + 3 * STEP);
+  });
+
+  it('decides every view once the sources have marked 90 s past the start of its step (the two steps after it judged), not before 60 s', () => {
+    const scorer = new AddressScorer({ sourcePartitions: 1, rules: () => rulesWith() });
+    const out = new AddressRecordWriter(1);
+    const message = new AddressMessage();
+    let [oldest, newest] = [Number.POSITIVE_INFINITY, 0];
+    // a view every 0.7 s for ten minutes, each flush marking 5 s behind it, as a source does
+    for (let offset = 0, t = T0; t < T0 + 10 * MINUTE; offset++, t += 700) {
+      out.add(offset, t, 7, 8, 0, 1, 0);
+      const watermark = t - 5_000;
+      scorer.add(message.load(out.take(0, watermark, false)[0].value));
+      if (watermark < T0 + 2 * MINUTE) continue;
+      // every view before the verdict watermark is decided, every view from it on is not: its age is the wait
+      const undecidedFor = watermark - scorer.verdictWatermark;
+      [oldest, newest] = [Math.min(oldest, undecidedFor), Math.max(newest, undecidedFor)];
+    }
+    expect(newest).toBeLessThan((COVER_STEPS + 1) * STEP);
+    expect(newest).toBeGreaterThan((COVER_STEPS + 1) * STEP - 1_000);
+    expect(oldest).toBeGreaterThanOrEqual(COVER_STEPS * STEP);
   });
 
   it('counts a replayed record once, and late records and records for judged minutes not at all', () => {

@@ -186,7 +186,8 @@ export class AddressScorer {
         table.forEachOf(s, (slot) => {
           const hi = table.addressHiOf(slot);
           const lo = table.addressLoOf(slot);
-          for (let u = s + 1; u <= t; u++) if (table.find(hi, lo, u) >= 0) return; // judged from step u's list
+          // judged from step u's list if it has a key there (most addresses have none after s: no lookups)
+          if (table.latestStep(hi, lo) > s) for (let u = s + 1; u <= t; u++) if (table.find(hi, lo, u) >= 0) return;
           this.judgeOne(hi, lo, t);
         });
       }

@@ -38,10 +38,11 @@ export class AddressSteps {
   /** Slots by step index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its step). */
   private readonly byStep = new Map<number, { slots: Int32Array; n: number }>();
   // derived from the keys, not checkpointed (a restore rebuilds it as it reads them): per address,
-  // the latest group of steps it has a key in and which of the RECENT_GROUPS before have one too
+  // the latest step it has a key in and which of the RECENT_GROUPS groups of steps up to that one's
+  // have one too (exact unless the cap evicted the address: see `evicted`)
   private readonly byAddress: FingerprintTable;
-  private lastGroup = new Int32Array(0);
-  /** Bit d: the address has (or had) a key in a step of group lastGroup − d. */
+  private lastStep = new Int32Array(0);
+  /** Bit d: the address has (or had) a key in a step of group groupOf(lastStep) − d. */
   private recent = new Uint32Array(0);
   /** Keys dropped by the size cap while they could still matter. */
   evicted = 0;
@@ -58,7 +59,7 @@ export class AddressSteps {
       this.videos = resized(this.videos, capacity * VIDEO_SKETCH);
     });
     this.byAddress = new FingerprintTable(maxKeys, (capacity) => {
-      this.lastGroup = resized(this.lastGroup, capacity);
+      this.lastStep = resized(this.lastStep, capacity);
       this.recent = resized(this.recent, capacity);
     });
   }
@@ -70,7 +71,7 @@ export class AddressSteps {
   /** Bytes of the table's arrays as allocated now. */
   memoryBytes(): number {
     return this.table.memoryBytes() + this.step.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength
-      + this.byAddress.memoryBytes() + this.lastGroup.byteLength + this.recent.byteLength;
+      + this.byAddress.memoryBytes() + this.lastStep.byteLength + this.recent.byteLength;
   }
 
   /** The slot of (address, step index), or -1. */
@@ -95,11 +96,17 @@ export class AddressSteps {
   recentGroups(addressHi: number, addressLo: number, group: number): number {
     const e = this.byAddress.find(addressHi, addressLo);
     if (e < 0) return ALL_GROUPS; // not known: look everywhere
-    const d = this.lastGroup[e] - group;
+    const d = groupOf(this.lastStep[e]) - group;
     if (d < 0) return d <= -RECENT_GROUPS ? 0 : (this.recent[e] << -d) >>> 0; // the groups after the latest have none
     if (d >= RECENT_GROUPS) return ALL_GROUPS;
     // groups older than the bitmap reaches are not known
     return ((this.recent[e] >>> d) | (d === 0 ? 0 : ALL_GROUPS << (RECENT_GROUPS - d))) >>> 0;
+  }
+
+  /** The latest step the address has a key in, or +Infinity if it is not known (look everywhere). */
+  latestStep(addressHi: number, addressLo: number): number {
+    const e = this.byAddress.find(addressHi, addressLo);
+    return e < 0 ? Number.POSITIVE_INFINITY : this.lastStep[e];
   }
 
   stepOf(slot: number): number {
@@ -150,7 +157,7 @@ export class AddressSteps {
     for (let slot = this.table.oldest(); slot >= 0 && this.step[slot] < step; slot = this.table.oldest()) this.table.removeOldest();
     const byAddress = this.byAddress;
     const group = groupOf(step);
-    for (let e = byAddress.oldest(); e >= 0 && this.lastGroup[e] < group; e = byAddress.oldest()) byAddress.removeOldest();
+    for (let e = byAddress.oldest(); e >= 0 && groupOf(this.lastStep[e]) < group; e = byAddress.oldest()) byAddress.removeOldest();
   }
 
   /** Writes every key or those written since the last write (then marks): the size, then per key its address, step and aggregates. */
@@ -234,12 +241,12 @@ export class AddressSteps {
     this.bandCount[slot] = 0;
     this.dc[slot] = 0;
     this.videoCount[slot] = 0;
-    this.noteGroup(addressHi, addressLo, groupOf(step));
+    this.noteStep(addressHi, addressLo, step);
     return slot;
   }
 
-  /** Records in `byAddress` that the address has a key in a step of `group`; when full, the least recently active address is forgotten (counted as evicted). */
-  private noteGroup(addressHi: number, addressLo: number, group: number): void {
+  /** Records in `byAddress` that the address has a key in `step`; when full, the least recently active address is forgotten (counted as evicted). */
+  private noteStep(addressHi: number, addressLo: number, step: number): void {
     const byAddress = this.byAddress;
     let e = byAddress.find(addressHi, addressLo);
     if (e < 0) {
@@ -248,16 +255,19 @@ export class AddressSteps {
         this.evicted++;
       }
       e = byAddress.insert(addressHi, addressLo);
-      this.lastGroup[e] = group;
+      this.lastStep[e] = step;
       this.recent[e] = 1;
       return;
     }
     byAddress.touch(e);
-    const d = this.lastGroup[e] - group;
-    if (d < 0) {
-      this.recent[e] = d <= -RECENT_GROUPS ? 1 : ((this.recent[e] << -d) | 1) >>> 0;
-      this.lastGroup[e] = group;
-    } else if (d < RECENT_GROUPS) {
+    if (step > this.lastStep[e]) {
+      const d = groupOf(this.lastStep[e]) - groupOf(step);
+      this.lastStep[e] = step;
+      if (d < 0) this.recent[e] = d <= -RECENT_GROUPS ? 1 : ((this.recent[e] << -d) | 1) >>> 0;
+      return;
+    }
+    const d = groupOf(this.lastStep[e]) - groupOf(step);
+    if (d < RECENT_GROUPS) {
       this.recent[e] = (this.recent[e] | (1 << d)) >>> 0;
     }
   }
