@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
-import { AddressMessage, AddressRecordWriter } from '../schemas/address-messages.ts';
+import { AddressMessage, AddressRecordWriter, VerdictMessage } from '../schemas/address-messages.ts';
 import { AddressPartitions, MINUTE, sourceMessages, STEP, T0, type SourceView } from './address-fixtures.ts';
 import { AddressScorer } from './address-scorer.ts';
 import { rulesWith } from './bot-scorer-fixtures.ts';
@@ -80,6 +80,21 @@ describe('address stage', () => {
     expect(newest).toBeLessThan((COVER_STEPS + 1) * STEP);
     expect(newest).toBeGreaterThan((COVER_STEPS + 1) * STEP - 1_000);
     expect(oldest).toBeGreaterThanOrEqual(COVER_STEPS * STEP);
+  });
+
+  it('judges the steps after an address’s last views again under rules reloaded since (nothing it settled under the old ones is kept)', () => {
+    let rules = rulesWith();
+    const scorer = new AddressScorer({ sourcePartitions: 1, rules: () => rules });
+    const out = new AddressRecordWriter(1);
+    const message = new AddressMessage();
+    out.add(0, T0 + 1_000, 7, 8, 0, 1, 0);
+    out.add(1, T0 + 2_000, 7, 8, 0, 2, 0);
+    scorer.add(message.load(out.take(0, T0 + STEP, false)[0].value)); // step 0 judged: two views, nothing fires
+    expect(scorer.pendingFlags).toBe(0);
+    rules = rulesWith({ ipVelocity: { maxViews: 1 } });
+    scorer.add(message.load(out.take(0, T0 + 2 * STEP, false)[0].value)); // step 1: the same two views in its window are over the new limit
+    const v = new VerdictMessage().load(scorer.takeVerdicts(0));
+    expect([v.count, v.start(0), v.signals(0) & SIGNAL_BIT.ip_velocity]).toEqual([1, T0 + STEP, SIGNAL_BIT.ip_velocity]);
   });
 
   it('counts a replayed record once, and late records and records for judged minutes not at all', () => {

@@ -49,7 +49,7 @@ export class AddressScorer {
   // not checkpointed: flags judged since the last take, scratch
   private readonly out = new VerdictWriter();
   private windows: AddressWindows | null = null;
-  private readonly judgement: AddressJudgement = { signals: 0, score: 0 };
+  private readonly judgement: AddressJudgement = { signals: 0, score: 0, patternViews: 0 };
 
   constructor(options: { sourcePartitions: number; rules: () => BotRules; maxKeys?: number }) {
     this.sources = options.sourcePartitions;
@@ -166,7 +166,10 @@ export class AddressScorer {
     const end = stepOf(this.watermark) - 1; // the last step the watermark has passed
     if (!Number.isFinite(end) || end < this.nextStep) return;
     const rules = this.rules();
-    if (this.windows === null || this.windows.rules !== rules) this.windows = addressWindows(rules);
+    if (this.windows === null || this.windows.rules !== rules) {
+      if (this.windows !== null) this.table.unsettleAll();
+      this.windows = addressWindows(rules);
+    }
     this.judge(end);
   }
 
@@ -174,16 +177,22 @@ export class AddressScorer {
    * Judges steps nextStep … end: every address seen in a judged step or in one of the COVER_STEPS
    * before it, once per step. An address seen in s is judged at s + 1 … s + COVER_STEPS as well
    * (its windows there may flag it, and the flag covers s), from the list of the latest step it
-   * has a key in up to there.
+   * has a key in up to there — unless judging it at s settled it (see AddressSteps.settle).
    */
   private judge(end: number): void {
     const table = this.table;
     const steps = [...table.steps()].filter((s) => s <= end && s + COVER_STEPS >= this.nextStep).sort((a, b) => a - b);
     const start = Number.isFinite(this.nextStep) ? this.nextStep : (steps[0] ?? end);
     for (const s of steps) {
-      if (s >= start) table.forEachOf(s, (slot) => this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), s));
+      if (s >= start) {
+        const minViews = this.windows!.rules.config.watchPattern.minViews;
+        table.forEachOf(s, (slot) => {
+          if (!this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), s) && this.judgement.patternViews < minViews) table.settle(slot);
+        });
+      }
       for (let t = Math.max(s + 1, start); t <= Math.min(s + COVER_STEPS, end); t++) {
         table.forEachOf(s, (slot) => {
+          if (table.isSettled(slot)) return;
           const hi = table.addressHiOf(slot);
           const lo = table.addressLoOf(slot);
           // judged from step u's list if it has a key there (most addresses have none after s: no lookups)
@@ -196,7 +205,10 @@ export class AddressScorer {
     table.expire(this.nextStep - this.windows!.longest - COVER_STEPS);
   }
 
-  private judgeOne(hi: number, lo: number, step: number): void {
-    if (judgeAddress(this.table, hi, lo, step, this.windows!, this.judgement)) this.out.add(hi, lo, step * VERDICT_STEP_MS, this.judgement.signals, this.judgement.score);
+  /** Judges (address, step); sends a flag and returns true if flagged. */
+  private judgeOne(hi: number, lo: number, step: number): boolean {
+    if (!judgeAddress(this.table, hi, lo, step, this.windows!, this.judgement)) return false;
+    this.out.add(hi, lo, step * VERDICT_STEP_MS, this.judgement.signals, this.judgement.score);
+    return true;
   }
 }

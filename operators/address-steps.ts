@@ -34,6 +34,8 @@ export class AddressSteps {
   private dc = new Uint8Array(0);
   private videoCount = new Uint8Array(0);
   private videos = new Uint32Array(0);
+  /** Not checkpointed: 1 once judging the key's step showed its address cannot be flagged while it has no key after it (see `settle`). */
+  private settled = new Uint8Array(0);
   private readonly table: FingerprintTable;
   /** Slots by step index, as they were added (a slot the cap evicted and reused elsewhere stays listed: check its step). */
   private readonly byStep = new Map<number, { slots: Int32Array; n: number }>();
@@ -57,6 +59,7 @@ export class AddressSteps {
       this.dc = resized(this.dc, capacity);
       this.videoCount = resized(this.videoCount, capacity);
       this.videos = resized(this.videos, capacity * VIDEO_SKETCH);
+      this.settled = resized(this.settled, capacity);
     });
     this.byAddress = new FingerprintTable(maxKeys, (capacity) => {
       this.lastStep = resized(this.lastStep, capacity);
@@ -70,7 +73,7 @@ export class AddressSteps {
 
   /** Bytes of the table's arrays as allocated now. */
   memoryBytes(): number {
-    return this.table.memoryBytes() + this.step.byteLength * 6 + this.dc.byteLength * 2 + this.videos.byteLength
+    return this.table.memoryBytes() + this.step.byteLength * 6 + this.dc.byteLength * 3 + this.videos.byteLength
       + this.byAddress.memoryBytes() + this.lastStep.byteLength + this.recent.byteLength;
   }
 
@@ -101,6 +104,25 @@ export class AddressSteps {
     if (d >= RECENT_GROUPS) return ALL_GROUPS;
     // groups older than the bitmap reaches are not known
     return ((this.recent[e] >>> d) | (d === 0 ? 0 : ALL_GROUPS << (RECENT_GROUPS - d))) >>> 0;
+  }
+
+  /**
+   * Marks a key whose step was judged unflagged with windows that the rule's monotone signals (sums,
+   * sets, any-of) cannot exceed later, and too few views for the watch pattern: the windows of a
+   * later step that hold no newer key of the address hold less, so judging it there would not flag
+   * it either. Derived, not checkpointed; cleared when the key gets more views or the rules change.
+   */
+  settle(slot: number): void {
+    this.settled[slot] = 1;
+  }
+
+  isSettled(slot: number): boolean {
+    return this.settled[slot] === 1;
+  }
+
+  /** Clears every key's `settle` mark (the rules changed). */
+  unsettleAll(): void {
+    this.settled.fill(0);
   }
 
   /** The latest step the address has a key in, or +Infinity if it is not known (look everywhere). */
@@ -219,6 +241,7 @@ export class AddressSteps {
     let slot = table.find(hi, lo);
     if (slot >= 0) {
       table.touch(slot);
+      this.settled[slot] = 0;
       return slot;
     }
     if (table.size >= table.maxEntries) {
@@ -241,6 +264,7 @@ export class AddressSteps {
     this.bandCount[slot] = 0;
     this.dc[slot] = 0;
     this.videoCount[slot] = 0;
+    this.settled[slot] = 0;
     this.noteStep(addressHi, addressLo, step);
     return slot;
   }

@@ -26,7 +26,7 @@ function reference(table: AddressSteps, hi: number, lo: number, step: number, w:
   if (velocity > c.ipVelocity.maxViews) (signals |= SIGNAL_BIT.ip_velocity), (total += c.weights.ip_velocity);
   if (views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views) (signals |= SIGNAL_BIT.watch_pattern), (total += c.weights.watch_pattern);
   if (c.replay.maxDistinctVideos < VIDEO_SKETCH && distinct > c.replay.maxDistinctVideos) (signals |= SIGNAL_BIT.replay_rate), (total += c.weights.replay_rate);
-  return { signals, score: Math.round(total * 1e6) / 1e6 };
+  return { signals, score: Math.round(total * 1e6) / 1e6, patternViews: views };
 }
 
 describe('judgeAddress', () => {
@@ -51,7 +51,7 @@ describe('judgeAddress', () => {
           for (const a of adds) table.add(a.address, a.address + 100, 5000 + a.step, a.video, a.band, a.dc === 0);
           const w = addressWindows(rulesOf(which, maxViews));
           expect(w.longest).toBe(which === 0 ? 60 : 90);
-          const out: AddressJudgement = { signals: 0, score: 0 };
+          const out: AddressJudgement = { signals: 0, score: 0, patternViews: 0 };
           for (const step of judged) {
             for (let address = 0; address <= 3; address++) {
               judgeAddress(table, address, address + 100, 5000 + step, w, out);

@@ -28,6 +28,8 @@ export function addressWindows(rules: BotRules): AddressWindows {
 export interface AddressJudgement {
   signals: number;
   score: number;
+  /** Views in the watch-pattern window: below `minViews`, the pattern cannot fire in any window that holds no more of the address's views. */
+  patternViews: number;
 }
 
 const sketch = new Uint32Array(VIDEO_SKETCH);
@@ -72,6 +74,7 @@ export function judgeAddress(table: AddressSteps, addressHi: number, addressLo: 
   if (c.replay.maxDistinctVideos < VIDEO_SKETCH && videos > c.replay.maxDistinctVideos) (signals |= SIGNAL_BIT.replay_rate), (total += weights.replay_rate);
   out.signals = signals;
   out.score = Math.round(total * 1e6) / 1e6;
+  out.patternViews = views;
   return out.score >= c.threshold;
 }
 
