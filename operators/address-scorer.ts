@@ -49,7 +49,7 @@ export class AddressScorer {
   // not checkpointed: flags judged since the last take, scratch
   private readonly out = new VerdictWriter();
   private windows: AddressWindows | null = null;
-  private readonly judgement: AddressJudgement = { signals: 0, score: 0, patternViews: 0 };
+  private readonly judgement: AddressJudgement = { signals: 0, score: 0, quietOnLess: false };
 
   constructor(options: { sourcePartitions: number; rules: () => BotRules; maxKeys?: number }) {
     this.sources = options.sourcePartitions;
@@ -185,9 +185,9 @@ export class AddressScorer {
     const start = Number.isFinite(this.nextStep) ? this.nextStep : (steps[0] ?? end);
     for (const s of steps) {
       if (s >= start) {
-        const minViews = this.windows!.rules.config.watchPattern.minViews;
         table.forEachOf(s, (slot) => {
-          if (!this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), s) && this.judgement.patternViews < minViews) table.settle(slot);
+          this.judgeOne(table.addressHiOf(slot), table.addressLoOf(slot), s);
+          if (this.judgement.quietOnLess) table.settle(slot);
         });
       }
       for (let t = Math.max(s + 1, start); t <= Math.min(s + COVER_STEPS, end); t++) {

@@ -107,10 +107,9 @@ export class AddressSteps {
   }
 
   /**
-   * Marks a key whose step was judged unflagged with windows that the rule's monotone signals (sums,
-   * sets, any-of) cannot exceed later, and too few views for the watch pattern: the windows of a
+   * Marks a key whose step was judged quiet on less (AddressJudgement.quietOnLess): the windows of a
    * later step that hold no newer key of the address hold less, so judging it there would not flag
-   * it either. Derived, not checkpointed; cleared when the key gets more views or the rules change.
+   * it. Derived, not checkpointed; cleared when the key gets more views or the rules change.
    */
   settle(slot: number): void {
     this.settled[slot] = 1;

@@ -26,7 +26,9 @@ function reference(table: AddressSteps, hi: number, lo: number, step: number, w:
   if (velocity > c.ipVelocity.maxViews) (signals |= SIGNAL_BIT.ip_velocity), (total += c.weights.ip_velocity);
   if (views >= c.watchPattern.minViews && banded >= c.watchPattern.minFraction * views) (signals |= SIGNAL_BIT.watch_pattern), (total += c.weights.watch_pattern);
   if (c.replay.maxDistinctVideos < VIDEO_SKETCH && distinct > c.replay.maxDistinctVideos) (signals |= SIGNAL_BIT.replay_rate), (total += c.weights.replay_rate);
-  return { signals, score: Math.round(total * 1e6) / 1e6, patternViews: views };
+  const score = Math.round(total * 1e6) / 1e6;
+  const p = c.watchPattern;
+  return { signals, score, quietOnLess: score < c.threshold && (views < p.minViews || banded < p.minFraction * p.minViews) };
 }
 
 describe('judgeAddress', () => {
@@ -51,7 +53,7 @@ describe('judgeAddress', () => {
           for (const a of adds) table.add(a.address, a.address + 100, 5000 + a.step, a.video, a.band, a.dc === 0);
           const w = addressWindows(rulesOf(which, maxViews));
           expect(w.longest).toBe(which === 0 ? 60 : 90);
-          const out: AddressJudgement = { signals: 0, score: 0, patternViews: 0 };
+          const out: AddressJudgement = { signals: 0, score: 0, quietOnLess: false };
           for (const step of judged) {
             for (let address = 0; address <= 3; address++) {
               judgeAddress(table, address, address + 100, 5000 + step, w, out);
@@ -62,5 +64,32 @@ describe('judgeAddress', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('calls a judgement quiet on less only when no later step whose windows hold no newer view of the address flags it', () => {
+    let quiet = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ address: fc.nat(3), step: fc.nat(60), video: fc.nat(30), band: fc.nat(3), dc: fc.nat(40) }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 40 }),
+        (adds, maxViews) => {
+          const table = new AddressSteps(10_000);
+          for (const a of adds) table.add(a.address, a.address + 100, 5000 + a.step, a.video, a.band > 0, a.dc === 0);
+          const w = addressWindows(rulesWith({ ipVelocity: { maxViews }, watchPattern: { minViews: 2, minFraction: 0.5 } }));
+          const out: AddressJudgement = { signals: 0, score: 0, quietOnLess: false };
+          for (let address = 0; address <= 3; address++) {
+            for (let s = 5000; s <= 5060; s++) {
+              if (table.find(address, address + 100, s) < 0) continue;
+              judgeAddress(table, address, address + 100, s, w, out);
+              if (!out.quietOnLess) continue;
+              quiet++;
+              for (let t = s + 1; t <= s + 2 && table.find(address, address + 100, t) < 0; t++) expect(judgeAddress(table, address, address + 100, t, w, out)).toBe(false);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(quiet).toBeGreaterThan(100);
   });
 });

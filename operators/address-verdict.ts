@@ -28,8 +28,13 @@ export function addressWindows(rules: BotRules): AddressWindows {
 export interface AddressJudgement {
   signals: number;
   score: number;
-  /** Views in the watch-pattern window: below `minViews`, the pattern cannot fire in any window that holds no more of the address's views. */
-  patternViews: number;
+  /**
+   * Whether no window that holds only some of these windows' views could flag the address either:
+   * unflagged, and the watch pattern out of reach (fewer views than `minViews`, or fewer banded ones
+   * than `minFraction` of `minViews`). Every other signal is a sum, a set or an any-of, which a subset
+   * cannot raise, and weights are at least 0.
+   */
+  quietOnLess: boolean;
 }
 
 const sketch = new Uint32Array(VIDEO_SKETCH);
@@ -74,8 +79,9 @@ export function judgeAddress(table: AddressSteps, addressHi: number, addressLo: 
   if (c.replay.maxDistinctVideos < VIDEO_SKETCH && videos > c.replay.maxDistinctVideos) (signals |= SIGNAL_BIT.replay_rate), (total += weights.replay_rate);
   out.signals = signals;
   out.score = Math.round(total * 1e6) / 1e6;
-  out.patternViews = views;
-  return out.score >= c.threshold;
+  const flagged = out.score >= c.threshold;
+  out.quietOnLess = !flagged && (views < c.watchPattern.minViews || banded < c.watchPattern.minFraction * c.watchPattern.minViews);
+  return flagged;
 }
 
 /** Adds step `s`'s aggregates of the address (if it has a key there) to the sums of the windows ending with `step` that reach it. */
