@@ -24,7 +24,8 @@ import type { IpHasher } from './ip-privacy.ts';
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order. A "VTS4" link is the
- * same but for its address verdicts, which are per minute (before verdict steps): it is read as well.
+ * same but for its address flags and held views, which are per minute (before verdict steps): it is
+ * read as well.
  */
 const MAGIC = Buffer.from('VTS5');
 const PER_MINUTE_MAGIC = Buffer.from('VTS4');
