@@ -5,7 +5,10 @@
 // The job runs with bench/soak.config.json (10-min dedup horizons) and bench/soak.bot-rules.json
 // (10-min bot windows), so all its state reaches its steady size within the run, unless VT_CONFIG
 // or VT_BOT_RULES name other files.
-// writes bench/results/soak.json and soak.md (RSS, heap and lag every 15 s).
+// writes bench/results/soak.json and soak.md (RSS, heap, lag and the watermarks' delays every
+// `--sample-seconds`, 15 by default). How long a provisional view can stand is the verdict
+// watermark's delay: sample it often to catch its peaks, e.g.
+//   npx tsx bench/soak.ts --minutes 5 --rate 5000 --warmup-minutes 2 --sample-seconds 0.5
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,12 +18,14 @@ import { connectProducer, produceEvents } from '../pipeline/produce.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { infraUp } from '../infra/services.ts';
 import { metricSum as metric } from '../pipeline/metrics.ts';
+import { percentile } from './percentile.ts';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' }, 'warmup-minutes': { type: 'string', default: '60' } } });
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, rate: { type: 'string', default: '3000' }, port: { type: 'string', default: '19465' }, 'warmup-minutes': { type: 'string', default: '60' }, 'sample-seconds': { type: 'string', default: '15' } } });
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const port = Number(values.port);
 const warmup = Number(values['warmup-minutes']);
+const sampleMs = Number(values['sample-seconds']) * 1000;
 await infraUp();
 const config = resolveJobConfig({});
 const topic = `soak-${Date.now().toString(36)}`;
@@ -55,9 +60,9 @@ const feeding = (async () => {
   await produceEvents(producer, topic, batch);
 })();
 
-const samples: { minute: number; produced: number; rssMiB: number; heapUsedMiB: number; lag: number; dedupEntries: number; botKeys: number; watermarkDelayS: number }[] = [];
+const samples: { minute: number; produced: number; rssMiB: number; heapUsedMiB: number; lag: number; dedupEntries: number; botKeys: number; watermarkDelayS: number; verdictDelayS: number; provisionalViews: number }[] = [];
 while (Date.now() < end) {
-  await sleep(15_000);
+  await sleep(sampleMs);
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
   if (!text) continue;
   samples.push({
@@ -68,7 +73,9 @@ while (Date.now() < end) {
     lag: metric(text, 'viewtally_consumer_lag{'),
     dedupEntries: metric(text, 'viewtally_dedup_entries'),
     botKeys: metric(text, 'viewtally_bot_keys'),
-    watermarkDelayS: Math.round(metric(text, 'viewtally_watermark_delay_seconds')),
+    watermarkDelayS: Math.round(metric(text, 'viewtally_watermark_delay_seconds') * 10) / 10,
+    verdictDelayS: Math.round(metric(text, 'viewtally_verdict_watermark_delay_seconds') * 10) / 10,
+    provisionalViews: metric(text, 'viewtally_provisional_views'),
   });
   process.stderr.write(`\r${JSON.stringify(samples[samples.length - 1])}   `);
 }
@@ -78,6 +85,7 @@ await new Promise((r) => job.once('exit', r));
 await producer.disconnect();
 
 const after = samples.filter((s) => s.minute >= 5);
+const verdictDelays = samples.filter((s) => s.minute >= 2 && Number.isFinite(s.verdictDelayS)).map((s) => s.verdictDelayS).sort((a, b) => a - b);
 const summary = {
   topic,
   config: JSON.parse(readFileSync(configFile, 'utf8')),
@@ -88,13 +96,15 @@ const summary = {
   rssMiB: { first: samples[0]?.rssMiB, afterWarmup: { min: Math.min(...after.map((s) => s.rssMiB)), max: Math.max(...after.map((s) => s.rssMiB)) }, last: samples.at(-1)?.rssMiB },
   heapUsedMiB: { afterWarmup: { min: Math.min(...after.map((s) => s.heapUsedMiB)), max: Math.max(...after.map((s) => s.heapUsedMiB)) }, last: samples.at(-1)?.heapUsedMiB },
   lag: { max: Math.max(...samples.map((s) => s.lag)), last: samples.at(-1)?.lag },
+  // no undecided view is older than this (wall clock − verdict watermark); from minute 2, once steps are judged
+  verdictDelayS: { fromMinute2: { min: verdictDelays[0], p50: percentile(verdictDelays, 50), max: verdictDelays.at(-1) } },
   samples,
 };
 const dir = new URL('./results/', import.meta.url).pathname;
 writeFileSync(`${dir}soak.json`, JSON.stringify(summary, null, 2));
 writeFileSync(
   `${dir}soak.md`,
-  [`# Soak: ${minutes} min at ${rate} events/s (${produced} events)`, '', '| minute | produced | RSS MiB | heap used MiB | lag | dedup entries | bot keys | watermark delay s |', '|---|---|---|---|---|---|---|---|', ...samples.map((s) => `| ${s.minute} | ${s.produced} | ${s.rssMiB} | ${s.heapUsedMiB} | ${s.lag} | ${s.dedupEntries} | ${s.botKeys} | ${s.watermarkDelayS} |`)].join('\n') + '\n',
+  [`# Soak: ${minutes} min at ${rate} events/s (${produced} events)`, '', '| minute | produced | RSS MiB | heap used MiB | lag | dedup entries | bot keys | watermark delay s | verdict delay s | provisional views |', '|---|---|---|---|---|---|---|---|---|---|', ...samples.map((s) => `| ${s.minute} | ${s.produced} | ${s.rssMiB} | ${s.heapUsedMiB} | ${s.lag} | ${s.dedupEntries} | ${s.botKeys} | ${s.watermarkDelayS} | ${s.verdictDelayS} | ${s.provisionalViews} |`)].join('\n') + '\n',
 );
 console.log(JSON.stringify({ ...summary, samples: samples.length }));
 process.exit(0);
