@@ -247,4 +247,26 @@ describe('address join (the counting stage side)', () => {
     restored.release(T0, (r) => released.push(r.offset));
     expect(released).toEqual([0]);
   });
+
+  it('decides a view held per minute by its own step: a flag of its step makes it a bot, with what its rejected row needs', () => {
+    // held by this release at T0 + 10 s (step T0 / STEP), then its group's index turned into its minute's, as that release stored it
+    const join = new AddressJoin(1);
+    join.join(record(0, T0 + 10_000, FARM, 'counted'));
+    const stored = new BinaryWriter();
+    join.write(stored, false);
+    const bytes = stored.copy();
+    const [stepIndex, minuteIndex] = [Buffer.alloc(8), Buffer.alloc(8)];
+    stepIndex.writeDoubleLE(T0 / STEP);
+    minuteIndex.writeDoubleLE(T0 / MINUTE);
+    const at = bytes.indexOf(stepIndex);
+    expect(at).toBeGreaterThan(0);
+    minuteIndex.copy(bytes, at);
+    const restored = new AddressJoin(1);
+    restored.read(new BinaryReader(bytes), true, true);
+    // FARM's flag of step 0 covers the view's step, not the step it is held under (1)
+    restored.readVerdicts(verdicts(0, T0 + MINUTE, [[FARM, 0]]), 0);
+    const released: string[] = [];
+    restored.release(T0, (r) => released.push(`${r.offset}:${r.outcome}:${r.event!.ip}`));
+    expect(released).toEqual(['0:bot:73.1.2.3']);
+  });
 });

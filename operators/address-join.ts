@@ -75,9 +75,8 @@ export class AddressJoin {
   release(watermark: number, take: (r: ViewRecord) => void): void {
     this.held.release(
       (step) => this.verdicts.decidedBefore((step + 1) * VERDICT_STEP_MS),
-      (hi, lo, step) => this.verdicts.flagOf(hi, lo, step) >= 0,
-      (r) => {
-        const flag = this.verdicts.flagOf(r.addressHi, r.addressLo, stepOf(r.event!.ts));
+      (hi, lo, step) => this.verdicts.flagOf(hi, lo, step),
+      (r, flag) => {
         if (flag >= 0) {
           r.outcome = 'bot';
           r.bot = this.verdictOf(flag);
@@ -185,9 +184,9 @@ export function provisionallyCounted(links: ReadonlyArray<{ state: BinaryReader;
   const ledger = new ProvisionalLedger();
   join.held.release(
     () => true,
-    () => false,
-    (v) => {
-      if (v.outcome !== 'counted' || join.verdicts.flagOf(v.addressHi, v.addressLo, stepOf(v.event!.ts)) >= 0) return;
+    (hi, lo, step) => join.verdicts.flagOf(hi, lo, step),
+    (v, flag) => {
+      if (v.outcome !== 'counted' || flag >= 0) return;
       views.set(v.event!.video_id, (views.get(v.event!.video_id) ?? 0) + 1);
       ledger.add(v);
     },

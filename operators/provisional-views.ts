@@ -84,12 +84,14 @@ export class ProvisionalViews {
 
   /**
    * Releases every view of the steps that `isFinal` says are decided, oldest step first, each
-   * as a record with its provisional outcome and address key (the caller decides the final outcome
-   * from the verdicts); the record and its event are reused between calls. What only a bot's
-   * `rejected_views` row needs (event id, IP, user agent) is read only for views `flagged` says are
-   * bots; for the others those fields are empty.
+   * as a record with its provisional outcome and address key, and the flag `flagOf` finds for its
+   * address and step (-1 for none: the caller decides the final outcome from it; the step is the
+   * view's own, which in views held per minute before verdict steps is not the one they are held
+   * under); the record and its event are reused
+   * between calls. What only a bot's `rejected_views` row needs (event id, IP, user agent) is read
+   * only for flagged views; for the others those fields are empty.
    */
-  release(isFinal: (step: number) => boolean, flagged: (addressHi: number, addressLo: number, step: number) => boolean, take: (r: ViewRecord) => void): void {
+  release(isFinal: (step: number) => boolean, flagOf: (addressHi: number, addressLo: number, step: number) => number, take: (r: ViewRecord, flag: number) => void): void {
     const due = [...this.steps.keys()].filter(isFinal).sort((a, b) => a - b);
     const r = this.record;
     const e = this.event;
@@ -113,7 +115,8 @@ export class ProvisionalViews {
         e.channel_id = rd.string();
         e.category = rd.string();
         e.country = rd.string();
-        if (flagged(r.addressHi, r.addressLo, step)) {
+        const flag = flagOf(r.addressHi, r.addressLo, stepOf(e.ts));
+        if (flag >= 0) {
           e.event_id = rd.string();
           e.ip = rd.string();
           e.user_agent = rd.string();
@@ -126,7 +129,7 @@ export class ProvisionalViews {
         r.bot = null;
         r.late = false;
         r.held = false;
-        take(r);
+        take(r, flag);
       }
     }
   }
