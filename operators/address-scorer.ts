@@ -4,7 +4,7 @@ import { RECORD_BAND, RECORD_DATACENTER, RECORD_LATE, VerdictWriter, type Addres
 import { AddressSteps } from './address-steps.ts';
 import { addressWindows, judgeAddress, type AddressJudgement, type AddressWindows } from './address-verdict.ts';
 import type { BotRules } from './bot-rules.ts';
-import { COVER_STEPS, lastStepOfMinute, stepOf, STEPS_PER_MINUTE, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
+import { COVER_STEPS, firstStepOfMinute, lastStepOfMinute, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
 /** Counters of what the stage set aside. */
 export interface AddressScorerStats {
@@ -142,7 +142,7 @@ export class AddressScorer {
     }
     this.watermark = r.f64();
     const next = r.f64();
-    this.nextStep = perMinute ? next * STEPS_PER_MINUTE : next;
+    this.nextStep = perMinute ? firstStepOfMinute(next) : next;
     this.stats.duplicates = r.f64();
     this.stats.late = r.f64();
     this.stats.tooLate = r.f64();
@@ -205,10 +205,8 @@ export class AddressScorer {
     table.expire(this.nextStep - this.windows!.longest - COVER_STEPS);
   }
 
-  /** Judges (address, step); sends a flag and returns true if flagged. */
-  private judgeOne(hi: number, lo: number, step: number): boolean {
-    if (!judgeAddress(this.table, hi, lo, step, this.windows!, this.judgement)) return false;
-    this.out.add(hi, lo, step * VERDICT_STEP_MS, this.judgement.signals, this.judgement.score);
-    return true;
+  /** Judges (address, step) into `judgement`; sends a flag if flagged. */
+  private judgeOne(hi: number, lo: number, step: number): void {
+    if (judgeAddress(this.table, hi, lo, step, this.windows!, this.judgement)) this.out.add(hi, lo, step * VERDICT_STEP_MS, this.judgement.signals, this.judgement.score);
   }
 }

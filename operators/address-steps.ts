@@ -130,10 +130,6 @@ export class AddressSteps {
     return e < 0 ? Number.POSITIVE_INFINITY : this.lastStep[e];
   }
 
-  stepOf(slot: number): number {
-    return this.step[slot];
-  }
-
   addressHiOf(slot: number): number {
     return this.addressHi[slot];
   }

@@ -1,7 +1,7 @@
 import type { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import type { VerdictMessage } from '../schemas/address-messages.ts';
-import { COVER_STEPS, stepOf, STEPS_PER_MINUTE, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
+import { COVER_STEPS, firstStepOfMinute, lastStepOfMinute, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 import { keyHi, keyLo } from './address-steps.ts';
 import { FingerprintTable } from './fingerprint-table.ts';
 import { resized } from './typed-arrays.ts';
@@ -166,7 +166,7 @@ export class AddressVerdicts {
       const hi = keyHi(khi, index);
       const lo = keyLo(klo, index);
       if (!perMinute) this.hold(hi, lo, index, signals, score);
-      else for (let step = index * STEPS_PER_MINUTE; step < (index + 1) * STEPS_PER_MINUTE; step++) this.hold(hi, lo, step, signals, score);
+      else for (let step = firstStepOfMinute(index); step <= lastStepOfMinute(index); step++) this.hold(hi, lo, step, signals, score);
     }
     this.corrections.reset();
     this.correctionCount = 0;

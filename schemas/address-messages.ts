@@ -21,6 +21,8 @@ export const RECORD_BYTES = 33;
 export const FLAG_BYTES = 21;
 const RECORD_VERSION = 1;
 const VERDICT_VERSION = 2;
+/** The verdict messages written before verdict steps: the same layout, flags per minute. */
+const MINUTE_VERDICT_VERSION = 1;
 /** The interval of a flag in a version 1 verdict message. */
 const MINUTE_INTERVAL_MS = 60_000;
 const RECORD_HEADER = 1 + 4 + 8 + 1 + 4;
@@ -231,9 +233,9 @@ export class VerdictMessage {
   private buf: Buffer = Buffer.alloc(0);
 
   load(buf: Buffer): this {
-    if (buf.length < VERDICT_HEADER || (buf[0] !== VERDICT_VERSION && buf[0] !== 1)) throw new RangeError(`not an address-verdict message (${buf.length} bytes, version ${buf[0]})`);
+    if (buf.length < VERDICT_HEADER || (buf[0] !== VERDICT_VERSION && buf[0] !== MINUTE_VERDICT_VERSION)) throw new RangeError(`not an address-verdict message (${buf.length} bytes, version ${buf[0]})`);
     this.buf = buf;
-    this.intervalMs = buf[0] === 1 ? MINUTE_INTERVAL_MS : VERDICT_STEP_MS;
+    this.intervalMs = buf[0] === MINUTE_VERDICT_VERSION ? MINUTE_INTERVAL_MS : VERDICT_STEP_MS;
     this.addressPartition = buf.readUInt32LE(1);
     this.watermark = buf.readDoubleLE(5);
     this.count = buf.readUInt32LE(13);

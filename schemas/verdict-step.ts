@@ -18,9 +18,14 @@ export function stepOf(ts: number): number {
 }
 
 /** Verdict steps in a minute: state and verdicts written per minute, before there were steps, are read with it. */
-export const STEPS_PER_MINUTE = 60_000 / VERDICT_STEP_MS;
+const STEPS_PER_MINUTE = 60_000 / VERDICT_STEP_MS;
+
+/** The first verdict step of a minute index (where judging was, in state written per minute). */
+export function firstStepOfMinute(minute: number): number {
+  return minute * STEPS_PER_MINUTE;
+}
 
 /** The last verdict step of a minute index: what a minute's aggregates or held views become in state written per minute. */
 export function lastStepOfMinute(minute: number): number {
-  return (minute + 1) * STEPS_PER_MINUTE - 1;
+  return firstStepOfMinute(minute + 1) - 1;
 }
