@@ -24,7 +24,7 @@ import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
 const MINUTE = 60_000;
 /** The writers of state links, shared by the tasks of a thread (each worker thread has its own). */
-const stateWriters = new WriterPool(2);
+const stateWriters = new WriterPool();
 
 
 /** One partition as this worker owns it: its operator state, and what waits to be flushed. */
@@ -51,7 +51,7 @@ export class PartitionTask {
   /** Writers whose bytes the checkpoint being stored holds: back to the pool once its block is written. */
   private lent: Array<[WriterPool, BinaryWriter]> = [];
   /** Each kind of row a block holds alternates between two writers of its own: one filling, one lent. */
-  private readonly rowWriters = { views: new WriterPool(1), outcomes: new WriterPool(1), rejected: new WriterPool(1) };
+  private readonly rowWriters = { views: new WriterPool(), outcomes: new WriterPool(), rejected: new WriterPool() };
   // not checkpointed: outputs since the last flush, and where the sinks are
   /** Live counters already hold the events before this offset: a replay must not add them again. */
   private liveSkipBelow: number;

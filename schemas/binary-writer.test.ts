@@ -41,18 +41,16 @@ describe('BinaryWriter.u32At', () => {
 });
 
 describe('WriterPool', () => {
-  it('hands a given-back writer out again, emptied, and keeps no more than it is told', () => {
-    const pool = new WriterPool(1);
-    const a = pool.take();
-    a.u32(7);
-    const b = pool.take();
-    expect(b).not.toBe(a);
-    pool.give(a);
-    pool.give(b);
-    const again = pool.take();
-    expect(again).toBe(a);
-    expect(again.length).toBe(0);
-    expect(pool.take()).not.toBe(b);
+  it('hands given-back writers out again, emptied, as many as were out at once, and new ones beyond them', () => {
+    const pool = new WriterPool();
+    const out = [pool.take(), pool.take(), pool.take()];
+    out[0].u32(7);
+    expect(new Set(out).size).toBe(3);
+    for (const w of out) pool.give(w);
+    const again = [pool.take(), pool.take(), pool.take()];
+    expect(new Set(again)).toEqual(new Set(out));
+    expect(again.map((w) => w.length)).toEqual([0, 0, 0]);
+    expect(out).not.toContain(pool.take());
   });
 });
 

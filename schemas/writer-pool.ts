@@ -3,16 +3,13 @@ import { BinaryWriter } from './binary-writer.ts';
 /**
  * Writers lent out with a checkpoint and given back once its write is done, so that the next
  * checkpoint writes into memory already mapped: here a first touch of fresh memory costs about
- * 1 ms per MB, more than writing the bytes into it. A writer not given back (its write failed, or
- * its bytes are kept) is left to the collector; at most `keep` idle writers are held.
+ * 1 ms per MB, more than writing the bytes into it. Every writer given back is kept: the pool
+ * holds as many as were ever out at once (every partition of a thread can have a checkpoint in
+ * flight), so in a steady state no checkpoint starts from a fresh writer. A writer not given back
+ * (its write failed, or its bytes are kept) is left to the collector.
  */
 export class WriterPool {
   private readonly idle: BinaryWriter[] = [];
-  private readonly keep: number;
-
-  constructor(keep: number) {
-    this.keep = keep;
-  }
 
   /** An empty writer: an idle one, or a new one. */
   take(): BinaryWriter {
@@ -23,6 +20,6 @@ export class WriterPool {
 
   /** Takes a writer back whose bytes nobody reads any more. */
   give(w: BinaryWriter): void {
-    if (this.idle.length < this.keep) this.idle.push(w);
+    this.idle.push(w);
   }
 }
