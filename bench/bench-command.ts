@@ -18,11 +18,11 @@ export function benchCommand(): Command {
     .option('--dashboard-rows <n>', 'minute rows of the dashboard history (default 2 000 000)', positive)
     .option('--dashboard-runs <n>', 'runs per dashboard query', positive)
     .option('--dashboard-only', 'only the dashboard measure, written to bench/results/dashboard-<rows>.json (101000000 rows: dashboard-100m.json)')
-    .option('--job-only', 'only the limit lines and the job with one worker, printed (not written): one change, one measure')
+    .option('--job-only', 'only the limit lines and the job (one worker thread, or --workers), printed (not written): one change, one measure')
     .option('--freshness-only', 'only the freshness measure (--fresh-rate, --fresh-seconds, --workers), printed (not written): one change, one measure')
     .option('--clients <list>', 'Kafka clients for the limit line: kafkajs,platformatic', (v: string) => v.split(',').map((s) => s.trim()))
     .option('--profile', 'run the job under node --cpu-prof and report its hot spots')
-    .option('--workers <n>', 'worker threads of the second job line (default: the number of cores)', positive)
+    .option('--workers <n>', 'worker threads of the second job line (default: the number of cores); with --job-only, of its one job line (default 1)', positive)
     .option('--job-node-args <flags>', 'extra node flags for the job processes, an experiment (e.g. "--max-semi-space-size=64")')
     .option('--no-cluster', 'skip the job line on the local cluster (three Kafka brokers, Redis Cluster); --tiny skips it too')
     .option('--no-reuse', 'produce the pre-loaded topic afresh even if an earlier run left one')
@@ -48,6 +48,7 @@ export function benchCommand(): Command {
       if (typeof flags.jobNodeArgs === 'string') options.jobNodeArgs = flags.jobNodeArgs.split(' ').filter(Boolean);
       options.dashboardOnly = Boolean(flags.dashboardOnly);
       options.jobOnly = Boolean(flags.jobOnly);
+      if (options.jobOnly && flags.workers === undefined) options.workers = 1;
       options.freshnessOnly = Boolean(flags.freshnessOnly);
       options.reuse = flags.reuse !== false;
       if (flags.cluster === false) options.cluster = false;

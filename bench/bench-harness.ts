@@ -256,7 +256,7 @@ async function measureFreshness(options: BenchOptions, ctx: Parameters<typeof ru
   return attempts;
 }
 
-/** `--job-only`: the job with one worker beside the limit lines of the same run, its profile, printed as one JSON line. */
+/** `--job-only`: the job (`--workers`, one thread by default) beside the limit lines of the same run, its profile, printed as one JSON line. */
 async function jobAgainstLimit(
   ctx: LineContext,
   options: BenchOptions,
@@ -266,10 +266,10 @@ async function jobAgainstLimit(
   log: (line: string) => void,
 ): Promise<JobRunResult> {
   const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
-  const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
+  const job = await phase('job', () => runJobLine(ctx, { workers: options.workers, profileDir, nodeArgs: options.jobNodeArgs }));
   const limits = Object.fromEntries(Object.entries(limit).map(([client, l]) => [client, { eventsPerSecond: l.eventsPerSecond, cpuMicrosPerEvent: l.cpuMicrosPerEvent }]));
   const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
-  log(JSON.stringify({ events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, checkpointEncodeMeanMs: job.sinks.checkpointEncodeMeanMs, checkpoints: job.sinks.checkpoints, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
+  log(JSON.stringify({ workers: options.workers, events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, checkpointEncodeMeanMs: job.sinks.checkpointEncodeMeanMs, checkpoints: job.sinks.checkpoints, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
   if (job.profile) for (const list of [job.profile.selfTop, job.profile.byPlace, job.profile.groups]) for (const h of list) log(`${h.ms} ms  ${(100 * h.share).toFixed(1)} %  ${h.name}`);
   return job;
 }
