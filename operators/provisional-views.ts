@@ -121,7 +121,7 @@ export class ProvisionalViews {
           e.ip = rd.string();
           e.user_agent = rd.string();
         } else {
-          for (let k = 0; k < 3; k++) rd.bytes(rd.varUint());
+          for (let k = 0; k < 3; k++) rd.skipString();
           e.event_id = e.ip = e.user_agent = '';
         }
         r.event = e;

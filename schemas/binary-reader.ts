@@ -85,6 +85,13 @@ export class BinaryReader {
     return s;
   }
 
+  /** Passes over a string without reading it (no view, no copy). */
+  skipString(): void {
+    const n = this.varUint();
+    this.need(n);
+    this.at += n;
+  }
+
   /** `n` unsigned 32-bit values written by BinaryWriter.u32Gather, copied into an aligned array. */
   u32Array(n: number): Uint32Array {
     const out = new Uint32Array(n);

@@ -76,9 +76,19 @@ describe('BinaryWriter.string', () => {
       expect(w.view()).toEqual(Buffer.concat(strings.map(reference)));
       const r = new BinaryReader(w.copy());
       expect(strings.map(() => r.string())).toEqual(strings);
+      // Skipping every other string leaves the reader on the next one.
+      const skipping = new BinaryReader(w.copy());
+      expect(strings.map((_, i) => (i % 2 === 0 ? (skipping.skipString(), null) : skipping.string()))).toEqual(strings.map((s, i) => (i % 2 === 0 ? null : s)));
+      expect(skipping.remaining).toBe(0);
     };
     check(edge);
     fc.assert(fc.property(fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 300 }))), check));
+  });
+
+  it('refuses to skip a string that runs past the end', () => {
+    const w = new BinaryWriter();
+    w.string('abcdef');
+    expect(() => new BinaryReader(w.view().subarray(0, 5)).skipString()).toThrow('binary state: 6 bytes needed at byte 1 of 5');
   });
 });
 
