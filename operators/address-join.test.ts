@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
@@ -55,6 +56,13 @@ function corrections(bytes: Buffer): string[] {
     out.push(`${offset}:${step - T0 / STEP}:${hi}`);
   }
   return out;
+}
+
+const FIXTURE: Record<string, string | string[]> = JSON.parse(readFileSync(new URL('./held-views-inline-strings.fixture.json', import.meta.url), 'utf8'));
+
+/** A state the release before shared strings stored (see the fixture's `about`). */
+function fixture(name: string): Buffer {
+  return Buffer.from(FIXTURE[name] as string, 'base64');
 }
 
 describe('address join (the counting stage side)', () => {
@@ -145,7 +153,7 @@ describe('address join (the counting stage side)', () => {
     const w = new BinaryWriter();
     join.write(w, false);
     const stored = w.copy();
-    const held = provisionallyCounted([{ state: new BinaryReader(stored), perMinute: false }]);
+    const held = provisionallyCounted([{ state: new BinaryReader(stored), written: {} }]);
     expect(held.views).toEqual(new Map([['v1', 1], ['v0', 1]]));
     // their ledger: HOME's views of steps 0 and 2, one each (FARM's is flagged already)
     const groups: string[] = [];
@@ -189,22 +197,26 @@ describe('address join (the counting stage side)', () => {
     const empty = link(true);
     const oneView = change2.length - empty.length;
     expect(oneView).toBeGreaterThan(50);
-    expect(whole.length - empty.length).toBe(2 * oneView);
+    // the whole step: the same view, and the one before it, which also defines the strings they share
+    const e = record(3, T0 + MINUTE, HOME, 'counted').event!;
+    const definitions = [e.channel_id, e.category, e.country, e.user_agent].reduce((n, s) => n + 1 + Buffer.byteLength(s), 0);
+    expect(whole.length - empty.length).toBe(2 * oneView + definitions);
 
     const restore = (links: Buffer[]) => {
       const j = new AddressJoin(1);
       links.forEach((b, i) => j.read(new BinaryReader(b), i === 0));
       return j;
     };
+    // a change's views refer to the strings its step's views in the snapshot defined
     const decided = (j: AddressJoin) => {
       const out: string[] = [];
       j.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 2]]), 1);
-      j.release(T0, (r) => out.push(`${r.offset}:${r.outcome}:${r.event!.video_id}`));
+      j.release(T0, (r) => out.push(`${r.offset}:${r.outcome}:${r.event!.video_id}:${r.event!.channel_id}:${r.event!.category}:${r.event!.country}:${r.event!.user_agent.slice(0, 11)}`));
       return out;
     };
-    const expected = ['3:counted:v0', '4:bot:v1'];
+    const expected = ['3:counted:v0:ch1:music:DE:', '4:bot:v1:ch1:music:DE:Mozilla/5.0'];
     expect(decided(restore([snapshot, change1, change2]))).toEqual(expected);
-    expect(provisionallyCounted([snapshot, change1, change2].map((b) => ({ state: new BinaryReader(b), perMinute: false }))).views).toEqual(new Map([['v0', 1], ['v1', 1]]));
+    expect(provisionallyCounted([snapshot, change1, change2].map((b) => ({ state: new BinaryReader(b), written: {} }))).views).toEqual(new Map([['v0', 1], ['v1', 1]]));
     expect(decided(join)).toEqual(expected);
     // a change read on a state that does not hold what it continues is refused, not merged
     expect(() => restore([snapshot, change2])).toThrow(/continue from byte/);
@@ -227,18 +239,14 @@ describe('address join (the counting stage side)', () => {
     perMinuteState.readVerdicts(flag.take(0, T0 + 3 * MINUTE), 7);
     perMinuteState.write(stored, false);
     const restored = new AddressJoin(1);
-    restored.read(new BinaryReader(stored.copy()), true, true);
+    restored.read(new BinaryReader(stored.copy()), true, { perMinute: true });
     expect(bots(restored)).toEqual(['bot', 'bot', 'bot', 'counted']);
   });
 
   it('holds views stored per minute, before verdict steps, until the last step of their minute', () => {
-    // a view held by that release under the index of T0's minute: held here under the same index, then read per minute
-    const join = new AddressJoin(1);
-    join.join(record(0, (T0 / MINUTE) * STEP + 10_000, HOME, 'counted'));
-    const stored = new BinaryWriter();
-    join.write(stored, false);
+    // a view held by that release under the index of T0's minute (held by the release before shared strings under the same index, then patched as per-minute state)
     const restored = new AddressJoin(1);
-    restored.read(new BinaryReader(stored.copy()), true, true);
+    restored.read(new BinaryReader(fixture('heldUnderMinuteIndex')), true, { perMinute: true });
     const released: number[] = [];
     restored.readVerdicts(verdicts(0, T0 + STEP), 0);
     restored.release(T0, (r) => released.push(r.offset));
@@ -249,12 +257,8 @@ describe('address join (the counting stage side)', () => {
   });
 
   it('decides a view held per minute by its own step: a flag of its step makes it a bot, with what its rejected row needs', () => {
-    // held by this release at T0 + 10 s (step T0 / STEP), then its group's index turned into its minute's, as that release stored it
-    const join = new AddressJoin(1);
-    join.join(record(0, T0 + 10_000, FARM, 'counted'));
-    const stored = new BinaryWriter();
-    join.write(stored, false);
-    const bytes = stored.copy();
+    // held by the release before shared strings at T0 + 10 s (step T0 / STEP), then its step's index turned into its minute's, as the release before steps stored it
+    const bytes = fixture('heldUnderOwnStep');
     const [stepIndex, minuteIndex] = [Buffer.alloc(8), Buffer.alloc(8)];
     stepIndex.writeDoubleLE(T0 / STEP);
     minuteIndex.writeDoubleLE(T0 / MINUTE);
@@ -262,11 +266,78 @@ describe('address join (the counting stage side)', () => {
     expect(at).toBeGreaterThan(0);
     minuteIndex.copy(bytes, at);
     const restored = new AddressJoin(1);
-    restored.read(new BinaryReader(bytes), true, true);
+    restored.read(new BinaryReader(bytes), true, { perMinute: true });
     // FARM's flag of step 0 covers the view's step, not the step it is held under (1)
     restored.readVerdicts(verdicts(0, T0 + MINUTE, [[FARM, 0]]), 0);
     const released: string[] = [];
     restored.release(T0, (r) => released.push(`${r.offset}:${r.outcome}:${r.event!.ip}`));
     expect(released).toEqual(['0:bot:73.1.2.3']);
+  });
+
+  it('stores the channel, category, country and user agent the views of a step share once, and refers to them after', () => {
+    const join = new AddressJoin(1);
+    const size = () => {
+      const w = new BinaryWriter();
+      join.write(w, false);
+      return w.length;
+    };
+    const empty = size();
+    join.join(record(0, T0, HOME, 'counted'));
+    const first = size() - empty;
+    join.join(record(1, T0 + 1, HOME, 'counted'));
+    const second = size() - empty - first;
+    // fixed fields (43 bytes), video id "v1", event id "e1" and IP "73.1.2.3" with their lengths, four references of a byte
+    expect(second).toBe(43 + 3 + 3 + 9 + 4);
+    // the first starts its step (24 bytes: step, views, counted views, where the bytes continue, their length) and defines the four strings: each with its length after its reference byte
+    const e = record(0, T0, HOME, 'counted').event!;
+    expect(first - second).toBe(24 + [e.channel_id, e.category, e.country, e.user_agent].reduce((n, s) => n + 1 + Buffer.byteLength(s), 0));
+    // a view of another step defines them again there
+    join.join(record(2, T0 + STEP, HOME, 'counted'));
+    expect(size() - empty - first - second).toBe(first);
+  });
+
+  it('reads held views stored with every string inline (before shared strings) into the views it holds now: the same releases', () => {
+    const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+    // the views the release before stored (operators/held-views-inline-strings.fixture.json: a snapshot after the first four, a change after the rest)
+    const views: Array<[number, number, [number, number], ViewRecord['outcome'], Partial<ViewRecord['event']>]> = [
+      [0, T0 + 1_000, FARM, 'counted', { user_agent: UA, channel_id: 'c1', category: 'music', country: 'DE' }],
+      [1, T0 + 2_000, HOME, 'counted', { user_agent: UA, channel_id: 'c1', category: 'music', country: 'DE' }],
+      [2, T0 + 3_000, HOME, 'duplicate', { user_agent: 'Ünïcode agent ✓', channel_id: 'c2', category: 'news', country: 'US' }],
+      [3, T0 + STEP + 1_000, FARM, 'counted', { user_agent: UA, channel_id: 'c2', category: 'music', country: 'DE' }],
+      [4, T0 + 4_000, FARM, 'counted', { user_agent: 'Ünïcode agent ✓', channel_id: 'c1', category: '', country: 'DE' }],
+      [5, T0 + STEP + 2_000, HOME, 'counted', { user_agent: '', channel_id: 'c3', category: 'gaming', country: 'JP' }],
+    ];
+    const now = new AddressJoin(1);
+    for (const [offset, ts, address, outcome, fields] of views) {
+      const r = record(offset, ts, address, outcome);
+      Object.assign(r.event!, fields);
+      now.join(r);
+    }
+    const [snapshot, change] = (FIXTURE.sharedStringsChain as string[]).map((b) => Buffer.from(b, 'base64'));
+    const before = new AddressJoin(1);
+    before.read(new BinaryReader(snapshot), true, { inlineStrings: true });
+    before.read(new BinaryReader(change), false, { inlineStrings: true });
+    const released = (j: AddressJoin) => {
+      const out: string[] = [];
+      j.readVerdicts(verdicts(0, T0 + 2 * MINUTE, [[FARM, 0]]), 0);
+      j.release(T0, (r) => {
+        const e = r.event!;
+        out.push([r.offset, r.outcome, e.video_id, e.channel_id, e.category, e.country, e.event_id, e.ip, e.user_agent].join('|'));
+      });
+      return out;
+    };
+    const expected = released(now);
+    expect(expected).toEqual([
+      `0|bot|v0|c1|music|DE|e0|73.1.2.3|${UA}`,
+      '1|counted|v1|c1|music|DE|||',
+      '2|duplicate|v2|c2|news|US|||',
+      '4|bot|v1|c1||DE|e4|73.1.2.3|Ünïcode agent ✓',
+      '3|counted|v0|c2|music|DE|||',
+      '5|counted|v2|c3|gaming|JP|||',
+    ]);
+    expect(released(before)).toEqual(expected);
+    // and reconcile counts their provisional views (no verdicts stored with them: every counted view, 0, 1, 3, 4 and 5)
+    const links = [snapshot, change].map((b) => ({ state: new BinaryReader(b), written: { inlineStrings: true } }));
+    expect(provisionallyCounted(links).views).toEqual(new Map([['v0', 2], ['v1', 2], ['v2', 1]]));
   });
 });

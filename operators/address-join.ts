@@ -5,11 +5,11 @@ import { AddressRecordWriter, RECORD_LATE, VerdictMessage, type AddressFlush } f
 import { AddressVerdicts } from './address-verdicts.ts';
 import { signalNames, type BotVerdict } from './bot-scorer.ts';
 import { ProvisionalLedger } from './provisional-ledger.ts';
-import { ProvisionalViews } from './provisional-views.ts';
+import { ProvisionalViews, type HeldViewsWritten } from './provisional-views.ts';
 import { ADDRESS_JUDGED, type PartitionBatch, type ViewRecord } from './view-record.ts';
 import type { PartitionWatermark } from './watermark.ts';
 import type { ProvisionalWrite } from '../sinks/redis-sink.ts';
-import { COVER_STEPS, lastStepOfMinute, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
+import { COVER_STEPS, stepOf, VERDICT_STEP_MS } from '../schemas/verdict-step.ts';
 
 const RESEND_FLUSHES = 20;
 
@@ -131,12 +131,12 @@ export class AddressJoin {
 
   /**
    * Reads written ones: the verdicts in place of these, the held views in their place (`replace`)
-   * or as a change. State written `perMinute`, before verdict steps, is read into steps: a minute's
+   * or as a change. State written per minute, before verdict steps, is read into steps: a minute's
    * flag as flags of both its steps, its held views held until its last step.
    */
-  read(r: BinaryReader, replace: boolean, perMinute = false): void {
-    this.verdicts.read(r, perMinute);
-    this.held.read(r, replace, perMinute ? lastStepOfMinute : undefined);
+  read(r: BinaryReader, replace: boolean, written: HeldViewsWritten = {}): void {
+    this.verdicts.read(r, written.perMinute);
+    this.held.read(r, replace, written);
   }
 
   private verdictOf(flag: number): BotVerdict {
@@ -173,13 +173,13 @@ export interface HeldProvisional {
  * and as a ledger: `links` are the states of a checkpoint chain (`write`), a whole one first, then
  * each change, in order.
  */
-export function provisionallyCounted(links: ReadonlyArray<{ state: BinaryReader; perMinute: boolean }>): HeldProvisional {
+export function provisionallyCounted(links: ReadonlyArray<{ state: BinaryReader; written: HeldViewsWritten }>): HeldProvisional {
   const first = links[0].state;
   const at = first.at;
   first.f64();
   const join = new AddressJoin(first.u32());
   first.at = at;
-  links.forEach((link, i) => join.read(link.state, i === 0, link.perMinute));
+  links.forEach((link, i) => join.read(link.state, i === 0, link.written));
   const views = new Map<string, number>();
   const ledger = new ProvisionalLedger();
   join.held.release(

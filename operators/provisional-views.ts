@@ -1,7 +1,7 @@
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Device, type Outcome, type TrafficSource, type ViewEvent } from '../schemas/view-event.ts';
-import { stepOf } from '../schemas/verdict-step.ts';
+import { lastStepOfMinute, stepOf } from '../schemas/verdict-step.ts';
 import { rawRecord, type ViewRecord } from './view-record.ts';
 
 const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
@@ -9,12 +9,29 @@ const DEVICE_CODE = code(DEVICES);
 const SOURCE_CODE = code(TRAFFIC_SOURCES);
 const OUTCOME_CODE = code(OUTCOMES);
 
-/** One verdict step's held views: their bytes, how many, how many of them were provisionally counted, and how many of the bytes stored links hold. */
+/**
+ * One verdict step's held views: their bytes, how many, how many of them were provisionally
+ * counted, how many of the bytes stored links hold (and, while a chain is read, how many link bytes
+ * were read into it), and the index of each string its views share (see `hold`).
+ */
 interface HeldStep {
   w: BinaryWriter;
   views: number;
   counted: number;
   linked: number;
+  read: number;
+  shared: Map<string, number>;
+}
+
+/** Bytes of a held view before its strings: address key, outcome, time, offset, video and viewer fingerprints, device, source. */
+const FIXED_BYTES = 4 + 4 + 1 + 8 + 8 + 4 + 4 + 4 + 4 + 1 + 1;
+
+/** How stored held views were written. */
+export interface HeldViewsWritten {
+  /** Before verdict steps: held per minute (and with their strings inline). */
+  perMinute?: boolean;
+  /** Before shared strings: every string of every view written out. */
+  inlineStrings?: boolean;
 }
 
 /**
@@ -24,6 +41,11 @@ interface HeldStep {
  * passes the step. Then each is released with its final outcome. Held views are part of the
  * checkpoint: a step's bytes only grow until it is released, so a change link holds the bytes added
  * since the last link, and the steps still held.
+ *
+ * At the rates the job is built for a step holds hundreds of thousands of views, most of whose
+ * channel, category, country and user agent repeat: those are written once per step and then
+ * referred to by index (a view's strings are about half as many bytes), so the bytes read in
+ * order define every string before its first reference.
  */
 export class ProvisionalViews {
   // checkpointed state
@@ -58,7 +80,7 @@ export class ProvisionalViews {
     const e = r.event!;
     const step = stepOf(e.ts);
     let m = this.steps.get(step);
-    if (!m) this.steps.set(step, (m = { w: new BinaryWriter(4096), views: 0, counted: 0, linked: 0 }));
+    if (!m) this.steps.set(step, (m = { w: new BinaryWriter(4096), views: 0, counted: 0, linked: 0, read: 0, shared: new Map() }));
     const w = m.w;
     w.u32(r.addressHi);
     w.u32(r.addressLo);
@@ -72,12 +94,12 @@ export class ProvisionalViews {
     w.u8(DEVICE_CODE.get(e.device)!);
     w.u8(SOURCE_CODE.get(e.traffic_source)!);
     w.string(e.video_id);
-    w.string(e.channel_id);
-    w.string(e.category);
-    w.string(e.country);
+    share(m, e.channel_id);
+    share(m, e.category);
+    share(m, e.country);
     w.string(e.event_id);
     w.string(e.ip);
-    w.string(e.user_agent);
+    share(m, e.user_agent);
     m.views++;
     if (r.outcome === 'counted') m.counted++;
   }
@@ -99,6 +121,7 @@ export class ProvisionalViews {
       const m = this.steps.get(step)!;
       this.steps.delete(step);
       const rd = new BinaryReader(m.w.view());
+      const strings: string[] = [];
       while (rd.remaining > 0) {
         r.addressHi = rd.u32();
         r.addressLo = rd.u32();
@@ -112,16 +135,18 @@ export class ProvisionalViews {
         e.device = DEVICES[rd.u8()] as Device;
         e.traffic_source = TRAFFIC_SOURCES[rd.u8()] as TrafficSource;
         e.video_id = rd.string();
-        e.channel_id = rd.string();
-        e.category = rd.string();
-        e.country = rd.string();
+        e.channel_id = sharedString(rd, strings);
+        e.category = sharedString(rd, strings);
+        e.country = sharedString(rd, strings);
         const flag = flagOf(r.addressHi, r.addressLo, stepOf(e.ts));
         if (flag >= 0) {
           e.event_id = rd.string();
           e.ip = rd.string();
-          e.user_agent = rd.string();
+          e.user_agent = sharedString(rd, strings);
         } else {
-          for (let k = 0; k < 3; k++) rd.skipString();
+          rd.skipString();
+          rd.skipString();
+          sharedString(rd, strings);
           e.event_id = e.ip = e.user_agent = '';
         }
         r.event = e;
@@ -151,28 +176,90 @@ export class ProvisionalViews {
 
   /**
    * Reads written held steps: in place of the held views (`replace`), or as a change (steps not in it
-   * were released). `stepOfStored` maps a stored interval index to a step index (views held per
-   * minute, before verdict steps, are held until the last step of their minute).
+   * were released). Views held per minute, before verdict steps, are held until the last step of
+   * their minute; views written with their strings inline are rewritten with shared strings (a
+   * chain of those is followed by a snapshot: see pipeline/partition-state.ts).
    */
-  read(r: BinaryReader, replace: boolean, stepOfStored: (index: number) => number = (index) => index): void {
+  read(r: BinaryReader, replace: boolean, written: HeldViewsWritten = {}): void {
     const before = replace ? null : new Map(this.steps);
     this.steps.clear();
     for (let n = r.u32(); n > 0; n--) {
-      const step = stepOfStored(r.f64());
+      const stored = r.f64();
+      const step = written.perMinute ? lastStepOfMinute(stored) : stored;
       const views = r.u32();
       const counted = r.u32();
       const from = r.u32();
       const bytes = r.bytes(r.u32());
-      let w: BinaryWriter;
+      let m: HeldStep;
       if (from === 0) {
-        w = new BinaryWriter(Math.max(4096, bytes.length));
+        m = { w: new BinaryWriter(Math.max(4096, bytes.length)), views, counted, linked: 0, read: 0, shared: new Map() };
       } else {
         const held = before?.get(step);
-        if (held?.w.length !== from) throw new RangeError(`binary state: held views of step ${step} continue from byte ${from}, the state before holds ${held?.w.length ?? 'none'}`);
-        w = held.w;
+        if (held?.read !== from) throw new RangeError(`binary state: held views of step ${step} continue from byte ${from}, the state before holds ${held?.read ?? 'none'}`);
+        m = held;
+        m.views = views;
+        m.counted = counted;
       }
-      w.bytes(bytes);
-      this.steps.set(step, { w, views, counted, linked: w.length });
+      if (written.inlineStrings || written.perMinute) shareInlineStrings(m, bytes);
+      else {
+        m.w.bytes(bytes);
+        noteShared(m, bytes);
+      }
+      m.read += bytes.length;
+      m.linked = m.w.length;
+      this.steps.set(step, m);
     }
+  }
+}
+
+/** Writes a string a step's views share: its index + 1 once the step has it, else 0 and the string, which gets the next index. */
+function share(m: HeldStep, s: string): void {
+  const index = m.shared.get(s);
+  if (index !== undefined) {
+    m.w.varUint(index + 1);
+    return;
+  }
+  m.shared.set(s, m.shared.size);
+  m.w.varUint(0);
+  m.w.string(s);
+}
+
+/** Reads a shared string (see `share`); `strings` holds those the step's bytes defined before it. */
+function sharedString(rd: BinaryReader, strings: string[]): string {
+  const ref = rd.varUint();
+  if (ref === 0) {
+    const s = rd.string();
+    strings.push(s);
+    return s;
+  }
+  if (ref > strings.length) throw new RangeError(`binary state: a held view refers to shared string ${ref - 1}, its step defines ${strings.length} before it`);
+  return strings[ref - 1];
+}
+
+/** Learns the strings that held views read from storage define, so that views held from now on refer to them. */
+function noteShared(m: HeldStep, bytes: Buffer): void {
+  const rd = new BinaryReader(bytes);
+  const strings: string[] = [...m.shared.keys()];
+  while (rd.remaining > 0) {
+    rd.bytes(FIXED_BYTES);
+    rd.skipString();
+    for (let k = 0; k < 3; k++) sharedString(rd, strings);
+    rd.skipString();
+    rd.skipString();
+    sharedString(rd, strings);
+  }
+  for (let i = m.shared.size; i < strings.length; i++) m.shared.set(strings[i], i);
+}
+
+/** Appends held views written with every string inline, their shared strings rewritten as references. */
+function shareInlineStrings(m: HeldStep, bytes: Buffer): void {
+  const rd = new BinaryReader(bytes);
+  while (rd.remaining > 0) {
+    m.w.bytes(rd.bytes(FIXED_BYTES));
+    m.w.string(rd.string());
+    for (let k = 0; k < 3; k++) share(m, rd.string());
+    m.w.string(rd.string());
+    m.w.string(rd.string());
+    share(m, rd.string());
   }
 }

@@ -1,5 +1,6 @@
 import type { BotScorer } from '../operators/bot-scorer.ts';
 import { provisionallyCounted, type AddressJoin } from '../operators/address-join.ts';
+import type { HeldViewsWritten } from '../operators/provisional-views.ts';
 import type { DedupStore } from '../operators/dedup-store.ts';
 import type { Fingerprinter } from '../operators/fingerprint.ts';
 import type { MinuteWindows } from '../operators/tumbling-window.ts';
@@ -14,7 +15,7 @@ import type { IpHasher } from './ip-privacy.ts';
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS5", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS6", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
  *   open windows (whole in every link: they are small),
  *   address verdicts read                                   — whole in every link (they are few),
@@ -23,11 +24,13 @@ import type { IpHasher } from './ip-privacy.ts';
  *   event-id store, session store, viewer-key tracks        — whole in a snapshot, changes in a change
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
- * typed arrays; a restore is the snapshot followed by each change, in order. A "VTS4" link is the
- * same but for its address flags and held views, which are per minute (before verdict steps): it is
- * read as well.
+ * typed arrays; a restore is the snapshot followed by each change, in order. Links of the releases
+ * before are read as well: "VTS5" is the same but for its held views, whose strings are all inline
+ * (before shared strings), and "VTS4" also has its address flags and held views per minute (before
+ * verdict steps). A chain of those is followed by a snapshot of this version (`isCurrentChain`).
  */
-const MAGIC = Buffer.from('VTS5');
+const MAGIC = Buffer.from('VTS6');
+const INLINE_STRINGS_MAGIC = Buffer.from('VTS5');
 const PER_MINUTE_MAGIC = Buffer.from('VTS4');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
 /** The address state of the link being written, in clear until sealed into the link: one per thread, its memory reused. */
@@ -111,7 +114,7 @@ export function openWindowViews(chain: readonly Buffer[], hasher: IpHasher): { v
       r.bytes(r.u32());
       r.bytes(r.u32());
     }
-    return { state: new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i)), perMinute: isPerMinuteLink(link) };
+    return { state: new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i)), written: heldViewsWritten(link) };
   });
   const held = provisionallyCounted(addressStates);
   for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
@@ -140,7 +143,7 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
     s.windows.read(r, s.fingerprints);
     const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
-    s.address.read(address, full, isPerMinuteLink(link));
+    s.address.read(address, full, heldViewsWritten(link));
     if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
     s.eventIds.read(r, full);
     s.sessions.read(r, full);
@@ -161,15 +164,26 @@ function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
   }
 }
 
-/** Whether a link's address verdicts are per minute (written before verdict steps). */
-function isPerMinuteLink(link: Buffer): boolean {
-  return link.subarray(0, PER_MINUTE_MAGIC.length).equals(PER_MINUTE_MAGIC);
+/** How a link's address state was written: this version, or one of the two before. */
+function heldViewsWritten(link: Buffer): HeldViewsWritten {
+  const magic = link.subarray(0, MAGIC.length);
+  if (magic.equals(PER_MINUTE_MAGIC)) return { perMinute: true, inlineStrings: true };
+  return { inlineStrings: magic.equals(INLINE_STRINGS_MAGIC) };
+}
+
+/**
+ * Whether later links may extend a stored chain: only one this version wrote. The held views of an
+ * earlier one are rewritten as they are read, so a change written after them would continue bytes
+ * that no stored link holds.
+ */
+export function isCurrentChain(chain: readonly Buffer[]): boolean {
+  return chain.length > 0 && chain[0].subarray(0, MAGIC.length).equals(MAGIC);
 }
 
 function openLink(link: Buffer, i: number): BinaryReader {
   if (isLegacyLink(link)) throw new CheckpointFormatError(`checkpoint link ${i} is in the JSON format of viewtally 0.1 after binary links: the chain is mixed`);
   const magic = link.subarray(0, MAGIC.length);
-  if (!magic.equals(MAGIC) && !magic.equals(PER_MINUTE_MAGIC)) {
+  if (!magic.equals(MAGIC) && !magic.equals(INLINE_STRINGS_MAGIC) && !magic.equals(PER_MINUTE_MAGIC)) {
     throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state of this version (${MAGIC}); it starts with ${JSON.stringify(link.subarray(0, MAGIC.length).toString('latin1'))}`);
   }
   const r = new BinaryReader(link);

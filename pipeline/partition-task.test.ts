@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultJobConfig } from './config.ts';
 import { PartitionTask } from './partition-task.ts';
@@ -159,23 +160,19 @@ describe('PartitionTask checkpoint chain', () => {
   });
 
   it('reads a link written before verdict steps ("VTS4"): the same layout, its address flags per minute', () => {
-    const task = newTask();
-    const r = testRecord(testEvent({ ts: T0 + 40_000, event_id: 'held', viewer_id: 'viewer', video_id: 'a' }), 0);
-    classifyRecord(r, task, defaultJobConfig().view, defaultJobConfig().time);
-    task.address.join(r);
-    expect(r.held).toBe(true);
-    // a flag of the view's address stored as that release stored it: under the index of the view's minute
-    const flag = new VerdictWriter();
-    flag.add(r.addressHi, r.addressLo, (T0 / 60_000) * VERDICT_STEP_MS, 1, 1);
-    task.address.readVerdicts(flag.take(0, Number.NEGATIVE_INFINITY), 0); // read without a release, which would forget a flag of so old a step
-    task.nextOffset = 1;
-    const link = task.encodeState().bytes;
+    // a held view and a flag of its address under the index of the view's minute, as the release before
+    // shared strings stored them ("VTS5", operators/held-views-inline-strings.fixture.json): read as it is,
+    // the flag is of a step long before the view; read as "VTS4", of the view's minute
+    const link = fixtureLink();
     expect(link.subarray(0, 4).toString()).toBe('VTS5');
     const perMinute = Buffer.from(link);
     perMinute.write('VTS4', 0);
+    const r = testRecord(testEvent({ ts: T0 + 40_000, event_id: 'held', viewer_id: 'viewer', video_id: 'a' }), 0);
+    classifyRecord(r, newTask(), defaultJobConfig().view, defaultJobConfig().time);
     const flagged = (chain: Buffer[]) => {
       const restored = newTask();
       restored.restore(chain);
+      expect(restored.address.held.views).toBe(1);
       return restored.address.verdicts.flagOf(r.addressHi, r.addressLo, stepOf(r.event!.ts)) >= 0;
     };
     expect([flagged([link]), flagged([perMinute])]).toEqual([false, true]);
@@ -183,7 +180,25 @@ describe('PartitionTask checkpoint chain', () => {
     expect(openWindowViews([link], new IpHasher('test')).views).toEqual(new Map([['a', 1]]));
     expect(openWindowViews([perMinute], new IpHasher('test')).views).toEqual(new Map());
   });
+
+  it('follows a chain of an earlier version with a snapshot of this one, and extends a chain of this one', () => {
+    const restoredFrom = (chain: Buffer[]) => {
+      const task = newTask();
+      task.restore(chain);
+      task.nextOffset = 2;
+      return task.encodeState();
+    };
+    const next = restoredFrom([fixtureLink()]);
+    expect([next.full, next.bytes.subarray(0, 4).toString()]).toEqual([true, 'VTS6']);
+    expect(restoredFrom([Buffer.from(next.bytes)]).full).toBe(false);
+  });
 });
+
+/** A partition link with a held view, as the release before shared strings wrote it. */
+function fixtureLink(): Buffer {
+  const fixture = JSON.parse(readFileSync(new URL('../operators/held-views-inline-strings.fixture.json', import.meta.url), 'utf8'));
+  return Buffer.from(fixture.partitionLinkWithHeldView, 'base64');
+}
 
 describe('PartitionTask firing', () => {
   const MINUTE = 60_000;

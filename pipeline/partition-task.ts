@@ -15,9 +15,8 @@ import { writeRejectedRow } from '../schemas/clickhouse-rows.ts';
 import { blockToken, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import type { DeadLetter } from '../sinks/dead-letter-sink.ts';
 import type { EncodedState, ProvisionalWrite } from '../sinks/redis-sink.ts';
-import { readPartitionState, writePartitionState } from './partition-state.ts';
+import { isCurrentChain, readPartitionState, writePartitionState } from './partition-state.ts';
 import { StateChain } from './state-chain.ts';
-import { isLegacyLink } from './legacy-state.ts';
 import type { JobConfig } from './config.ts';
 import { ipPrefix, type IpHasher } from './ip-privacy.ts';
 
@@ -346,7 +345,7 @@ export class PartitionTask {
     this.checkpointOffset = head.nextOffset;
     this.writtenOffset = head.nextOffset;
     this.checkpoints = head.checkpoints;
-    // A chain of the previous format is followed by a snapshot of this one.
-    this.chain.restored(chain, !isLegacyLink(chain[0]));
+    // A chain of an earlier format is followed by a snapshot of this one.
+    this.chain.restored(chain, isCurrentChain(chain));
   }
 }
