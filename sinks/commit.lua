@@ -51,6 +51,7 @@ if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
     end
   end
   local ledger = ARGV[10]
+  local steps = {}
   at = 1
   while at <= #ledger do
     local step = struct.unpack('<I4', ledger, at)
@@ -60,8 +61,13 @@ if tonumber(redis.call('HGET', key, 'pos') or '-1') < to then
     local from = at
     for i = 1, entries do at = at + 6 + struct.unpack('<I2', ledger, at) end
     local k = key .. ':ledger:' .. step
-    redis.call('HSET', k, address, (redis.call('HGET', k, address) or '') .. string.sub(ledger, from, at - 1))
-    redis.call('ZADD', key .. ':ledger', step, step)
+    local added = string.sub(ledger, from, at - 1)
+    -- most (step, address) groups are new: one call; else the entries go after those stored
+    if redis.call('HSETNX', k, address, added) == 0 then redis.call('HSET', k, address, redis.call('HGET', k, address) .. added) end
+    if not steps[step] then
+      steps[step] = true
+      redis.call('ZADD', key .. ':ledger', step, step)
+    end
   end
   redis.call('HSET', key, 'pos', to)
   applied = 1

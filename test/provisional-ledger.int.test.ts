@@ -130,4 +130,16 @@ describe('provisional ledger and corrections (commit.lua)', () => {
     expect(await sink.commit(key, epoch, 30, Buffer.alloc(0), undefined, none(3, -1, [[2, 8, FARM]]))).toEqual({ applied: false, takenBack: 3 });
     expect([await count(a), await count(b)]).toEqual([1, 1]);
   });
+
+  it('keeps the views of an address and step that come in two flushes, and a flag takes back both', async () => {
+    // FARM in step 12: a in the flush to 40, a and b again in the flush to 50 (its group's entries go after those stored)
+    const first = flush([view(a, FARM, 12, 10)]);
+    const second = flush([view(a, FARM, 12, 11), view(b, FARM, 12, 12)]);
+    expect(await sink.commit(key, epoch, 40, first.live, undefined, { ...none(3), ledger: first.ledger })).toEqual({ applied: true, takenBack: 0 });
+    expect(await sink.commit(key, epoch, 50, second.live, undefined, { ...none(3), ledger: second.ledger })).toEqual({ applied: true, takenBack: 0 });
+    expect([await count(a), await count(b)]).toEqual([3, 2]);
+    expect((await rd.zrange(`${key}:ledger`, '0', '-1')).map(Number)).toEqual([S + 6, S + 8, S + 12]);
+    expect(await sink.commit(key, epoch, 50, Buffer.alloc(0), undefined, none(5, -1, [[4, 12, FARM]]))).toEqual({ applied: false, takenBack: 3 });
+    expect([await count(a), await count(b)]).toEqual([1, 1]);
+  });
 });
