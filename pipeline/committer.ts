@@ -7,12 +7,15 @@ import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
-import type { CheckpointWrite } from '../sinks/redis-sink.ts';
+import type { CheckpointWrite, ProvisionalWrite } from '../sinks/redis-sink.ts';
 import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import type { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { crashPoint } from './crash-points.ts';
 import type { JobMetrics } from './metrics.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
+
+/** A live payload without increments: the state write of a checkpoint carries none. */
+const NO_INCREMENTS = Buffer.alloc(0);
 
 /** Counters an operator reads to see what the committer has done. */
 export interface CommitStats {
@@ -63,10 +66,12 @@ export class Committer {
 
   private async commitLive(task: PartitionTask): Promise<void> {
     if (!task.liveFlushDue) return;
-    const to = task.nextOffset;
+    await this.applyLive(task, task.nextOffset, task.takeLive(), task.takeProvisional());
+  }
+
+  /** Applies live increments, the ledger and the corrections up to `to` (one Redis script). */
+  private async applyLive(task: PartitionTask, to: number, live: Buffer, provisional: ProvisionalWrite): Promise<void> {
     const started = performance.now();
-    const live = task.takeLive();
-    const provisional = task.takeProvisional();
     crashPoint('before-live-flush');
     crashPoint('during-redis-commit', { deferred: true });
     const done = await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live, undefined, provisional));
@@ -77,10 +82,15 @@ export class Committer {
   }
 
   /**
-   * Fires due windows and checkpoints a task: Redis (live + state + block), then ClickHouse and the
-   * Kafka offset in the background. Redis holds one pending block per partition, so while the
-   * previous write runs a due checkpoint is only a live flush (ClickHouse sets the checkpoint pace,
-   * live counts keep theirs). With `settle`, it waits for the previous write, and for its own.
+   * Fires due windows and checkpoints a task: its live increments up to the checkpoint's offset go
+   * out as a live flush beside its records for the address stage, then, in the background, the
+   * state and the ClickHouse block in Redis, the block into ClickHouse under its token, and the
+   * Kafka offset. The state write carries no increments, so the partition's next live flushes need
+   * not wait for it (a large state can take Redis a while): one that lands first moves the position
+   * past the checkpoint's, which then skips nothing. Redis holds one pending block per partition, so
+   * while the previous checkpoint's writes run a due checkpoint is only a live flush (ClickHouse
+   * sets the checkpoint pace, live counts keep theirs). With `settle`, it waits for the previous
+   * writes, and for its own.
    */
   async checkpoint(task: PartitionTask, watermark: number, options: { settle?: boolean; idle?: boolean } = {}): Promise<void> {
     if (task.writingBlockNow && !options.settle) return this.flushLive(task, options.idle);
@@ -93,8 +103,9 @@ export class Committer {
     this.stats.windowsFired += windowsFired;
     this.deps.metrics.windowsFired.inc(windowsFired);
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
-    const live = task.takeLive();
-    const provisional = task.takeProvisional();
+    const liveDue = task.liveFlushDue;
+    const live = liveDue ? task.takeLive() : NO_INCREMENTS;
+    const provisional = liveDue ? task.takeProvisional() : null;
     const letters = task.takeDeadLetters();
     const outcomes = task.takeOutcomes();
     const state = task.encodeState();
@@ -105,17 +116,18 @@ export class Committer {
       await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
       this.deps.metrics.deadLetters.inc(letters.length);
     }
-    // The checkpoint covers every record for the address stage before `to`: they go out first.
-    await this.sendAddressRecords(task, options.idle ?? false);
-    crashPoint('during-redis-commit', { deferred: true });
+    // The checkpoint covers every record for the address stage before `to`, and the live counters up to `to`: both go first.
+    await Promise.all([this.sendAddressRecords(task, options.idle ?? false), provisional ? this.applyLive(task, to, live, provisional) : undefined]);
     const checkpoint: CheckpointWrite = { offset: to, state, pending: block };
-    const done = await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, live, checkpoint, provisional));
-    this.deps.metrics.botCorrections.inc(done.takenBack);
-    task.checkpointed(to);
-    for (let i = 0; i < outcomes.length; i++) this.stats.outcomes[i] += outcomes[i];
-    crashPoint('after-redis-checkpoint');
-    // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
-    const write = this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, checkpoint).then(() => {
+    const write = (async () => {
+      crashPoint('during-redis-commit', { deferred: true });
+      const done = await this.retry('redis checkpoint', task.partition, () => redis.commit(task.progressKey, task.epoch, to, NO_INCREMENTS, checkpoint));
+      this.deps.metrics.botCorrections.inc(done.takenBack);
+      task.checkpointed(to);
+      for (let i = 0; i < outcomes.length; i++) this.stats.outcomes[i] += outcomes[i];
+      crashPoint('after-redis-checkpoint');
+      // Even an empty block goes with its checkpoint's copy: ClickHouse keeps the whole state chain.
+      await this.writeBlock(task.topic, task.partition, task.progressKey, task.epoch, checkpoint);
       // The Kafka offset only tells lag and where a fresh group starts (a new owner seeks to the
       // checkpoint), so nothing waits for it: a restarting broker must not hold flushes or shutdown.
       void commitWithin(consumer.commitOffsets([{ topic: task.topic, partition: task.partition, offset: String(to) }]), 5_000).catch((err: Error) => {
@@ -124,7 +136,7 @@ export class Committer {
       this.stats.checkpoints++;
       this.lastCheckpointAt.set(task.partition, Date.now());
       this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-    });
+    })();
     task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
   }

@@ -312,9 +312,10 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
 
   /**
    * The write in flight of each task and of the address stage. Each writes on its own pace, one
-   * write at a time: a partition's checkpoint (its Redis commit can take a while with a large
-   * state) holds back neither the other partitions' live counts nor the next tick, and a live flush
-   * never overtakes its own partition's checkpoint, whose lower position Redis would then skip.
+   * write at a time: a partition's checkpoint holds back neither the other partitions' live counts
+   * nor the next tick. A checkpoint's own write here ends with its live flush; its state goes on in
+   * the background (its Redis commit can take a while with a large state, and carries no
+   * increments, so the partition's next live flushes may overtake it: see Committer.checkpoint).
    */
   const addressWriter = { name: 'address stage' }; // its key in these maps
   type Writer = PartitionTask | typeof addressWriter;

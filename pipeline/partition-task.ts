@@ -295,7 +295,7 @@ export class PartitionTask {
     this.liveFlushed(to);
   }
 
-  /** The ClickHouse write of the checkpoint at `to`, running in the background; its failure is kept for the next checkpoint to throw. */
+  /** The writes of the checkpoint at `to` (its state in Redis, its block in ClickHouse), running in the background; their failure is kept for the next checkpoint to throw. */
   writingBlock(write: Promise<void>, to: number): void {
     const lent = this.lent;
     this.lent = [];
@@ -312,12 +312,12 @@ export class PartitionTask {
     );
   }
 
-  /** Whether the last checkpoint's ClickHouse write still runs. */
+  /** Whether the last checkpoint's writes still run. */
   get writingBlockNow(): boolean {
     return this.blockWrite !== null;
   }
 
-  /** Waits for the last checkpoint's ClickHouse write, if one runs; throws what made a write fail. */
+  /** Waits for the last checkpoint's writes, if they run; throws what made one fail. */
   async blockWritten(): Promise<void> {
     await this.blockWrite;
     if (this.blockWriteError) throw this.blockWriteError;
