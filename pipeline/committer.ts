@@ -7,8 +7,8 @@ import type { RedisSink } from '../sinks/redis-sink.ts';
 import type { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { isEmptyBlock, type ClickHouseBlock } from '../sinks/clickhouse-block.ts';
 import { checkpointCopy } from '../sinks/checkpoint-copies.ts';
-import type { CheckpointWrite, ProvisionalWrite } from '../sinks/redis-sink.ts';
-import type { DeadLetterSink } from '../sinks/dead-letter-sink.ts';
+import type { CheckpointWrite } from '../sinks/redis-sink.ts';
+import type { DeadLetter, DeadLetterSink } from '../sinks/dead-letter-sink.ts';
 import type { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { crashPoint } from './crash-points.ts';
 import type { JobMetrics } from './metrics.ts';
@@ -66,12 +66,10 @@ export class Committer {
 
   private async commitLive(task: PartitionTask): Promise<void> {
     if (!task.liveFlushDue) return;
-    await this.applyLive(task, task.nextOffset, task.takeLive(), task.takeProvisional());
-  }
-
-  /** Applies live increments, the ledger and the corrections up to `to` (one Redis script). */
-  private async applyLive(task: PartitionTask, to: number, live: Buffer, provisional: ProvisionalWrite): Promise<void> {
+    const to = task.nextOffset;
     const started = performance.now();
+    const live = task.takeLive();
+    const provisional = task.takeProvisional();
     crashPoint('before-live-flush');
     crashPoint('during-redis-commit', { deferred: true });
     const done = await this.retry('redis live flush', task.partition, () => this.deps.redis.commit(task.progressKey, task.epoch, to, live, undefined, provisional));
@@ -103,21 +101,15 @@ export class Committer {
     this.stats.windowsFired += windowsFired;
     this.deps.metrics.windowsFired.inc(windowsFired);
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
-    const liveDue = task.liveFlushDue;
-    const live = liveDue ? task.takeLive() : NO_INCREMENTS;
-    const provisional = liveDue ? task.takeProvisional() : null;
     const letters = task.takeDeadLetters();
     const outcomes = task.takeOutcomes();
     const state = task.encodeState();
     this.deps.metrics.stateBytes.observe({ kind: state.full ? 'snapshot' : 'change' }, state.bytes.length);
     this.deps.metrics.checkpointEncodeSeconds.observe((performance.now() - started) / 1000);
-    const { redis, consumer, deadLetters } = this.deps;
-    if (letters.length > 0) {
-      await this.retry('dead-letter produce', task.partition, () => deadLetters.send(letters));
-      this.deps.metrics.deadLetters.inc(letters.length);
-    }
-    // The checkpoint covers every record for the address stage before `to`, and the live counters up to `to`: both go first.
-    await Promise.all([this.sendAddressRecords(task, options.idle ?? false), provisional ? this.applyLive(task, to, live, provisional) : undefined]);
+    const { redis, consumer } = this.deps;
+    // The checkpoint covers every record for the address stage before `to`, and the live counters up
+    // to `to`: a live flush (taking both now, at `to`) sends them first, beside the dead letters.
+    await Promise.all([this.flushLive(task, options.idle), this.sendDeadLetters(task, letters)]);
     const checkpoint: CheckpointWrite = { offset: to, state, pending: block };
     const write = (async () => {
       crashPoint('during-redis-commit', { deferred: true });
@@ -139,6 +131,13 @@ export class Committer {
     })();
     task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
+  }
+
+  /** Sends a checkpoint's dead letters, if it has any. */
+  private async sendDeadLetters(task: PartitionTask, letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.retry('dead-letter produce', task.partition, () => this.deps.deadLetters.send(letters));
+    this.deps.metrics.deadLetters.inc(letters.length);
   }
 
   /** Sends a task's records and marker to the address stage, when there are records or the marker moved. */
