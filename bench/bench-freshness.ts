@@ -146,11 +146,12 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
     let sampleAt = start;
     while (Date.now() < end) {
       const now = Date.now();
-      // At most 8 requests in flight: a broker or producer that cannot keep up shows as a lower rate, not a queue.
-      const due = Math.min(Math.floor(((now - start) / 1000) * rate) - (sent - 1 - markers), Math.ceil(rate / 20));
-      if (due > 0 && inFlight.size < 8) {
+      // Requests of at most 50 ms of events, as many as are due (a tick this process was descheduled for is
+      // caught up, not lost), at most 8 in flight: a broker or producer that cannot keep up shows as a lower rate, not a queue.
+      let due = Math.floor(((now - start) / 1000) * rate) - (sent - 1 - markers);
+      while (due > 0 && inFlight.size < 8) {
         const messages = [];
-        for (let i = 0; i < due; i++) {
+        for (let i = Math.min(due, Math.ceil(rate / 20)); i > 0; i--, due--) {
           const m = ctx.pool.message(poolAt++, now);
           messages.push({ topic, key: m.key, value: m.value, partition: partitionOf(m.key) });
         }

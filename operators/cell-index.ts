@@ -1,3 +1,12 @@
+import type { BinaryWriter } from '../schemas/binary-writer.ts';
+
+const NEVER_SAME = () => false;
+
+/** Writes `column[from, to)` as its bytes (read back with BinaryReader.u32Array). */
+export function writeColumn(w: BinaryWriter, column: Uint32Array | Int32Array, from: number, to: number): void {
+  w.bytes(new Uint8Array(column.buffer, column.byteOffset + 4 * from, 4 * (to - from)));
+}
+
 /**
  * Short-lived aggregate cells (a minute window's rows, a flush's videos) found by a 64-bit
  * fingerprint and a small code, in typed arrays with an open-addressing index: no JS object per
@@ -46,6 +55,17 @@ export class CellIndex {
     this.index[this.vacant] = c + 1;
     if (2 * this.size > this.index.length) this.rehash();
     return c;
+  }
+
+  /** Adds a cell known to be new, as a restore does with cells written in their order; returns its number. */
+  restore(hi: number, lo: number, code: number): number {
+    this.find(hi, lo, code, NEVER_SAME);
+    return this.add(hi, lo, code);
+  }
+
+  /** Writes the keys of cells `from` onwards: their fingerprints' high and low halves and their codes, as three columns. */
+  writeKeys(w: BinaryWriter, from: number): void {
+    for (const column of [this.hi, this.lo, this.code]) writeColumn(w, column, from, this.size);
   }
 
   /** Forgets every cell, keeping the memory. */

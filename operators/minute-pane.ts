@@ -4,7 +4,7 @@ import { DEVICES, OUTCOMES, TRAFFIC_SOURCES, type Outcome, type ViewEvent } from
 import type { Fingerprinter } from './fingerprint.ts';
 import type { ViewRecord } from './view-record.ts';
 import { fit } from './typed-arrays.ts';
-import { CellIndex, groupByCell } from './cell-index.ts';
+import { CellIndex, groupByCell, writeColumn } from './cell-index.ts';
 
 const code = (list: readonly string[]) => new Map(list.map((s, i) => [s, i]));
 const DEVICE_CODE = code(DEVICES);
@@ -15,6 +15,21 @@ const encoded = (list: readonly string[]) => list.map((s) => Buffer.concat([Buff
 const DEVICE_BYTES = encoded(DEVICES);
 const SOURCE_BYTES = encoded(TRAFFIC_SOURCES);
 const OUTCOME_BYTES = encoded(OUTCOMES);
+/** How much of a pane's arena and lists stored links hold. */
+interface Linked {
+  arena: number;
+  viewCells: number;
+  viewers: number;
+  outcomeCells: number;
+}
+/** A pane no stored link holds any of yet. */
+const NOTHING_LINKED: Readonly<Linked> = { arena: 0, viewCells: 0, viewers: 0, outcomeCells: 0 };
+
+/** `count` columns of as many u32 as the link says (a count, then each column). */
+function columns(r: BinaryReader, count: number): Uint32Array[] {
+  const n = r.u32();
+  return Array.from({ length: count }, () => r.u32Array(n));
+}
 
 /**
  * The aggregate of one minute window of one partition: counted views by dimensions (with the
@@ -45,6 +60,13 @@ export class MinutePane {
   // RowBinary strings of the cells
   private arena = Buffer.allocUnsafe(4096);
   private arenaLength = 0;
+  /** The length `stringAt` read last. */
+  private lengthRead = 0;
+  // what stored links hold (see writeLink), and the outcome cells they hold whose count moved since
+  private linked: Readonly<Linked> = NOTHING_LINKED;
+  private oMoved = new Uint8Array(64);
+  private movedCells = new Int32Array(64);
+  private moved = 0;
 
   constructor(minute: number) {
     this.minute = minute;
@@ -67,16 +89,96 @@ export class MinutePane {
     this.writeOutcomes(outcomes);
   }
 
-  /** Writes the pane into a checkpoint link: its view rows, then its outcome rows, each after its length (u32). */
-  write(w: BinaryWriter): void {
-    let at = w.length;
-    w.u32(0);
-    this.writeViews(w);
-    w.u32At(at, w.length - at - 4);
-    at = w.length;
-    w.u32(0);
-    this.writeOutcomes(w);
-    w.u32At(at, w.length - at - 4);
+  /**
+   * Writes the pane into a checkpoint link: whole, or (`changedOnly`) what it gained since the last
+   * link. Its string bytes, cells and viewers are only ever appended, so a change is their tails
+   * (each list after where the last link ended it), and the outcome counts that moved; a view
+   * count is not written, a cell has as many views as viewers. Every list in columns of u32.
+   */
+  writeLink(w: BinaryWriter, changedOnly: boolean): void {
+    const from = changedOnly ? this.linked : NOTHING_LINKED;
+    w.u32(from.arena);
+    w.u32(this.arenaLength - from.arena);
+    w.range(this.arena, from.arena, this.arenaLength);
+    const views = this.views.size;
+    w.u32(from.viewCells);
+    w.u32(views - from.viewCells);
+    this.views.writeKeys(w, from.viewCells);
+    writeColumn(w, this.vStrings, from.viewCells, views);
+    w.u32(from.viewers);
+    w.u32(this.viewerCount - from.viewers);
+    for (const column of [this.viewerCell, this.viewerHi, this.viewerLo]) writeColumn(w, column, from.viewers, this.viewerCount);
+    const outcomes = this.outcomes.size;
+    w.u32(from.outcomeCells);
+    w.u32(outcomes - from.outcomeCells);
+    this.outcomes.writeKeys(w, from.outcomeCells);
+    writeColumn(w, this.oStrings, from.outcomeCells, outcomes);
+    writeColumn(w, this.oCount, from.outcomeCells, outcomes);
+    const moved = changedOnly ? this.moved : 0;
+    w.u32(moved);
+    writeColumn(w, this.movedCells, 0, moved);
+    w.u32Gather(this.oCount, this.movedCells.subarray(0, moved));
+    for (let i = 0; i < this.moved; i++) this.oMoved[this.movedCells[i]] = 0;
+    this.moved = 0;
+    this.linked = { arena: this.arenaLength, viewCells: views, viewers: this.viewerCount, outcomeCells: outcomes };
+  }
+
+  /**
+   * Reads a pane written by `writeLink`: a pane of its own when the link holds it whole (its lists
+   * start at 0), else the continuation of `before`, which must hold exactly what the link continues.
+   */
+  static readLink(r: BinaryReader, minute: number, before: MinutePane | undefined): MinutePane {
+    const arenaFrom = r.u32();
+    const pane = arenaFrom === 0 ? new MinutePane(minute) : before;
+    if (pane === undefined) throw new RangeError(`binary state: the open window of ${new Date(minute).toISOString()} continues one the state before does not hold`);
+    const expect = (what: string, from: number, held: number) => {
+      if (from !== held) throw new RangeError(`binary state: the open window of ${new Date(minute).toISOString()} continues its ${what} from ${from}, the state before holds ${held}`);
+    };
+    expect('string bytes', arenaFrom, pane.arenaLength);
+    const bytes = r.bytes(r.u32());
+    pane.reserveArena(bytes.length);
+    pane.arenaLength += bytes.copy(pane.arena, pane.arenaLength);
+    expect('view cells', r.u32(), pane.views.size);
+    const [vHi, vLo, vCode, vStrings] = columns(r, 4);
+    for (let i = 0; i < vHi.length; i++) {
+      const c = pane.views.restore(vHi[i], vLo[i], vCode[i]);
+      pane.fitViewCells(c + 1);
+      pane.vCodes[c] = vCode[i];
+      pane.vStrings[c] = vStrings[i];
+      pane.vCount[c] = 0;
+    }
+    expect('viewers', r.u32(), pane.viewerCount);
+    const [cells, hi, lo] = columns(r, 3);
+    for (let i = 0; i < cells.length; i++) {
+      if (cells[i] >= pane.views.size) throw new RangeError(`binary state: a viewer of the open window of ${new Date(minute).toISOString()} is of view cell ${cells[i]}, of ${pane.views.size}`);
+      pane.vCount[cells[i]]++;
+      pane.appendViewer(cells[i], hi[i], lo[i]);
+    }
+    expect('outcome cells', r.u32(), pane.outcomes.size);
+    const [oHi, oLo, oCode, oStrings, oCount] = columns(r, 5);
+    for (let i = 0; i < oHi.length; i++) {
+      const c = pane.outcomes.restore(oHi[i], oLo[i], oCode[i]);
+      pane.fitOutcomeCells(c + 1);
+      pane.oOutcome[c] = oCode[i];
+      pane.oStrings[c] = oStrings[i];
+      pane.oCount[c] = oCount[i];
+    }
+    const [movedCells, counts] = columns(r, 2);
+    for (let i = 0; i < movedCells.length; i++) {
+      if (movedCells[i] >= pane.outcomes.size) throw new RangeError(`binary state: a count of the open window of ${new Date(minute).toISOString()} is of outcome cell ${movedCells[i]}, of ${pane.outcomes.size}`);
+      pane.oCount[movedCells[i]] = counts[i];
+    }
+    pane.linked = { arena: pane.arenaLength, viewCells: pane.views.size, viewers: pane.viewerCount, outcomeCells: pane.outcomes.size };
+    return pane;
+  }
+
+  /** Adds the pane's counted views to `into`, by video id. */
+  countViews(into: Map<string, number>): void {
+    for (let c = 0; c < this.views.size; c++) {
+      const at = this.stringAt(this.vStrings[c]);
+      const video = this.arena.toString('utf8', at, at + this.lengthRead);
+      into.set(video, (into.get(video) ?? 0) + this.vCount[c]);
+    }
   }
 
   /** Writes the view rows (RowBinary of `views_minute_rows`). */
@@ -147,14 +249,39 @@ export class MinutePane {
     let c = this.outcomes.find(videoHi, videoLo, outcome);
     if (c < 0) {
       c = this.outcomes.add(videoHi, videoLo, outcome);
-      this.oOutcome = fit(this.oOutcome, c + 1);
-      this.oStrings = fit(this.oStrings, c + 1);
-      this.oCount = fit(this.oCount, c + 1);
+      this.fitOutcomeCells(c + 1);
       this.oOutcome[c] = outcome;
       this.oStrings[c] = this.putString(videoId);
       this.oCount[c] = 0;
+    } else if (c < this.linked.outcomeCells && this.oMoved[c] === 0) {
+      this.oMoved[c] = 1;
+      this.movedCells = fit(this.movedCells, this.moved + 1);
+      this.movedCells[this.moved++] = c;
     }
     this.oCount[c] += n;
+  }
+
+  private fitOutcomeCells(n: number): void {
+    this.oOutcome = fit(this.oOutcome, n);
+    this.oStrings = fit(this.oStrings, n);
+    this.oCount = fit(this.oCount, n);
+    this.oMoved = fit(this.oMoved, n);
+  }
+
+  private fitViewCells(n: number): void {
+    this.vCodes = fit(this.vCodes, n);
+    this.vStrings = fit(this.vStrings, n);
+    this.vCount = fit(this.vCount, n);
+  }
+
+  private appendViewer(cell: number, viewerHi: number, viewerLo: number): void {
+    const v = this.viewerCount++;
+    this.viewerCell = fit(this.viewerCell, v + 1);
+    this.viewerHi = fit(this.viewerHi, v + 1);
+    this.viewerLo = fit(this.viewerLo, v + 1);
+    this.viewerCell[v] = cell;
+    this.viewerHi[v] = viewerHi;
+    this.viewerLo[v] = viewerLo;
   }
 
   private addView(videoHi: number, videoLo: number, e: ViewEvent, viewerHi: number, viewerLo: number): void {
@@ -163,9 +290,7 @@ export class MinutePane {
     let c = this.views.find(videoHi, videoLo, codes, this.sameStrings);
     if (c < 0) {
       c = this.views.add(videoHi, videoLo, codes);
-      this.vCodes = fit(this.vCodes, c + 1);
-      this.vStrings = fit(this.vStrings, c + 1);
-      this.vCount = fit(this.vCount, c + 1);
+      this.fitViewCells(c + 1);
       this.vCodes[c] = codes;
       this.vStrings[c] = this.putString(e.video_id);
       this.putString(e.channel_id);
@@ -174,13 +299,7 @@ export class MinutePane {
       this.vCount[c] = 0;
     }
     this.vCount[c]++;
-    const v = this.viewerCount++;
-    this.viewerCell = fit(this.viewerCell, v + 1);
-    this.viewerHi = fit(this.viewerHi, v + 1);
-    this.viewerLo = fit(this.viewerLo, v + 1);
-    this.viewerCell[v] = c;
-    this.viewerHi[v] = viewerHi;
-    this.viewerLo[v] = viewerLo;
+    this.appendViewer(c, viewerHi, viewerLo);
   }
 
   /** Whether a view cell's channel, category and country (after its video id, in the arena) are those of the event being added. */
@@ -194,14 +313,8 @@ export class MinutePane {
   /** The arena position after the RowBinary string at `at` if it equals `s`, else -1. */
   private matchString(at: number, s: string): number {
     const a = this.arena;
-    let n = 0;
-    let shift = 0;
-    let b: number;
-    do {
-      b = a[at++];
-      n += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b >= 0x80);
+    at = this.stringAt(at);
+    const n = this.lengthRead;
     if (n === s.length) {
       // ASCII: one byte per code unit.
       let i = 0;
@@ -214,29 +327,36 @@ export class MinutePane {
 
   /** The arena position after `count` RowBinary strings starting at `at`. */
   private skipStrings(at: number, count: number): number {
-    const a = this.arena;
-    for (let k = 0; k < count; k++) {
-      let n = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        b = a[at++];
-        n += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b >= 0x80);
-      at += n;
-    }
+    for (let k = 0; k < count; k++) at = this.stringAt(at) + this.lengthRead;
     return at;
+  }
+
+  /** Where the bytes of the RowBinary string at `at` start, after its length, which is left in `lengthRead`. */
+  private stringAt(at: number): number {
+    const a = this.arena;
+    let n = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = a[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b >= 0x80);
+    this.lengthRead = n;
+    return at;
+  }
+
+  /** Makes room for `need` more arena bytes. */
+  private reserveArena(need: number): void {
+    if (this.arenaLength + need <= this.arena.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaLength + need));
+    this.arena.copy(bigger, 0, 0, this.arenaLength);
+    this.arena = bigger;
   }
 
   /** Appends a RowBinary string to the arena; returns where it starts. */
   private putString(s: string): number {
-    const need = 10 + 3 * s.length;
-    if (this.arenaLength + need > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.arena.length, this.arenaLength + need));
-      this.arena.copy(bigger, 0, 0, this.arenaLength);
-      this.arena = bigger;
-    }
+    this.reserveArena(10 + 3 * s.length);
     const at = this.arenaLength;
     const bytes = Buffer.byteLength(s);
     let n = bytes;

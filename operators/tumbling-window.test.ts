@@ -5,7 +5,7 @@ import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { readOutcomeRows, readViewsRows } from '../schemas/clickhouse-rows.ts';
 import { DEVICES, OUTCOMES, TRAFFIC_SOURCES } from '../schemas/view-event.ts';
 import { MinuteWindows } from './tumbling-window.ts';
-import { fingerprintOf, testEvent, testRecord, TEST_FINGERPRINTS } from './test-records.ts';
+import { fingerprintOf, testEvent, testRecord } from './test-records.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const counted = (ts: number, video = 'v', viewer = 'a') => {
@@ -19,6 +19,13 @@ function fire(w: MinuteWindows, watermark: number) {
   const out = { views: new BinaryWriter(64), outcomes: new BinaryWriter(64) };
   const windowsFired = w.fire(watermark, out);
   return { windowsFired, views: readViewsRows(out.views.copy()), outcomes: readOutcomeRows(out.outcomes.copy()) };
+}
+
+/** The windows as a checkpoint link writes them: whole, or what they gained since the last write. */
+function written(w: MinuteWindows, changedOnly: boolean): Buffer {
+  const bytes = new BinaryWriter(64);
+  w.write(bytes, changedOnly);
+  return bytes.copy();
 }
 
 describe('MinuteWindows', () => {
@@ -64,10 +71,8 @@ describe('MinuteWindows', () => {
     const w = new MinuteWindows();
     w.add(counted(T0 + 1_000));
     fire(w, T0 + 30_000);
-    const bytes = new BinaryWriter(64);
-    w.write(bytes);
     const copy = new MinuteWindows();
-    copy.read(new BinaryReader(bytes.copy()), TEST_FINGERPRINTS);
+    copy.read(new BinaryReader(written(w, false)), true);
     copy.add(counted(T0 + 2_000, 'v', 'b'));
     expect(fire(copy, T0 + 60_000).views).toEqual([expect.objectContaining({ views: 2, viewers: [fingerprintOf('v:a'), fingerprintOf('v:b')] })]);
     // the firing before the checkpoint is remembered: an event of an already fired minute is late
@@ -113,10 +118,8 @@ describe('MinuteWindows', () => {
         // the same records with a checkpoint and restore in the middle
         const first = new MinuteWindows();
         records.slice(0, cut).forEach((r) => first.add(r));
-        const bytes = new BinaryWriter(64);
-        first.write(bytes);
         const resumed = new MinuteWindows();
-        resumed.read(new BinaryReader(bytes.copy()), TEST_FINGERPRINTS);
+        resumed.read(new BinaryReader(written(first, false)), true);
         records.slice(cut).forEach((r) => resumed.add(r));
         const rows = fire(direct, T0 + 10 * 60_000);
         expect(fire(resumed, T0 + 10 * 60_000)).toEqual(rows);
@@ -134,5 +137,57 @@ describe('MinuteWindows', () => {
       }),
       { numRuns: 200 },
     );
+  });
+  it('restores from a snapshot and changes, with windows fired between them, to the same windows (200 random streams)', () => {
+    const arbRecord = fc.record({
+      second: fc.integer({ min: 0, max: 239 }),
+      video: fc.constantFrom('a', 'b', 'ç-vidéo', 'x'.repeat(200), ''),
+      country: fc.constantFrom('DE', 'US'),
+      device: fc.constantFrom(...DEVICES),
+      viewer: fc.integer({ min: 0, max: 20 }),
+      outcome: fc.constantFrom(...OUTCOMES),
+    });
+    fc.assert(
+      fc.property(fc.array(arbRecord, { maxLength: 300, size: 'max' }), fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 0, max: 4 }), (items, cutsAt, fireMinutes) => {
+        const records = items.map((i) => {
+          const r = testRecord(testEvent({ ts: T0 + i.second * 1000, video_id: i.video, country: i.country, device: i.device, viewer_id: `u${i.viewer}` }), 0, T0 + i.second * 1000);
+          r.outcome = i.outcome;
+          if (i.outcome === 'invalid') r.event = null;
+          return r;
+        });
+        const cuts = [0, ...cutsAt.map((c) => Math.min(c, records.length)).sort((a, b) => a - b), records.length];
+        const kept = new MinuteWindows();
+        const links: Buffer[] = [];
+        for (let k = 0; k < 4; k++) {
+          records.slice(cuts[k], cuts[k + 1]).forEach((r) => kept.add(r));
+          // between the first two links, windows fire (and invalid events with them): a change no longer holds them
+          if (k === 1) fire(kept, T0 + fireMinutes * 60_000);
+          if (k < 3) links.push(written(kept, k > 0));
+        }
+        const resumed = new MinuteWindows();
+        links.forEach((link, k) => resumed.read(new BinaryReader(link), k === 0));
+        // restored from the three links, it is given what `kept` was given after them
+        records.slice(cuts[3]).forEach((r) => resumed.add(r));
+        expect(fire(resumed, T0 + 10 * 60_000)).toEqual(fire(kept, T0 + 10 * 60_000));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes into a change only what the windows gained since the last link, and counts the views they hold', () => {
+    const w = new MinuteWindows();
+    for (let i = 0; i < 200; i++) w.add(counted(T0 + 1_000, `video-${i % 50}`, `viewer-${i}`));
+    const snapshot = written(w, false);
+    expect(written(w, true).length).toBeLessThan(100); // nothing gained: the window, its minute and empty lists
+    w.add(counted(T0 + 2_000, 'video-1', 'one-more'));
+    const change = written(w, true);
+    // one viewer (12 bytes), one moved outcome count (8 bytes), the window and its lists' positions
+    expect(change.length).toBeLessThan(snapshot.length / 20);
+    const resumed = new MinuteWindows();
+    resumed.read(new BinaryReader(snapshot), true);
+    resumed.read(new BinaryReader(change), false);
+    expect(resumed.countViews().get('video-1')).toBe(5);
+    expect([...resumed.countViews().values()].reduce((a, b) => a + b, 0)).toBe(201);
+    expect(() => new MinuteWindows().read(new BinaryReader(change), false)).toThrow(/continues one the state before does not hold/);
   });
 });

@@ -77,20 +77,47 @@ export class MinuteWindows {
     return this.panes.size;
   }
 
-  /** Writes the open windows (checkpointed whole in every link: they are small). */
-  write(w: BinaryWriter): void {
+  /**
+   * Writes the open windows: whole, or (`changedOnly`) what each gained since the last write — a
+   * minute's pane holds one viewer key per counted view, megabytes at speed, and rewriting them all
+   * every checkpoint was most of a change link. A pane fired since is not in the change.
+   */
+  write(w: BinaryWriter, changedOnly: boolean): void {
     w.f64(this.firedThrough);
     for (const panes of [this.panes, this.arrivals]) {
       w.u32(panes.size);
-      for (const pane of panes.values()) writePane(w, pane);
+      for (const pane of panes.values()) {
+        w.f64(pane.minute);
+        pane.writeLink(w, changedOnly);
+      }
     }
   }
 
-  /** Replaces the open windows with written ones; video ids are fingerprinted again. */
-  read(r: BinaryReader, fp: Fingerprinter): void {
+  /** Reads written windows: in place of these (`replace`), or as a change (windows not in it have fired). */
+  read(r: BinaryReader, replace: boolean): void {
+    this.firedThrough = r.f64();
+    for (const panes of [this.panes, this.arrivals]) {
+      const before = replace ? null : new Map(panes);
+      panes.clear();
+      for (let n = r.u32(); n > 0; n--) {
+        const minute = r.f64();
+        panes.set(minute, MinutePane.readLink(r, minute, before?.get(minute)));
+      }
+    }
+  }
+
+  /** Replaces the open windows with ones written as their rows, whole in every link (before VTS7); video ids are fingerprinted again. */
+  readRows(r: BinaryReader, fp: Fingerprinter): void {
     const firedThrough = r.f64();
     const [panes, arrivals] = [0, 1].map(() => Array.from({ length: r.u32() }, () => ({ minute: r.f64(), views: r.bytes(r.u32()), outcomes: r.bytes(r.u32()) })));
     this.load(firedThrough, panes, arrivals, fp);
+  }
+
+  /** The counted views of the open windows, by video id. */
+  countViews(): Map<string, number> {
+    const views = new Map<string, number>();
+    for (const pane of this.panes.values()) pane.countViews(views);
+    return views;
   }
 
   /** Replaces the open windows with panes given as their RowBinary rows (event-time panes, and invalid events by arrival). */
@@ -105,12 +132,6 @@ export class MinuteWindows {
       }
     }
   }
-}
-
-/** One pane as its minute and its two row sets, each with its length. */
-function writePane(w: BinaryWriter, pane: MinutePane): void {
-  w.f64(pane.minute);
-  pane.write(w);
 }
 
 function paneOf(panes: Map<number, MinutePane>, minute: number): MinutePane {

@@ -2,12 +2,11 @@ import type { BotScorer } from '../operators/bot-scorer.ts';
 import { provisionallyCounted, type AddressJoin } from '../operators/address-join.ts';
 import type { HeldViewsWritten } from '../operators/provisional-views.ts';
 import type { DedupStore } from '../operators/dedup-store.ts';
-import type { Fingerprinter } from '../operators/fingerprint.ts';
-import type { MinuteWindows } from '../operators/tumbling-window.ts';
+import { Fingerprinter } from '../operators/fingerprint.ts';
+import { MinuteWindows } from '../operators/tumbling-window.ts';
 import type { PartitionWatermark } from '../operators/watermark.ts';
 import { BinaryReader } from '../schemas/binary-reader.ts';
 import { BinaryWriter } from '../schemas/binary-writer.ts';
-import { readViewsRows } from '../schemas/clickhouse-rows.ts';
 import { CheckpointFormatError } from '../sinks/sink-errors.ts';
 import { isLegacyLink, legacyOpenWindowViews, restoreLegacyChain } from './legacy-state.ts';
 import type { IpHasher } from './ip-privacy.ts';
@@ -15,9 +14,9 @@ import type { IpHasher } from './ip-privacy.ts';
 /**
  * A partition's stored state, one link of its checkpoint chain, in binary:
  *
- *   "VTS6", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
+ *   "VTS7", u8 full (1 = snapshot, 0 = change), u32 ×2 seed check,
  *   f64 next offset, f64 max event time, u32 checkpoints,   — the head, whole in every link
- *   open windows (whole in every link: they are small),
+ *   open windows                                            — whole in a snapshot, what each gained in a change,
  *   address verdicts read                                   — whole in every link (they are few),
  *   views held for them                                     — whole in a snapshot, those held since in a change,
  *                                                             both sealed (they hold IP addresses; see ip-privacy.ts)
@@ -25,14 +24,18 @@ import type { IpHasher } from './ip-privacy.ts';
  *
  * Every keyed section is the tables' entries (fingerprint, time, observations), written from the
  * typed arrays; a restore is the snapshot followed by each change, in order. Links of the releases
- * before are read as well: "VTS5" is the same but for its held views, whose strings are all inline
- * (before shared strings), and "VTS4" also has its address flags and held views per minute (before
+ * before are read as well: "VTS6" is the same but for its open windows, written whole in every link
+ * as their rows (before pane changelogs); "VTS5" also has held views whose strings are all inline
+ * (before shared strings), and "VTS4" also its address flags and held views per minute (before
  * verdict steps). A chain of those is followed by a snapshot of this version (`isCurrentChain`).
  */
-const MAGIC = Buffer.from('VTS6');
+const MAGIC = Buffer.from('VTS7');
+const ROW_WINDOWS_MAGIC = Buffer.from('VTS6');
 const INLINE_STRINGS_MAGIC = Buffer.from('VTS5');
 const PER_MINUTE_MAGIC = Buffer.from('VTS4');
 const SEED_CHECK_KEY = 'viewtally/state-seed-check';
+/** Fingerprints for reading windows written as rows only to count their views: any seed groups them alike. */
+const REGROUPING = new Fingerprinter('0'.repeat(32));
 /** The address state of the link being written, in clear until sealed into the link: one per thread, its memory reused. */
 const addressScratch = new BinaryWriter(1 << 12);
 
@@ -68,7 +71,7 @@ export function writePartitionState(s: PartitionStateParts, full: boolean, check
   w.f64(s.nextOffset);
   w.f64(s.watermark.maxEventTs);
   w.u32(checkpoints);
-  s.windows.write(w);
+  s.windows.write(w, !full);
   const address = addressScratch;
   address.reset();
   s.address.write(address, !full);
@@ -91,31 +94,21 @@ export function readStateHead(link: Buffer): StateHead | null {
 
 /**
  * Counted views per video a chain holds that are not in ClickHouse yet (for reconcile), read without
- * the tables: those of the open windows (whole in the newest link), and the views counted
+ * the tables: those of the open windows (read from every link), and the views counted
  * provisionally and not flagged so far (held views, gathered from every link), with the provisional
  * ledger of those (what reconcile --fix puts back, so a later flag still takes them back).
  */
 export function openWindowViews(chain: readonly Buffer[], hasher: IpHasher): { views: Map<string, number>; ledger: Buffer } {
   const newest = chain[chain.length - 1];
   if (isLegacyLink(newest)) return { views: legacyOpenWindowViews(newest), ledger: Buffer.alloc(0) };
-  const views = new Map<string, number>();
+  const windows = new MinuteWindows();
   const addressStates = chain.map((link, i) => {
     const r = openLink(link, i);
     r.bytes(1 + 8 + 8 + 8 + 4);
-    r.f64();
-    for (let n = r.u32(); n > 0; n--) {
-      r.f64();
-      const rows = Buffer.from(r.bytes(r.u32()));
-      if (i === chain.length - 1) for (const row of readViewsRows(rows)) views.set(row.video_id, (views.get(row.video_id) ?? 0) + row.views);
-      r.bytes(r.u32());
-    }
-    for (let n = r.u32(); n > 0; n--) {
-      r.f64();
-      r.bytes(r.u32());
-      r.bytes(r.u32());
-    }
+    readWindows(windows, r, link, i === 0, REGROUPING);
     return { state: new BinaryReader(openSealed(hasher, r.bytes(r.u32()), i)), written: heldViewsWritten(link) };
   });
+  const views = windows.countViews();
   const held = provisionallyCounted(addressStates);
   for (const [video, n] of held.views) views.set(video, (views.get(video) ?? 0) + n);
   return { views, ledger: held.ledger };
@@ -141,7 +134,7 @@ export function readPartitionState(s: PartitionStateParts, chain: readonly Buffe
       );
     }
     head = { full, nextOffset: r.f64(), maxEventTs: r.f64(), checkpoints: r.u32() };
-    s.windows.read(r, s.fingerprints);
+    readWindows(s.windows, r, link, full, s.fingerprints);
     const address = new BinaryReader(openSealed(s.hasher, r.bytes(r.u32()), i));
     s.address.read(address, full, heldViewsWritten(link));
     if (address.remaining !== 0) throw new CheckpointFormatError(`checkpoint link ${i} has ${address.remaining} bytes after its address state`);
@@ -164,7 +157,13 @@ function openSealed(hasher: IpHasher, sealed: Buffer, i: number): Buffer {
   }
 }
 
-/** How a link's address state was written: this version, or one of the two before. */
+/** Reads a link's open windows: as this version writes them, or as rows whole in the link (before VTS7). */
+function readWindows(windows: MinuteWindows, r: BinaryReader, link: Buffer, full: boolean, fp: Fingerprinter): void {
+  if (link.subarray(0, MAGIC.length).equals(MAGIC)) windows.read(r, full);
+  else windows.readRows(r, fp);
+}
+
+/** How a link's address state was written: as this version does, or one of the two ways before. */
 function heldViewsWritten(link: Buffer): HeldViewsWritten {
   const magic = link.subarray(0, MAGIC.length);
   if (magic.equals(PER_MINUTE_MAGIC)) return { perMinute: true, inlineStrings: true };
@@ -183,7 +182,7 @@ export function isCurrentChain(chain: readonly Buffer[]): boolean {
 function openLink(link: Buffer, i: number): BinaryReader {
   if (isLegacyLink(link)) throw new CheckpointFormatError(`checkpoint link ${i} is in the JSON format of viewtally 0.1 after binary links: the chain is mixed`);
   const magic = link.subarray(0, MAGIC.length);
-  if (!magic.equals(MAGIC) && !magic.equals(INLINE_STRINGS_MAGIC) && !magic.equals(PER_MINUTE_MAGIC)) {
+  if (![MAGIC, ROW_WINDOWS_MAGIC, INLINE_STRINGS_MAGIC, PER_MINUTE_MAGIC].some((m) => magic.equals(m))) {
     throw new CheckpointFormatError(`checkpoint link ${i} is not viewtally binary state of this version (${MAGIC}); it starts with ${JSON.stringify(link.subarray(0, MAGIC.length).toString('latin1'))}`);
   }
   const r = new BinaryReader(link);

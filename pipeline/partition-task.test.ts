@@ -32,13 +32,14 @@ const newTask = (seed = SEED, ipSecret = 'test') =>
     checkpointOffset: 0,
   });
 const T0 = Date.UTC(2026, 0, 1, 12);
+const MINUTE = 60_000;
 const fp = new Fingerprinter(SEED);
 const set = (store: PartitionTask['eventIds'], key: string, t: number) => (fp.string(key), store.set(fp.hi, fp.lo, t));
 
 /** Everything a task holds, as a fresh snapshot would write it (the keyed tables and the head). */
 function contents(task: PartitionTask): Buffer {
   const w = new BinaryWriter();
-  task.windows.write(w);
+  task.windows.write(w, false);
   task.eventIds.write(w, false);
   task.sessions.write(w, false);
   task.bots.write(w, false);
@@ -189,8 +190,45 @@ describe('PartitionTask checkpoint chain', () => {
       return task.encodeState();
     };
     const next = restoredFrom([fixtureLink()]);
-    expect([next.full, next.bytes.subarray(0, 4).toString()]).toEqual([true, 'VTS6']);
+    expect([next.full, next.bytes.subarray(0, 4).toString()]).toEqual([true, 'VTS7']);
     expect(restoredFrom([Buffer.from(next.bytes)]).full).toBe(false);
+  });
+
+  it('reads a chain written before pane changelogs ("VTS6", open windows as rows in every link): fires and reconciles the same', () => {
+    // pipeline/open-windows-as-rows.fixture.json: the release before wrote the chain, and what its
+    // task fired from the same state once every window was due
+    const fixture = JSON.parse(readFileSync(new URL('./open-windows-as-rows.fixture.json', import.meta.url), 'utf8'));
+    const chain = (fixture.chain as string[]).map((b) => Buffer.from(b, 'base64'));
+    expect(chain.map((link) => link.subarray(0, 4).toString())).toEqual(['VTS6', 'VTS6']);
+    const task = newTask(fixture.seed);
+    task.restore(chain);
+    const { block, windowsFired } = task.takeBlock(T0 + 10 * MINUTE, 'g');
+    expect(windowsFired).toBe(fixture.restFired);
+    expect(block.views.toString('base64')).toBe(fixture.restViews);
+    expect(block.outcomes.toString('base64')).toBe(fixture.restOutcomes);
+    expect(Object.fromEntries(openWindowViews(chain, new IpHasher('test')).views)).toEqual(fixture.openWindowViews);
+  });
+
+  it('checkpoints the open windows as a changelog: a change holds what they gained since, and restores the same', () => {
+    const task = newTask();
+    for (const q of [0, 1]) task.readVerdicts(new VerdictWriter().take(q, T0 + 10 * MINUTE), q);
+    const add = (i: number) => {
+      const r = testRecord(testEvent({ ts: T0 + 1_000 + i, video_id: `v${i % 100}`, viewer_id: `u${i}` }), i);
+      r.outcome = 'counted';
+      task.windows.add(r);
+    };
+    for (let i = 0; i < 2_000; i++) add(i);
+    task.nextOffset = 2_000;
+    const snapshot = task.encodeState();
+    add(2_000);
+    task.nextOffset = 2_001;
+    const change = task.encodeState();
+    expect(change.full).toBe(false);
+    expect(change.bytes.length).toBeLessThan(snapshot.bytes.length / 20);
+    const restored = newTask();
+    restored.restore([Buffer.from(snapshot.bytes), Buffer.from(change.bytes)]);
+    expect(contents(restored).equals(contents(task))).toBe(true);
+    expect(openWindowViews([snapshot.bytes, change.bytes], new IpHasher('test')).views.get('v0')).toBe(21);
   });
 });
 
@@ -201,7 +239,6 @@ function fixtureLink(): Buffer {
 }
 
 describe('PartitionTask firing', () => {
-  const MINUTE = 60_000;
   /** A counted view of video `a` at `ts`. */
   const view = (ts: number, offset: number) => {
     const r = testRecord(testEvent({ ts, video_id: 'a' }), offset);
