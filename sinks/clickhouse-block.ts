@@ -81,16 +81,21 @@ export interface CheckpointCopy {
 /** The columns of a copy row, in the order `writeCopyRow` writes them. */
 export const COPY_COLUMNS = ['group_id', 'topic', 'partition', 'offset', 'token', 'full', 'state', 'block'] as const;
 
-/** One copy row in RowBinary. */
-export function writeCopyRow(w: BinaryWriter, c: CheckpointCopy): void {
-  w.string(c.group_id);
-  w.string(c.topic);
-  w.u32(c.partition);
-  w.u64(c.offset);
-  w.string(c.token);
-  w.u8(c.full);
-  w.varUint(c.state.length);
-  w.bytes(c.state);
-  w.varUint(c.block.length);
-  w.bytes(c.block);
+/**
+ * One copy row in RowBinary, as the parts to send one after the other: the state (a snapshot can be
+ * tens of MB) goes as it is, not copied into a row buffer.
+ */
+export function copyRowParts(c: CheckpointCopy): Buffer[] {
+  const head = new BinaryWriter(256);
+  head.string(c.group_id);
+  head.string(c.topic);
+  head.u32(c.partition);
+  head.u64(c.offset);
+  head.string(c.token);
+  head.u8(c.full);
+  head.varUint(c.state.length);
+  const tail = new BinaryWriter(c.block.length + 16);
+  tail.varUint(c.block.length);
+  tail.bytes(c.block);
+  return [head.view(), c.state, tail.view()];
 }

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import { ClickHouseError, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { ViewtallyError } from '../schemas/errors.ts';
-import { BinaryWriter } from '../schemas/binary-writer.ts';
 import { OUTCOMES_COLUMNS, REJECTED_COLUMNS, VIEWS_COLUMNS } from '../schemas/clickhouse-rows.ts';
 import { SinkUnavailableError } from './sink-errors.ts';
-import { COPY_COLUMNS, writeCopyRow, type CheckpointCopy, type ClickHouseBlock } from './clickhouse-block.ts';
+import { COPY_COLUMNS, copyRowParts, type CheckpointCopy, type ClickHouseBlock } from './clickhouse-block.ts';
 
 // ClickHouse errors that no retry can fix: the statement, the schema, the rows or the credentials are
 // wrong (parse and type errors, unknown names, sizes over a limit, refused access). Anything else, and
@@ -33,10 +32,8 @@ export class ClickHouseSink {
    * newer than the latest copy); throws SinkUnavailableError when a retry may succeed.
    */
   async write(block: ClickHouseBlock, copy: CheckpointCopy): Promise<void> {
-    const row = new BinaryWriter(copy.state.length + copy.block.length + 256);
-    writeCopyRow(row, copy);
     const routing = this.routing(copy.partition);
-    await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, row.view(), routing);
+    await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, copyRowParts(copy), routing);
     if (block.views.length > 0) await insertRowBinary(this.client, block.viewsTable ?? 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views, routing);
     if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes, routing);
     if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected, routing);
@@ -44,14 +41,14 @@ export class ClickHouseSink {
 }
 
 /**
- * Inserts RowBinary rows into a table under a deduplication token (dependent materialized views
+ * Inserts RowBinary rows (one buffer, or parts sent in order) into a table under a deduplication token (dependent materialized views
  * deduplicate too), with routing `settings` on a cluster; throws SinkUnavailableError when a retry may succeed.
  */
-export async function insertRowBinary(client: ClickHouseClient, table: string, columns: readonly string[], token: string, rows: Buffer, settings: ClickHouseSettings = {}): Promise<void> {
+export async function insertRowBinary(client: ClickHouseClient, table: string, columns: readonly string[], token: string, rows: Buffer | Buffer[], settings: ClickHouseSettings = {}): Promise<void> {
   try {
     const result = await client.exec({
       query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
-      values: Readable.from([rows]),
+      values: Readable.from(Array.isArray(rows) ? rows : [rows]),
       clickhouse_settings: { ...settings, insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 },
     });
     result.stream.resume();

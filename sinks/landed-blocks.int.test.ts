@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
@@ -11,7 +12,7 @@ import { ClickHouseSink } from './clickhouse-sink.ts';
 import { RedisSink, type CheckpointWrite } from './redis-sink.ts';
 import { progressKey } from './live-counters.ts';
 import type { RedisClient } from './redis-client.ts';
-import { checkpointCopy } from './checkpoint-copies.ts';
+import { checkpointCopy, latestCheckpointCopy } from './checkpoint-copies.ts';
 import { landedTables, unlandedPart } from './landed-blocks.ts';
 import type { AddressRecordSink } from './address-record-sink.ts';
 import type { DeadLetterSink } from './dead-letter-sink.ts';
@@ -147,6 +148,17 @@ describe('recovery of a pending block knows whether it landed', () => {
     expect(await landedTables(db.client, b.token)).toEqual(new Set());
     await takeOver(key, checkpoint, 4);
     expect(await totals('never')).toEqual({ minute: 3, hour: 3, day: 3, outcomes: 3, rejected: 1 });
+  });
+
+  it('keeps the copy of a checkpoint whole: a snapshot of megabytes, sent as it is beside its row, and its block', async () => {
+    const b = block(5, 0, 'copied', 2);
+    const state = randomBytes(3 * 2 ** 20 + 17);
+    await sink.write(b, checkpointCopy(group, topic, 5, { offset: 100, state: { full: true, bytes: state }, pending: b }));
+    const copy = await latestCheckpointCopy(db.client, group, topic, 5);
+    expect(copy?.offset).toBe(100);
+    expect(copy?.chain.length).toBe(1);
+    expect(copy?.chain[0].equals(state)).toBe(true);
+    expect([copy?.block.token, copy?.block.views.equals(b.views), copy?.block.outcomes.equals(b.outcomes), copy?.block.rejected.equals(b.rejected)]).toEqual([b.token, true, true, true]);
   });
 
   it('inserts without a token leave no marker', async () => {
