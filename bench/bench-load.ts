@@ -1,6 +1,7 @@
+import { constants } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Producer, compatibilityPartitioner } from '@platformatic/kafka';
@@ -196,7 +197,7 @@ export async function loadEventPool(shape: BenchStreamShape, log: (line: string)
     renameSync(tmp, file);
     log(`freshness pool: ${shape.events} events generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
-  const data = readFileSync(file);
+  const data = readWhole(file);
   const stats = JSON.parse(readFileSync(statsPath, 'utf8')) as StreamStats;
   // Offsets, not a million Buffer views: the producer's heap stays small and its GC pauses short.
   const index = indexFrames(data, shape.events);
@@ -209,6 +210,24 @@ export async function loadEventPool(shape: BenchStreamShape, log: (line: string)
       return { key: part(0), value: stampTs({ head: part(1), tail: part(2) }, ts) };
     },
   };
+}
+
+/** A whole file in one buffer, read a GiB at a time: readFileSync stops at 2 GiB, and a pool for a minutes-long freshness run is more. */
+function readWhole(file: string): Buffer {
+  const size = statSync(file).size;
+  if (size > constants.MAX_LENGTH) throw new Error(`freshness pool: ${file} is ${size} bytes, more than a buffer holds (${constants.MAX_LENGTH}); ask for fewer --fresh-seconds or a lower --fresh-rate`);
+  const data = Buffer.allocUnsafe(size);
+  const fd = openSync(file, 'r');
+  try {
+    for (let at = 0; at < size; ) {
+      const n = readSync(fd, data, at, Math.min(2 ** 30, size - at), at);
+      if (n === 0) throw new Error(`freshness pool: ${file} ended at byte ${at} of ${size}`);
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return data;
 }
 
 /** Start and length of each part of `count` (key, head, tail) frames. */
