@@ -128,11 +128,16 @@ export class MinutePane {
    * start at 0), else the continuation of `before`, which must hold exactly what the link continues.
    */
   static readLink(r: BinaryReader, minute: number, before: MinutePane | undefined): MinutePane {
+    const fault = (problem: string) => new RangeError(`binary state: the open window of ${new Date(minute).toISOString()} ${problem}`);
     const arenaFrom = r.u32();
     const pane = arenaFrom === 0 ? new MinutePane(minute) : before;
-    if (pane === undefined) throw new RangeError(`binary state: the open window of ${new Date(minute).toISOString()} continues one the state before does not hold`);
+    if (pane === undefined) throw fault('continues one the state before does not hold');
     const expect = (what: string, from: number, held: number) => {
-      if (from !== held) throw new RangeError(`binary state: the open window of ${new Date(minute).toISOString()} continues its ${what} from ${from}, the state before holds ${held}`);
+      if (from !== held) throw fault(`continues its ${what} from ${from}, the state before holds ${held}`);
+    };
+    const inArena = (at: number) => {
+      if (at >= pane.arenaLength) throw fault(`has a cell whose strings start at byte ${at}, past its ${pane.arenaLength}`);
+      return at;
     };
     expect('string bytes', arenaFrom, pane.arenaLength);
     const bytes = r.bytes(r.u32());
@@ -144,13 +149,13 @@ export class MinutePane {
       const c = pane.views.restore(vHi[i], vLo[i], vCode[i]);
       pane.fitViewCells(c + 1);
       pane.vCodes[c] = vCode[i];
-      pane.vStrings[c] = vStrings[i];
+      pane.vStrings[c] = inArena(vStrings[i]);
       pane.vCount[c] = 0;
     }
     expect('viewers', r.u32(), pane.viewerCount);
     const [cells, hi, lo] = columns(r, 3);
     for (let i = 0; i < cells.length; i++) {
-      if (cells[i] >= pane.views.size) throw new RangeError(`binary state: a viewer of the open window of ${new Date(minute).toISOString()} is of view cell ${cells[i]}, of ${pane.views.size}`);
+      if (cells[i] >= pane.views.size) throw fault(`has a viewer of view cell ${cells[i]}, of ${pane.views.size}`);
       pane.vCount[cells[i]]++;
       pane.appendViewer(cells[i], hi[i], lo[i]);
     }
@@ -159,13 +164,14 @@ export class MinutePane {
     for (let i = 0; i < oHi.length; i++) {
       const c = pane.outcomes.restore(oHi[i], oLo[i], oCode[i]);
       pane.fitOutcomeCells(c + 1);
+      if (oCode[i] >= OUTCOMES.length) throw fault(`has an outcome cell of outcome ${oCode[i]}`);
       pane.oOutcome[c] = oCode[i];
-      pane.oStrings[c] = oStrings[i];
+      pane.oStrings[c] = inArena(oStrings[i]);
       pane.oCount[c] = oCount[i];
     }
     const [movedCells, counts] = columns(r, 2);
     for (let i = 0; i < movedCells.length; i++) {
-      if (movedCells[i] >= pane.outcomes.size) throw new RangeError(`binary state: a count of the open window of ${new Date(minute).toISOString()} is of outcome cell ${movedCells[i]}, of ${pane.outcomes.size}`);
+      if (movedCells[i] >= pane.outcomes.size) throw fault(`has a count of outcome cell ${movedCells[i]}, of ${pane.outcomes.size}`);
       pane.oCount[movedCells[i]] = counts[i];
     }
     pane.linked = { arena: pane.arenaLength, viewCells: pane.views.size, viewers: pane.viewerCount, outcomeCells: pane.outcomes.size };
