@@ -190,4 +190,16 @@ describe('MinuteWindows', () => {
     expect([...resumed.countViews().values()].reduce((a, b) => a + b, 0)).toBe(201);
     expect(() => new MinuteWindows().read(new BinaryReader(change), false)).toThrow(/continues one the state before does not hold/);
   });
+
+  it('refuses a link whose view cell points past the string bytes written with it', () => {
+    const w = new MinuteWindows();
+    w.add(counted(T0 + 1_000));
+    const link = written(w, false);
+    // fired-through f64, 1 window, its minute f64, string bytes (from, length, bytes), view cells (from, count, hi, lo, code, strings)
+    const arenaLength = link.readUInt32LE(8 + 4 + 8 + 4);
+    const stringsAt = 8 + 4 + 8 + 4 + 4 + arenaLength + 4 + 4 + 3 * 4;
+    expect(link.readUInt32LE(stringsAt)).toBe(2); // after the outcome cell's video id: "v", 2 bytes
+    link.writeUInt32LE(arenaLength, stringsAt);
+    expect(() => new MinuteWindows().read(new BinaryReader(link), true)).toThrow(/strings start at byte \d+, past its \d+/);
+  });
 });
