@@ -207,6 +207,9 @@ describe('PartitionTask checkpoint chain', () => {
     expect(block.views.toString('base64')).toBe(fixture.restViews);
     expect(block.outcomes.toString('base64')).toBe(fixture.restOutcomes);
     expect(Object.fromEntries(openWindowViews(chain, new IpHasher('test')).views)).toEqual(fixture.openWindowViews);
+    // and its next link is a snapshot of this version: a change would continue panes no stored link holds
+    const next = task.encodeState();
+    expect([next.full, next.bytes.subarray(0, 4).toString()]).toEqual([true, 'VTS7']);
   });
 
   it('checkpoints the open windows as a changelog: a change holds what they gained since, and restores the same', () => {
