@@ -83,7 +83,7 @@ export const COPY_COLUMNS = ['group_id', 'topic', 'partition', 'offset', 'token'
 
 /**
  * One copy row in RowBinary, as the parts to send one after the other: the state (a snapshot can be
- * tens of MB) goes as it is, not copied into a row buffer.
+ * tens of MB) and the block go as they are, not copied into a row buffer.
  */
 export function copyRowParts(c: CheckpointCopy): Buffer[] {
   const head = new BinaryWriter(256);
@@ -94,8 +94,7 @@ export function copyRowParts(c: CheckpointCopy): Buffer[] {
   head.string(c.token);
   head.u8(c.full);
   head.varUint(c.state.length);
-  const tail = new BinaryWriter(c.block.length + 16);
-  tail.varUint(c.block.length);
-  tail.bytes(c.block);
-  return [head.view(), c.state, tail.view()];
+  const blockLength = new BinaryWriter(16);
+  blockLength.varUint(c.block.length);
+  return [head.view(), c.state, blockLength.view(), c.block];
 }
