@@ -6,6 +6,7 @@ import { createRedisClient } from '../sinks/redis-client.ts';
 import { infraUp } from '../infra/services.ts';
 import { clusterUp } from '../infra/cluster.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { benchCacheDir, loadEventPool, preloadTopic, type EventPool, type PreloadedTopic } from './bench-load.ts';
 import { forgetRun, runConsumeLine, runJobLine, runOperatorCost, round, type JobRunResult, type LineContext, type LineResult, type OperatorCost } from './bench-throughput.ts';
@@ -153,6 +154,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const redis = createRedisClient(config.redis);
   const freshness = (pool: EventPool) =>
     phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
+  const clickhouse = createClickHouseClient(config.clickhouse);
   if (options.freshnessOnly) {
     try {
       const pool = await phase('pool', () => loadFreshnessPool(options, log));
@@ -160,11 +162,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       for (const { series, ...a } of attempts) log(JSON.stringify(a));
       return attempts;
     } finally {
-      await forgetRun(redis, runId);
+      await forgetRun(redis, clickhouse, runId);
       redis.disconnect();
+      await clickhouse.close();
     }
   }
-  const clickhouse = createClickHouseClient(config.clickhouse);
   try {
     const versionInfo = await versions(redis, clickhouse);
     log(`bench ${runId}: ${options.tiny ? 'tiny' : 'full'} run, seed ${options.seed}, ${machine.cpus} cores, load ${machine.loadAverageAtStart.join(' ')}`);
@@ -183,7 +185,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
     const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
     const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
-    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, runId, log)) : null;
+    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, clickhouse, runId, log)) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
     const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
@@ -230,7 +232,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     log(`wrote ${join(out, 'latest.json')}, latest.md, latest.svg in ${results.durationSeconds} s`);
     return results;
   } finally {
-    await forgetRun(redis, runId);
+    await forgetRun(redis, clickhouse, runId);
     redis.disconnect();
     await clickhouse.close();
   }
@@ -275,18 +277,17 @@ async function jobAgainstLimit(
 }
 
 /** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there. */
-async function runClusterLines(options: BenchOptions, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
+async function runClusterLines(options: BenchOptions, clickhouse: ClickHouseClient, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
   const cluster = await clusterUp({ timeoutMs: 240_000, log });
   const load = await preloadTopic({ brokers: cluster.kafka.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log });
   const redis = createRedisClient(cluster.redis.url);
   try {
     const ctx: LineContext = { brokers: cluster.kafka.brokers, redisUrl: cluster.redis.url, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId: `${runId}-cluster`, log };
     const job = await runJobLine(ctx, { workers: 1, nodeArgs: options.jobNodeArgs });
-    const clickhouse = resolveJobConfig({}).clickhouse;
-    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
+    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse: resolveJobConfig({}).clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
     return { job, api };
   } finally {
-    await forgetRun(redis, runId);
+    await forgetRun(redis, clickhouse, runId);
     redis.disconnect();
   }
 }

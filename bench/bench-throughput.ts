@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { globEscape, masters, scanKeys, type RedisClient } from '../sinks/redis-client.ts';
 import { progressKey } from '../sinks/live-counters.ts';
 import { startChild } from './bench-child.ts';
@@ -56,14 +57,17 @@ async function deleteKeys(redis: RedisClient, match: string): Promise<void> {
 }
 
 /**
- * Deletes what a run's jobs left in Redis: every key naming one of its groups (checkpoint chains,
- * positions, the freshness markers' counters), all of which carry the run id. A real-time job's
- * checkpoints are megabytes per partition; kept, they grew the local Redis by gigabytes over a day
- * of runs, and its AOF rewrites then ran inside later measures. The benchmark videos' live
- * counters stay: the read API line reads them, and their number is bounded by the catalogue.
+ * Deletes what a run's jobs left behind, all of which carries the run id: every Redis key naming
+ * one of its groups (checkpoint chains, positions, the freshness markers' counters) and the
+ * ClickHouse copies of their checkpoints. A real-time job's checkpoints are megabytes per
+ * partition; kept, they grew the local Redis by gigabytes over a day of runs (its AOF rewrites
+ * then ran inside later measures), and a job keeps its groups' latest chains in ClickHouse for
+ * good. The benchmark videos' live counters stay: the read API line reads them, and their number
+ * is bounded by the catalogue.
  */
-export function forgetRun(redis: RedisClient, runId: string): Promise<void> {
-  return deleteKeys(redis, `*${globEscape(runId)}*`);
+export async function forgetRun(redis: RedisClient, clickhouse: ClickHouseClient, runId: string): Promise<void> {
+  await deleteKeys(redis, `*${globEscape(runId)}*`);
+  await clickhouse.command({ query: 'DELETE FROM job_checkpoints WHERE position(group_id, {run:String}) > 0', query_params: { run: runId }, clickhouse_settings: { lightweight_deletes_sync: '0' } });
 }
 
 /** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */

@@ -10,6 +10,7 @@ import { renderSchema } from './migrations.ts';
 import { ClusterSchema, LOCAL_SUFFIX } from './cluster-schema.ts';
 import { createTestDatabase, queryRows, type TestDatabase } from './test-database.ts';
 import { parseDistributedEngine, readClusterLayout } from './schema-layout.ts';
+import { obsoleteCopiesDelete } from '../sinks/checkpoint-copy-pruner.ts';
 
 const TARGET = { cluster: 'vt_cluster', database: 'viewtally' };
 const single = renderSchema(null);
@@ -38,8 +39,8 @@ function oneShardOneReplica(cluster: string[]): string[] {
   return out;
 }
 
-async function explainAst(client: ClickHouseClient, statement: string): Promise<string> {
-  return (await client.query({ query: `EXPLAIN AST ${statement}`, format: 'TabSeparatedRaw' })).text();
+async function explainAst(client: ClickHouseClient, statement: string, params: Record<string, unknown> = {}): Promise<string> {
+  return (await client.query({ query: `EXPLAIN AST ${statement}`, query_params: params, format: 'TabSeparatedRaw' })).text();
 }
 
 async function tables(db: TestDatabase): Promise<{ name: string; engine: string; create: string }[]> {
@@ -117,6 +118,16 @@ describe('the cluster schema (migrate --cluster)', () => {
       await migrated.drop();
       await built.drop();
     }
+  });
+
+  it('deletes obsolete checkpoint copies on the shard tables, a statement the parser accepts that is the single-server one on one shard', async () => {
+    const [statement, ...more] = obsoleteCopiesDelete(TARGET);
+    expect(more).toEqual([]);
+    expect(statement).toMatch(/^DELETE FROM job_checkpoints_local ON CLUSTER `vt_cluster` WHERE /);
+    const params = { group: 'g', topic: 't', snapshots: new Map([[3, 40]]) };
+    expect(await explainAst(parser.client, statement, params)).toMatch(/^DeleteQuery /);
+    const [plain] = obsoleteCopiesDelete(null);
+    expect(await explainAst(parser.client, oneShardOneReplica([statement])[0], params)).toBe(await explainAst(parser.client, plain, params));
   });
 
   it('a statement it does not know how to render is an error, not a single-server statement on a cluster', () => {

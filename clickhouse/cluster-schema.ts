@@ -9,6 +9,7 @@
  *   CREATE MATERIALIZED VIEW v TO t AS … FROM s  →  v ON CLUSTER c TO t_local AS … FROM s_local
  *   ALTER TABLE t <op>                       →  ALTER TABLE t_local ON CLUSTER c <op>
  *                                               (+ the same on t when <op> changes columns)
+ *   DELETE FROM t WHERE …                    →  DELETE FROM t_local ON CLUSTER c WHERE …
  *
  * So every name the job and the dashboards use (`views_minute_rows`, `views_day`, …) is a Distributed
  * table on a cluster and the table itself on a single server, and materialized views chain the
@@ -43,6 +44,7 @@ const SHARDING_KEYS: [column: string, key: string][] = [
 const CREATE_TABLE = /^CREATE TABLE (IF NOT EXISTS )?(\w+)\s*\(([\s\S]*)\)\s*ENGINE = (\w+)(?:\(([^)]*)\))?([\s\S]*)$/;
 const CREATE_VIEW = /^CREATE MATERIALIZED VIEW (IF NOT EXISTS )?(\w+)\s+TO\s+(\w+)\s+AS\s+([\s\S]+)$/;
 const ALTER_TABLE = /^ALTER TABLE (\w+)\s+([\s\S]+)$/;
+const DELETE_FROM = /^DELETE FROM (\w+)\s+(WHERE\s[\s\S]+)$/;
 const COLUMN_OPERATION = /^(ADD|DROP|MODIFY|RENAME|COMMENT|CLEAR) COLUMN\b/i;
 const IDENTIFIER = /^[A-Za-z_][\w.-]*$/;
 
@@ -79,6 +81,8 @@ export class ClusterSchema {
       const local = `ALTER TABLE ${this.local(table)} ${this.on} ${operation}`;
       return COLUMN_OPERATION.test(operation) ? [local, `ALTER TABLE ${table} ${this.on} ${operation}`] : [local];
     }
+    m = DELETE_FROM.exec(s);
+    if (m) return [`DELETE FROM ${this.local(m[1])} ${this.on} ${m[2]}`];
     throw new Error(`no cluster rendering for this statement: ${s.slice(0, 120)}`);
   }
 

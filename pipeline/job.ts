@@ -34,6 +34,7 @@ import { createRedisClient } from '../sinks/redis-client.ts';
 import { progressKey, recordShards } from '../sinks/live-counters.ts';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.ts';
 import { latestCopyOffset } from '../sinks/checkpoint-copies.ts';
+import { COPY_PRUNE_INTERVAL_MS, CopyPruner } from '../sinks/checkpoint-copy-pruner.ts';
 import { Fingerprinter } from '../operators/fingerprint.ts';
 import { OUTCOMES } from '../schemas/view-event.ts';
 import { unlandedPart } from '../sinks/landed-blocks.ts';
@@ -147,7 +148,16 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const committer = new Committer({
     metrics,
     redis: redisSink,
-    clickhouse: new ClickHouseSink(clickhouseClient, insertRouting(cluster)),
+    clickhouse: new ClickHouseSink(
+      clickhouseClient,
+      insertRouting(cluster),
+      new CopyPruner(clickhouseClient, {
+        cluster,
+        intervalMs: COPY_PRUNE_INTERVAL_MS,
+        now,
+        onError: (err) => log.warn({ err: err.message }, 'deleting obsolete checkpoint copies failed; retried with the next snapshot'),
+      }),
+    ),
     unlanded: (block) => unlandedPart(clickhouseClient, block),
     deadLetters: new DeadLetterSink(producer, config.topic, {
       maxMessageBytes: deadLetterBytes,

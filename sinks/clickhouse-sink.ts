@@ -4,6 +4,7 @@ import { ViewtallyError } from '../schemas/errors.ts';
 import { OUTCOMES_COLUMNS, REJECTED_COLUMNS, VIEWS_COLUMNS } from '../schemas/clickhouse-rows.ts';
 import { SinkUnavailableError } from './sink-errors.ts';
 import { COPY_COLUMNS, copyRowParts, type CheckpointCopy, type ClickHouseBlock } from './clickhouse-block.ts';
+import type { CopyPruner } from './checkpoint-copy-pruner.ts';
 
 // ClickHouse errors that no retry can fix: the statement, the schema, the rows or the credentials are
 // wrong (parse and type errors, unknown names, sizes over a limit, refused access). Anything else, and
@@ -21,10 +22,13 @@ export class ClickHouseSink {
   private readonly client: ClickHouseClient;
   /** Settings that route a partition's blocks (one shard per partition on a cluster; none on one server). */
   private readonly routing: (partition: number) => ClickHouseSettings;
+  /** Told of every copy that landed, to delete the copies a snapshot made obsolete (none: copies are kept). */
+  private readonly pruner: CopyPruner | null;
 
-  constructor(client: ClickHouseClient, routing: (partition: number) => ClickHouseSettings = () => ({})) {
+  constructor(client: ClickHouseClient, routing: (partition: number) => ClickHouseSettings = () => ({}), pruner: CopyPruner | null = null) {
     this.client = client;
     this.routing = routing;
+    this.pruner = pruner;
   }
 
   /**
@@ -34,6 +38,7 @@ export class ClickHouseSink {
   async write(block: ClickHouseBlock, copy: CheckpointCopy): Promise<void> {
     const routing = this.routing(copy.partition);
     await insertRowBinary(this.client, 'job_checkpoints', COPY_COLUMNS, `${block.token}/checkpoint`, copyRowParts(copy), routing);
+    this.pruner?.landed(copy);
     if (block.views.length > 0) await insertRowBinary(this.client, block.viewsTable ?? 'views_minute_rows', VIEWS_COLUMNS, `${block.token}/views`, block.views, routing);
     if (block.outcomes.length > 0) await insertRowBinary(this.client, 'view_outcomes_minute', OUTCOMES_COLUMNS, `${block.token}/outcomes`, block.outcomes, routing);
     if (block.rejected.length > 0) await insertRowBinary(this.client, 'rejected_views', REJECTED_COLUMNS, `${block.token}/rejected`, block.rejected, routing);
