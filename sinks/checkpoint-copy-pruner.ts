@@ -4,7 +4,7 @@ import type { ClusterTarget } from '../clickhouse/cluster-schema.ts';
 import type { CheckpointCopy } from './clickhouse-block.ts';
 
 /** How often a job deletes the copies its snapshots made obsolete: ClickHouse runs each delete as a mutation, so they are batched. */
-export const COPY_PRUNE_INTERVAL_MS = 60_000;
+export const COPY_PRUNE_INTERVAL_MS = 30_000;
 
 /**
  * The delete of every copy of a partition below the offset of its latest landed snapshot (a
