@@ -74,7 +74,7 @@ export class AddressTask {
 
   /** The next link of the chain: a snapshot, or the change since the last link. */
   private encodeState(): EncodedState {
-    const full = this.chain.nextIsFull;
+    const full = this.chain.nextIsFull();
     const w = new BinaryWriter(1 << 16);
     w.bytes(MAGIC);
     w.u8(full ? 1 : 0);

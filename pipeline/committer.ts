@@ -38,6 +38,8 @@ export class Committer {
   readonly stats: CommitStats = { liveFlushes: 0, checkpoints: 0, sinkRetries: 0, windowsFired: 0, outcomes: new Float64Array(OUTCOMES.length) };
   /** When each partition last completed a checkpoint (wall clock), for the checkpoint-age metric. */
   readonly lastCheckpointAt = new Map<number, number>();
+  /** Snapshots being written to the sinks: while one is, another partition's due snapshot waits (StateChain). */
+  private snapshotsWriting = 0;
   private readonly deps: {
     redis: RedisSink;
     clickhouse: ClickHouseSink;
@@ -103,7 +105,8 @@ export class Committer {
     // Everything up to `to` is taken before the first wait: events go on arriving meanwhile.
     const letters = task.takeDeadLetters();
     const outcomes = task.takeOutcomes();
-    const state = task.encodeState();
+    // Partitions that grow alike fall due for a snapshot together: one at a time spreads the tens of MB each writes.
+    const state = task.encodeState(this.snapshotsWriting === 0);
     this.deps.metrics.stateBytes.observe({ kind: state.full ? 'snapshot' : 'change' }, state.bytes.length);
     this.deps.metrics.checkpointEncodeSeconds.observe((performance.now() - started) / 1000);
     const { redis, consumer } = this.deps;
@@ -129,6 +132,13 @@ export class Committer {
       this.lastCheckpointAt.set(task.partition, Date.now());
       this.deps.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
     })();
+    if (state.full) {
+      this.snapshotsWriting++;
+      write.then(
+        () => this.snapshotsWriting--,
+        () => this.snapshotsWriting--,
+      );
+    }
     task.writingBlock(write, to);
     if (options.settle) await task.blockWritten();
   }

@@ -325,12 +325,12 @@ export class PartitionTask {
 
   /**
    * The state to store with the next checkpoint: the change since the last one, appended to the
-   * stored chain — or a full snapshot starting a new chain when there is none yet or the changes
-   * have grown as heavy as the snapshot. Binary, written from the tables directly into a pooled
-   * writer that the checkpoint's block write gives back.
+   * stored chain — or a full snapshot starting a new chain when one is due (StateChain; with
+   * `snapshotAllowed` false, only when it cannot wait). Binary, written from the tables directly
+   * into a pooled writer that the checkpoint's block write gives back.
    */
-  encodeState(): EncodedState {
-    const full = this.chain.nextIsFull;
+  encodeState(snapshotAllowed = true): EncodedState {
+    const full = this.chain.nextIsFull(snapshotAllowed);
     const w = stateWriters.take();
     const bytes = writePartitionState(this, full, this.checkpoints, w);
     this.lend(stateWriters, w);

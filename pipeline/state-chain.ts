@@ -1,17 +1,20 @@
 /**
  * Where a stored checkpoint chain stands: its snapshot's bytes, its changes' bytes, its links. The
- * next link is a snapshot starting a new chain when there is none yet, or once the changes weigh as
- * much as the snapshot (a restore then reads at most twice the state), or after MAX_CHAIN links (a
- * restore applies them all); else a change.
+ * next link is a snapshot once the changes weigh as much as the snapshot — unless the caller holds
+ * it back (another partition's snapshot is being written: snapshots of partitions that grow alike
+ * would otherwise all fall due together and be written at once). Held back, it waits at most until
+ * the changes weigh twice the snapshot (a restore then reads at most three times the state); with
+ * no chain yet, or after MAX_CHAIN links (a restore applies them all), it is a snapshot anyway.
  */
 export class StateChain {
   private snapshotBytes = 0;
   private changeBytes = 0;
   private links = 0;
 
-  /** Whether the next link must be a snapshot. */
-  get nextIsFull(): boolean {
-    return !(this.links > 0 && this.changeBytes < this.snapshotBytes && this.links < MAX_CHAIN);
+  /** Whether the next link is a snapshot; `snapshotAllowed` false holds back one that is due but not forced. */
+  nextIsFull(snapshotAllowed = true): boolean {
+    if (this.links === 0 || this.links >= MAX_CHAIN || this.changeBytes >= 2 * this.snapshotBytes) return true;
+    return snapshotAllowed && this.changeBytes >= this.snapshotBytes;
   }
 
   /** Notes a link written: a snapshot starts the chain over. */
