@@ -43,6 +43,7 @@ import { AddressRecordSink } from '../sinks/address-record-sink.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 import { migrate } from '../clickhouse/migrations.ts';
 import { insertRouting, readClusterLayout } from '../clickhouse/schema-layout.ts';
+import { CheckpointSchedule } from './checkpoint-schedule.ts';
 
 /** A batch with the task that owns its partition. */
 interface JobBatch extends SourcedBatch {
@@ -330,21 +331,12 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
   const addressWriter = { name: 'address stage' }; // its key in these maps
   type Writer = PartitionTask | typeof addressWriter;
   const writing = new Map<Writer, Promise<void>>();
-  // weak: a dropped task's entry goes with it
-  const lastCheckpoint = new WeakMap<Writer, number>();
+  const schedule = new CheckpointSchedule<Writer>(config.checkpointIntervalMs);
   let flushFailed: (err: Error) => void = () => {};
   const flushFailure = new Promise<never>((_, reject) => (flushFailed = reject));
   flushFailure.catch(() => {}); // raised by the loop
-  const checkpointDue = (unit: Writer, t: number) => {
-    if (!lastCheckpoint.has(unit)) lastCheckpoint.set(unit, t);
-    return t - lastCheckpoint.get(unit)! >= config.checkpointIntervalMs;
-  };
-  const startWrite = (unit: Writer, checkpoint: boolean, write: () => Promise<void>) => {
-    const done = write()
-      .then(() => {
-        if (checkpoint) lastCheckpoint.set(unit, now());
-      })
-      .finally(() => writing.delete(unit));
+  const startWrite = (unit: Writer, write: () => Promise<void>) => {
+    const done = write().finally(() => writing.delete(unit));
     done.catch((err: Error) => flushFailed(err));
     writing.set(unit, done);
   };
@@ -353,12 +345,12 @@ export async function runJob(config: JobConfig, options: RunOptions): Promise<Jo
     const t = now();
     for (const task of tasks.values()) {
       if (writing.has(task)) continue;
-      const due = checkpointDue(task, t);
-      startWrite(task, due, () => flushTask(task, due));
+      const due = schedule.due(task, task.partition + 1, t);
+      startWrite(task, () => flushTask(task, due));
     }
     if (!writing.has(addressWriter)) {
-      const due = checkpointDue(addressWriter, t);
-      startWrite(addressWriter, due, () => addressStage.flush(due));
+      const due = schedule.due(addressWriter, 0, t);
+      startWrite(addressWriter, () => addressStage.flush(due));
     }
   };
   /** Once the writes in flight are done, a live flush or a checkpoint of every task, then of the address stage (the end of a run). */
