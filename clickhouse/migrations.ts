@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ClusterSchema, type ClusterTarget } from './cluster-schema.ts';
 
@@ -60,9 +61,37 @@ export async function migrate(client: ClickHouseClient, cluster: ClusterTarget |
   const applied: number[] = [];
   for (const m of schema.migrations) {
     if (done.has(m.version)) continue;
-    for (const statement of m.statements) await client.command({ query: statement });
+    if (!(await applyMigration(client, m))) continue;
     await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
     applied.push(m.version);
   }
   return applied;
+}
+
+/** How long a migrator whose statement failed waits for another to record the migration as applied. */
+const CONCURRENT_MIGRATOR_WAIT_MS = 15_000;
+
+/**
+ * Runs a migration's statements; false when another migrator applied it meanwhile. Job processes
+ * started together migrate together: most statements can run twice (`IF NOT EXISTS`), but not all
+ * (`REMOVE TTL` fails once the TTL is gone), so a failed statement stands when the migration gets
+ * recorded by the migrator that ran it first.
+ */
+async function applyMigration(client: ClickHouseClient, m: Migration): Promise<boolean> {
+  for (const statement of m.statements) {
+    try {
+      await client.command({ query: statement });
+    } catch (err) {
+      const until = Date.now() + CONCURRENT_MIGRATOR_WAIT_MS;
+      do {
+        const [row] = await (
+          await client.query({ query: 'SELECT count() AS n FROM schema_migrations WHERE version = {version:UInt32}', query_params: { version: m.version }, format: 'JSONEachRow' })
+        ).json<{ n: string }>();
+        if (Number(row?.n ?? 0) > 0) return false;
+        await sleep(100);
+      } while (Date.now() < until);
+      throw err;
+    }
+  }
+  return true;
 }
