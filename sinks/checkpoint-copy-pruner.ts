@@ -51,10 +51,7 @@ export class CopyPruner {
   /** Notes a copy that landed; a snapshot makes its partition's earlier copies obsolete, deleted when a prune is due. */
   landed(copy: CheckpointCopy): void {
     if (copy.full !== 1) return;
-    const key = `${copy.group_id}\u0000${copy.topic}`;
-    let scope = this.due.get(key);
-    if (scope === undefined) this.due.set(key, (scope = { group: copy.group_id, topic: copy.topic, snapshots: new Map() }));
-    scope.snapshots.set(copy.partition, Math.max(copy.offset, scope.snapshots.get(copy.partition) ?? 0));
+    this.note(copy.group_id, copy.topic, copy.partition, copy.offset);
     if (this.running === null && this.options.now() - this.lastPrune >= this.options.intervalMs) {
       this.running = this.prune()
         .catch((err: Error) => this.options.onError(err))
@@ -76,12 +73,18 @@ export class CopyPruner {
           });
         }
       } catch (err) {
-        // Snapshots noted meanwhile are newer: they win over the ones put back.
-        const now = this.due.get(key);
-        if (now === undefined) this.due.set(key, scope);
-        else for (const [p, o] of scope.snapshots) now.snapshots.set(p, Math.max(o, now.snapshots.get(p) ?? 0));
+        // Put back: snapshots noted meanwhile are newer, and win.
+        for (const [partition, offset] of scope.snapshots) this.note(scope.group, scope.topic, partition, offset);
         throw err;
       }
     }
+  }
+
+  /** Marks a partition due for a prune below `offset`, or below the later snapshot it is due for already. */
+  private note(group: string, topic: string, partition: number, offset: number): void {
+    const key = `${group}\u0000${topic}`;
+    let scope = this.due.get(key);
+    if (scope === undefined) this.due.set(key, (scope = { group, topic, snapshots: new Map() }));
+    scope.snapshots.set(partition, Math.max(offset, scope.snapshots.get(partition) ?? 0));
   }
 }
