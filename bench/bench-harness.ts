@@ -271,7 +271,7 @@ async function jobAgainstLimit(
   const job = await phase('job', () => runJobLine(ctx, { workers: options.workers, profileDir, nodeArgs: options.jobNodeArgs }));
   const limits = Object.fromEntries(Object.entries(limit).map(([client, l]) => [client, { eventsPerSecond: l.eventsPerSecond, cpuMicrosPerEvent: l.cpuMicrosPerEvent }]));
   const kafkajs = limit.kafkajs ?? Object.values(limit)[0];
-  log(JSON.stringify({ workers: options.workers, events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, checkpointEncodeMeanMs: job.sinks.checkpointEncodeMeanMs, checkpoints: job.sinks.checkpoints, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
+  log(JSON.stringify({ workers: options.workers, events: job.events, eventsPerSecond: job.eventsPerSecond, cpuMicrosPerEvent: job.cpuMicrosPerEvent, warm: job.warm, checkpointEncodeMeanMs: job.sinks.checkpointEncodeMeanMs, checkpoints: job.sinks.checkpoints, limits, jobToLimit: kafkajs ? round(job.eventsPerSecond / kafkajs.eventsPerSecond, 3) : null, profileDir }));
   if (job.profile) for (const list of [job.profile.selfTop, job.profile.byPlace, job.profile.groups]) for (const h of list) log(`${h.ms} ms  ${(100 * h.share).toFixed(1)} %  ${h.name}`);
   return job;
 }

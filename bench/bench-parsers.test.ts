@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDashboardTable } from './bench-dashboard.ts';
 import { summariseProfile } from './cpu-profile.ts';
+import { warmRun, type JobPoint } from './bench-throughput.ts';
 
 describe('dashboard table', () => {
   it('reads the latency harness output: every query, the row counts, the worst 30-day p95', () => {
@@ -95,5 +96,28 @@ describe('cpu profile summary', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a job run once warm', () => {
+  const point = (t: number, processed: number, cpuSeconds: number): JobPoint => ({ t, processed, rate: 0, lag: 0, rssBytes: 0, pending: 0, dedupEntries: 0, cpuSeconds });
+
+  it('takes CPU and events from a fifth of the events to the first sample at the end, not the start-up or the idle tail', () => {
+    const series = [
+      point(0.5, 0, 0.3), // start-up: modules, connections, the JIT
+      point(1, 100_000, 2.5),
+      point(1.5, 200_000, 3.6), // a fifth of 1 000 000: from here
+      point(2, 400_000, 5.6),
+      point(3, 800_000, 9.6),
+      point(3.5, 1_000_000, 11.6), // the end position: to here
+      point(4, 1_000_000, 12.4), // idle wait and the final checkpoint
+    ];
+    // 8 CPU seconds for 800 000 events in 2 s.
+    expect(warmRun(series, 1_000_000)).toEqual({ cpuMicrosPerEvent: 10, eventsPerSecond: 400_000 });
+  });
+
+  it('tells nothing of a run too short to sample, or without the CPU metric', () => {
+    expect(warmRun([point(0.5, 0, 0.3), point(1, 1_000_000, 9)], 1_000_000)).toBeNull();
+    expect(warmRun([point(1, 300_000, 0), point(2, 1_000_000, 0)], 1_000_000)).toBeNull();
   });
 });
