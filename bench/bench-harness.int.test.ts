@@ -46,7 +46,8 @@ describe('bench harness (tiny)', () => {
   });
 
   it('has every field, with no null or non-finite number where a measure belongs', () => {
-    const allowed = /^(dashboard\.reference100M|throughput\.job(Threads|Cluster)?\.profile|targets\.\d+\.met)$/;
+    // Not measured in a tiny run: the 100 M-row reference, profiles, and a job once warm (its 20 000 events may pass within two samples; `warmRun` is tested in bench-parsers.test.ts).
+    const allowed = /^(dashboard\.reference100M|throughput\.job(Threads|Cluster)?\.(profile|warm)|targets\.\d+\.met)$/;
     expect(holes(results).filter((p) => !allowed.test(p))).toEqual([]);
   });
 

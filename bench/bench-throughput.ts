@@ -67,6 +67,9 @@ async function deleteKeys(redis: RedisClient, match: string): Promise<void> {
  */
 export async function forgetRun(redis: RedisClient, clickhouse: ClickHouseClient, runId: string): Promise<void> {
   await deleteKeys(redis, `*${globEscape(runId)}*`);
+  // A run that failed before any job migrated the database has no copies (and no table) to delete.
+  const exists = await (await clickhouse.query({ query: 'EXISTS TABLE job_checkpoints', format: 'JSONEachRow' })).json<{ result: number }>();
+  if (Number(exists[0]?.result) !== 1) return;
   await clickhouse.command({ query: 'DELETE FROM job_checkpoints WHERE position(group_id, {run:String}) > 0', query_params: { run: runId }, clickhouse_settings: { lightweight_deletes_sync: '0' } });
 }
 
