@@ -29,16 +29,25 @@ export function isEmptyBlock(b: ClickHouseBlock): boolean {
   return b.views.length === 0 && b.outcomes.length === 0 && b.rejected.length === 0;
 }
 
+// A checkpoint's block goes to Redis (each attempt of the commit) and into its ClickHouse copy:
+// encoded once. Blocks are never changed once taken.
+const encoded = new WeakMap<ClickHouseBlock, Buffer>();
+
 /** A block as one byte string (Redis keeps the pending one, ClickHouse a copy): the token, which views table, then each table's rows with their length. */
 export function encodeBlock(b: ClickHouseBlock): Buffer {
-  const w = new BinaryWriter(64 + b.token.length + b.views.length + b.outcomes.length + b.rejected.length);
+  let bytes = encoded.get(b);
+  if (bytes !== undefined) return bytes;
+  // Sized for the worst case of the token (3 UTF-8 bytes per code unit): the writer never grows, and its bytes are the result.
+  const w = new BinaryWriter(64 + 3 * b.token.length + b.views.length + b.outcomes.length + b.rejected.length);
   w.string(b.token);
   w.u8(b.viewsTable === 'views_minute_in' ? 1 : 0);
   for (const rows of [b.views, b.outcomes, b.rejected]) {
     w.u32(rows.length);
     w.bytes(rows);
   }
-  return w.copy();
+  bytes = w.view();
+  encoded.set(b, bytes);
+  return bytes;
 }
 
 /** The bytes a block stored pending in Redis starts with: its token (in 0.1's JSON for a block 0.1 left). */
