@@ -56,8 +56,7 @@ export function renderStatement(statement: string, cluster: ClusterTarget | null
 export async function migrate(client: ClickHouseClient, cluster: ClusterTarget | null = null): Promise<number[]> {
   const schema = renderSchema(cluster);
   await client.command({ query: schema.migrationsTable });
-  const rows = await (await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })).json<{ version: number }>();
-  const done = new Set(rows.map((r) => Number(r.version)));
+  const done = await recordedVersions(client);
   const applied: number[] = [];
   for (const m of schema.migrations) {
     if (done.has(m.version)) continue;
@@ -66,6 +65,12 @@ export async function migrate(client: ClickHouseClient, cluster: ClusterTarget |
     applied.push(m.version);
   }
   return applied;
+}
+
+/** The versions `schema_migrations` records as applied. */
+async function recordedVersions(client: ClickHouseClient): Promise<Set<number>> {
+  const rows = await (await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })).json<{ version: number }>();
+  return new Set(rows.map((r) => Number(r.version)));
 }
 
 /** How long a migrator whose statement failed waits for another to record the migration as applied. */
@@ -84,10 +89,7 @@ async function applyMigration(client: ClickHouseClient, m: Migration): Promise<b
     } catch (err) {
       const until = Date.now() + CONCURRENT_MIGRATOR_WAIT_MS;
       do {
-        const [row] = await (
-          await client.query({ query: 'SELECT count() AS n FROM schema_migrations WHERE version = {version:UInt32}', query_params: { version: m.version }, format: 'JSONEachRow' })
-        ).json<{ n: string }>();
-        if (Number(row?.n ?? 0) > 0) return false;
+        if ((await recordedVersions(client)).has(m.version)) return false;
         await sleep(100);
       } while (Date.now() < until);
       throw err;
