@@ -44,6 +44,8 @@ interface FreshnessContext {
   redis: RedisClient;
   /** The job's Redis (its own process connects there, as the line's `redis` client does). */
   redisUrl: string;
+  /** The job's ClickHouse: the benchmark's own. */
+  clickhouseUrl: string;
   partitions: number;
   pool: EventPool;
   runId: string;
@@ -97,7 +99,7 @@ export async function runFreshness(ctx: FreshnessContext, rate: number, seconds:
   const producer = new Producer({ clientId: 'viewtally-bench-fresh', bootstrapBrokers: ctx.brokers, acks: 1, autocreateTopics: false });
   // Marker ids are unique to the attempt: a marker counted in an earlier attempt would look visible at once.
   const markerRun = `${ctx.runId}-${attempt}`;
-  const job = startChild('bench/job-child.ts', { topic, group: topic, untilIdle: false, workers: ctx.workers, brokers: ctx.brokers, redis: ctx.redisUrl }, { name: `fresh-job-${ctx.runId}-${attempt}`, nodeArgs: ctx.jobNodeArgs });
+  const job = startChild('bench/job-child.ts', { topic, group: topic, untilIdle: false, workers: ctx.workers, brokers: ctx.brokers, redis: ctx.redisUrl, clickhouse: ctx.clickhouseUrl }, { name: `fresh-job-${ctx.runId}-${attempt}`, nodeArgs: ctx.jobNodeArgs });
   const keys = Array.from({ length: ctx.partitions }, (_, p) => progressKey(topic, topic, p));
   const partitionOf = (key: Buffer) => compatibilityPartitioner(undefined as never, key) % ctx.partitions;
   let markerSeq = 0;

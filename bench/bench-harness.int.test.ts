@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchDefaults, runBench, type BenchResults } from './bench-harness.ts';
 import { createRedisClient } from '../sinks/redis-client.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
+import { createClickHouseClient } from '../infra/clickhouse-client.ts';
 
 /** Paths of every null and every non-finite number in a parsed JSON value. */
 function holes(value: unknown, path = ''): string[] {
@@ -92,6 +93,22 @@ describe('bench harness (tiny)', () => {
       expect((await redis.keys('vt:views:bench-v*')).length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('leaves no checkpoint copy of its jobs in ClickHouse: its own, or the one VT_CLUSTER points commands at', async () => {
+    const runId = results.throughput.baseline.group.slice('vt-bench-naive-'.length);
+    const urls = [resolveJobConfig({}, { ...process.env, VT_CLUSTER: '' }).clickhouse, process.env.VT_CLUSTER_CLICKHOUSE].filter((u): u is string => !!u);
+    for (const url of urls) {
+      const clickhouse = createClickHouseClient(url);
+      try {
+        const exists = await (await clickhouse.query({ query: 'EXISTS TABLE job_checkpoints', format: 'JSONEachRow' })).json<{ result: number }>();
+        if (Number(exists[0]?.result) !== 1) continue;
+        const left = await (await clickhouse.query({ query: 'SELECT count() AS n FROM job_checkpoints WHERE position(group_id, {run:String}) > 0', query_params: { run: runId }, format: 'JSONEachRow' })).json<{ n: string }>();
+        expect({ url, copies: Number(left[0].n) }).toEqual({ url, copies: 0 });
+      } finally {
+        await clickhouse.close();
+      }
     }
   });
 

@@ -153,7 +153,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const redis = createRedisClient(config.redis);
   const freshness = (pool: EventPool) =>
-    phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
+    phase('freshness', () => measureFreshness(options, { brokers: config.brokers, redis, redisUrl: config.redis, clickhouseUrl: config.clickhouse, partitions: options.partitions, pool, runId, log, jobNodeArgs: options.jobNodeArgs, workers: options.workers }));
   const clickhouse = createClickHouseClient(config.clickhouse);
   if (options.freshnessOnly) {
     try {
@@ -176,7 +176,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         loadFreshnessPool(options, log),
       ]),
     );
-    const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
+    const ctx: LineContext = { brokers: config.brokers, redisUrl: config.redis, redis, clickhouseUrl: config.clickhouse, topic: load.topic, partitions: load.partitions, expected: options.events, runId, log };
     const limit: Record<string, LineResult> = {};
     for (const client of options.clients) limit[client] = await phase(`limit-${client}`, () => runConsumeLine(ctx, client));
     if (options.jobOnly) return await jobAgainstLimit(ctx, options, limit, runId, phase, log);
@@ -185,7 +185,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const profileDir = options.profile ? join(benchCacheDir(), `profile-${runId}`) : undefined;
     const job = await phase('job', () => runJobLine(ctx, { workers: 1, profileDir, nodeArgs: options.jobNodeArgs }));
     const jobThreads = options.workers > 1 ? await phase('job-threads', () => runJobLine(ctx, { workers: options.workers, nodeArgs: options.jobNodeArgs })) : null;
-    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, clickhouse, runId, log)) : null;
+    const onCluster = options.cluster ? await phase('cluster', () => runClusterLines(options, clickhouse, config.clickhouse, runId, log)) : null;
     const dedup = await phase('dedup-state', () => measureDedupState(redis, job.group, load.topic, load.partitions, config));
     const restore = await phase('restore', async () => measureRestore(config, options.tiny ? 20_000 : 2_000_000));
     const accuracy = await phase('bot-accuracy', async () => measureBotAccuracy(load.shape, load.partitions, config.botRulesPath));
@@ -276,15 +276,15 @@ async function jobAgainstLimit(
   return job;
 }
 
-/** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there. */
-async function runClusterLines(options: BenchOptions, clickhouse: ClickHouseClient, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
+/** The job line and the read API again on the local cluster (started if needed), on the same stream pre-loaded there; ClickHouse stays the benchmark's. */
+async function runClusterLines(options: BenchOptions, clickhouse: ClickHouseClient, clickhouseUrl: string, runId: string, log: (line: string) => void): Promise<{ job: JobRunResult; api: ApiResult }> {
   const cluster = await clusterUp({ timeoutMs: 240_000, log });
   const load = await preloadTopic({ brokers: cluster.kafka.brokers, partitions: options.partitions, seed: options.seed, events: options.events, minutes: options.minutes, videos: options.videos, reuse: options.reuse, log });
   const redis = createRedisClient(cluster.redis.url);
   try {
-    const ctx: LineContext = { brokers: cluster.kafka.brokers, redisUrl: cluster.redis.url, redis, topic: load.topic, partitions: load.partitions, expected: options.events, runId: `${runId}-cluster`, log };
+    const ctx: LineContext = { brokers: cluster.kafka.brokers, redisUrl: cluster.redis.url, redis, clickhouseUrl, topic: load.topic, partitions: load.partitions, expected: options.events, runId: `${runId}-cluster`, log };
     const job = await runJobLine(ctx, { workers: 1, nodeArgs: options.jobNodeArgs });
-    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse: resolveJobConfig({}).clickhouse, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
+    const api = await runApiLoad({ redisUrl: cluster.redis.url, clickhouse: clickhouseUrl, redis, scope: { group: job.group, topic: load.topic }, rate: options.apiRate, seconds: options.apiSeconds, log });
     return { job, api };
   } finally {
     await forgetRun(redis, clickhouse, runId);

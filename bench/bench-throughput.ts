@@ -14,6 +14,8 @@ export interface LineContext {
   brokers: string[];
   redisUrl: string;
   redis: RedisClient;
+  /** The ClickHouse the job children write to: the one the benchmark reads and cleans up, whatever VT_CLUSTER says. */
+  clickhouseUrl: string;
   topic: string;
   partitions: number;
   /** Messages in the topic. */
@@ -236,7 +238,7 @@ export async function runJobLine(ctx: LineContext, options: { workers: number; p
   const metricsPort = await freePort();
   let metrics = new Map<string, number>();
   let maxPending = 0;
-  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort, brokers: ctx.brokers, redis: ctx.redisUrl }, {
+  const child = startChild('bench/job-child.ts', { topic: ctx.topic, group, untilIdle: true, workers: options.workers, metricsPort, brokers: ctx.brokers, redis: ctx.redisUrl, clickhouse: ctx.clickhouseUrl }, {
     name: `job-w${options.workers}-${ctx.runId}`,
     nodeArgs,
     onJson: (line) => {

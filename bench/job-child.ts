@@ -3,7 +3,7 @@
  * `viewtally run --workers N` does (same config resolution, logger and defaults), plus what the
  * benchmark reads from inside:
  *
- *   node [--cpu-prof …] --import tsx bench/job-child.ts '<json>'   json = { topic, group, untilIdle, workers, metricsPort?, brokers?, redis? }
+ *   node [--cpu-prof …] --import tsx bench/job-child.ts '<json>'   json = { topic, group, untilIdle, workers, metricsPort?, brokers?, redis?, clickhouse? }
  *
  * Prints a sample line a second ({ rss, heapUsed, cpuMs }) and the job's summary last, with the
  * process's CPU time (all threads). SIGTERM stops it gracefully (flush, checkpoint, leave the group).
@@ -12,8 +12,8 @@ import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createLogger } from '../pipeline/logger.ts';
 import { runJobThreads } from '../pipeline/job-threads.ts';
 
-const args = JSON.parse(process.argv[2] ?? '{}') as { topic: string; group: string; untilIdle: boolean; workers: number; metricsPort?: number; brokers?: string[]; redis?: string };
-const config = resolveJobConfig({ topic: args.topic, group: args.group, brokers: args.brokers?.join(','), redis: args.redis });
+const args = JSON.parse(process.argv[2] ?? '{}') as { topic: string; group: string; untilIdle: boolean; workers: number; metricsPort?: number; brokers?: string[]; redis?: string; clickhouse?: string };
+const config = resolveJobConfig({ topic: args.topic, group: args.group, brokers: args.brokers?.join(','), redis: args.redis, clickhouse: args.clickhouse });
 const log = createLogger('viewtally-bench-job', process.env.VT_LOG_LEVEL ?? 'warn');
 const stop = new AbortController();
 process.once('SIGTERM', () => stop.abort());
