@@ -1,7 +1,7 @@
 import type { BinaryReader } from '../schemas/binary-reader.ts';
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
 import type { ViewEvent } from '../schemas/view-event.ts';
-import { mappedIPv4, parseIPv4, parseIPv6 } from './bot-cidr.ts';
+import { mappedIPv4, parseIPv4, parseIPv6 } from '../schemas/ip-address.ts';
 import { BOT_SIGNALS, type BotRules, type BotSignal } from './bot-rules.ts';
 import type { Fingerprinter } from './fingerprint.ts';
 import { TrackTable } from './track-table.ts';

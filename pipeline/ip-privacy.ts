@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { isIPv4 } from 'node:net';
 import type { BinaryWriter } from '../schemas/binary-writer.ts';
+import { parseIPv4 } from '../schemas/ip-address.ts';
 
 const DAY = 86_400_000;
 /** Address hashes remembered per day, then forgotten all at once: ~2 MB of strings a day (salts of up to 9 days are kept). */
@@ -84,7 +84,7 @@ export function addressKeySeed(secret: string): string {
 
 /** The /24 network of an IPv4 address or the /48 of an IPv6 one, for bot analysis. */
 export function ipPrefix(ip: string): string {
-  if (isIPv4(ip)) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
+  if (parseIPv4(ip) >= 0) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
   const groups = ip.split(':');
   return groups.slice(0, 3).join(':') + '::/48';
 }

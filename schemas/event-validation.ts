@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { InvalidEventError } from './errors.ts';
+import { parseIPv4 } from './ip-address.ts';
 import { DEVICES, TRAFFIC_SOURCES, type ViewEvent } from './view-event.ts';
 
 /** Longest accepted id (`event_id`, `video_id`, `channel_id`, `session_id`, `viewer_id`, `owner_id`), in UTF-16 code units. */
@@ -114,32 +115,7 @@ function enumError(field: string, v: unknown, expected: string): InvalidEventErr
 
 function checkIp(v: unknown): void {
   checkString('ip', v, MAX_IP_LENGTH, false);
-  if (!isIPv4(v) && !(v.includes(':') && isIPv6(v))) {
+  if (parseIPv4(v) < 0 && !(v.includes(':') && isIPv6(v))) {
     throw fail('ip', `not a valid IPv4 or IPv6 address: ${show(v)}`);
   }
-}
-
-/** Dotted-quad without leading zeros (as `node:net` accepts), scanned by hand: most beacons carry IPv4. */
-function isIPv4(s: string): boolean {
-  let parts = 0;
-  let i = 0;
-  const n = s.length;
-  while (i < n) {
-    const start = i;
-    let value = 0;
-    while (i < n) {
-      const c = s.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      value = value * 10 + (c - 48);
-      i++;
-    }
-    const digits = i - start;
-    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return false;
-    parts++;
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 46 || parts === 4) return false;
-    i++;
-    if (i === n) return false;
-  }
-  return parts === 4;
 }
