@@ -133,6 +133,20 @@ describe('kafkajs response framing (patched)', () => {
       conn.socket.destroy();
     });
 
+    it('closes the connection, failing its requests, on a size no response can have (not a broker, or a corrupt stream)', async () => {
+      const bad = Buffer.alloc(4);
+      bad.writeInt32BE(-5, 0);
+      const port = await broker((s) => s.write(Buffer.concat([bad, frame(8, PAYLOADS[1])])));
+      const { conn, answered } = connection(port);
+      const failures: string[] = [];
+      conn.rejectRequests = (err: Error) => failures.push(err.message);
+      await conn.connect();
+      for (const deadline = Date.now() + 5_000; failures.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      expect(failures).toEqual([expect.stringContaining('invalid response size -5')]);
+      expect(answered).toEqual([]);
+      expect(conn.socket.destroyed).toBe(true);
+    });
+
     it('drops what a closed socket left of a response when it connects again', async () => {
       const port = await broker((s) => s.write(frame(7, PAYLOADS[2])));
       const { conn, answered } = connection(port);
