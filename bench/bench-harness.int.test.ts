@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchDefaults, runBench, type BenchResults } from './bench-harness.ts';
+import { hasCheckpointCopies, RUN_COPIES } from './bench-throughput.ts';
 import { createRedisClient } from '../sinks/redis-client.ts';
 import { resolveJobConfig } from '../pipeline/cli-config.ts';
 import { createClickHouseClient } from '../infra/clickhouse-client.ts';
@@ -102,9 +103,8 @@ describe('bench harness (tiny)', () => {
     for (const url of urls) {
       const clickhouse = createClickHouseClient(url);
       try {
-        const exists = await (await clickhouse.query({ query: 'EXISTS TABLE job_checkpoints', format: 'JSONEachRow' })).json<{ result: number }>();
-        if (Number(exists[0]?.result) !== 1) continue;
-        const left = await (await clickhouse.query({ query: 'SELECT count() AS n FROM job_checkpoints WHERE position(group_id, {run:String}) > 0', query_params: { run: runId }, format: 'JSONEachRow' })).json<{ n: string }>();
+        if (!(await hasCheckpointCopies(clickhouse))) continue;
+        const left = await (await clickhouse.query({ query: `SELECT count() AS n FROM job_checkpoints WHERE ${RUN_COPIES}`, query_params: { run: runId }, format: 'JSONEachRow' })).json<{ n: string }>();
         expect({ url, copies: Number(left[0].n) }).toEqual({ url, copies: 0 });
       } finally {
         await clickhouse.close();

@@ -70,9 +70,17 @@ async function deleteKeys(redis: RedisClient, match: string): Promise<void> {
 export async function forgetRun(redis: RedisClient, clickhouse: ClickHouseClient, runId: string): Promise<void> {
   await deleteKeys(redis, `*${globEscape(runId)}*`);
   // A run that failed before any job migrated the database has no copies (and no table) to delete.
+  if (!(await hasCheckpointCopies(clickhouse))) return;
+  await clickhouse.command({ query: `DELETE FROM job_checkpoints WHERE ${RUN_COPIES}`, query_params: { run: runId }, clickhouse_settings: { lightweight_deletes_sync: '0' } });
+}
+
+/** The checkpoint copies of a run's groups (every group name holds the run id), with the id as `{run:String}`. */
+export const RUN_COPIES = 'position(group_id, {run:String}) > 0';
+
+/** Whether a job has migrated this ClickHouse: the table of checkpoint copies is there. */
+export async function hasCheckpointCopies(clickhouse: ClickHouseClient): Promise<boolean> {
   const exists = await (await clickhouse.query({ query: 'EXISTS TABLE job_checkpoints', format: 'JSONEachRow' })).json<{ result: number }>();
-  if (Number(exists[0]?.result) !== 1) return;
-  await clickhouse.command({ query: 'DELETE FROM job_checkpoints WHERE position(group_id, {run:String}) > 0', query_params: { run: runId }, clickhouse_settings: { lightweight_deletes_sync: '0' } });
+  return Number(exists[0]?.result) === 1;
 }
 
 /** The job's operators alone (bench/operator-cost-child.ts): no Kafka fetch, no sinks, no checkpoints. */

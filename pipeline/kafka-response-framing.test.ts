@@ -60,9 +60,9 @@ function feed(conn: { processBytes(b: Buffer, start: number, end: number, reused
   }
 }
 
-/** Waits until `n` responses are answered, or 5 s (then the test's own assertions fail). */
-async function answeredWithin(answered: Answered[], n: number): Promise<void> {
-  for (const deadline = Date.now() + 5_000; answered.length < n && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+/** Waits until `done` holds, or 5 s (then the test's own assertions fail). */
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !done() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
 }
 
 function expectAllAnswered(answered: Answered[]): void {
@@ -127,7 +127,7 @@ describe('kafkajs response framing (patched)', () => {
         processData(data);
       };
       await conn.connect();
-      await answeredWithin(answered, PAYLOADS.length);
+      await until(() => answered.length >= PAYLOADS.length);
       expectAllAnswered(answered);
       expect(emitted).toBe(0);
       conn.socket.destroy();
@@ -141,7 +141,7 @@ describe('kafkajs response framing (patched)', () => {
       const failures: string[] = [];
       conn.rejectRequests = (err: Error) => failures.push(err.message);
       await conn.connect();
-      for (const deadline = Date.now() + 5_000; failures.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      await until(() => failures.length > 0);
       expect(failures).toEqual([expect.stringContaining('invalid response size -5')]);
       expect(answered).toEqual([]);
       expect(conn.socket.destroyed).toBe(true);
@@ -152,7 +152,7 @@ describe('kafkajs response framing (patched)', () => {
       const { conn, answered } = connection(port);
       feed(conn, frame(6, PAYLOADS[3]).subarray(0, 1_000), () => 1_000); // half a response, then the socket went
       await conn.connect();
-      await answeredWithin(answered, 1);
+      await until(() => answered.length >= 1);
       expect(answered.map((a) => a.correlationId)).toEqual([7]);
       expect(answered[0].payload.equals(PAYLOADS[2])).toBe(true);
       conn.socket.destroy();
